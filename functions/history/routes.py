@@ -1,0 +1,113 @@
+"""GET/PATCH/DELETE /api/{user_id}/conversations[...]: the user's chat history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from sqlmodel import Session
+
+from functions.history.export import download_filename, to_markdown
+from functions.history.schemas import (
+    ConversationExport,
+    ConversationPage,
+    ConversationPublic,
+    ConversationRename,
+    MessagePage,
+    MessagePublic,
+)
+from todo_common import conversations
+from todo_common.errors import ErrorBody
+from todo_common.web import CurrentUser, ServicesDep
+
+ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 413, 422, 503)}
+router = APIRouter(prefix="/api/{user_id}/conversations", tags=["history"], responses=ERRORS)  # type: ignore[arg-type]
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
+Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")]
+
+
+@router.get("", response_model=ConversationPage, summary="List conversations, most recently updated first")
+def list_conversations(
+    user: CurrentUser,
+    services: ServicesDep,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, description="Search titles and messages.")] = None,
+) -> ConversationPage:
+    page = services.database.read(
+        lambda session: conversations.list_conversations(session, user.user_id, limit=limit, cursor=cursor, query=q)
+    )
+    return ConversationPage(
+        items=[ConversationPublic.model_validate(c) for c in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{conversation_id}", response_model=ConversationPublic, summary="Get one conversation")
+def get_conversation(conversation_id: str, user: CurrentUser, services: ServicesDep) -> ConversationPublic:
+    conversation = services.database.read(
+        lambda session: conversations.owned_conversation(session, user.user_id, conversation_id)
+    )
+    return ConversationPublic.model_validate(conversation)
+
+
+@router.get("/{conversation_id}/messages", response_model=MessagePage, summary="List a conversation's messages")
+def list_messages(
+    conversation_id: str,
+    user: CurrentUser,
+    services: ServicesDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    order: Literal["asc", "desc"] = "asc",
+) -> MessagePage:
+    page = services.database.read(
+        lambda session: conversations.list_messages(
+            session, user.user_id, conversation_id, limit=limit, cursor=cursor, order=order
+        )
+    )
+    return MessagePage(items=[MessagePublic.model_validate(m) for m in page.items], next_cursor=page.next_cursor)
+
+
+@router.patch("/{conversation_id}", response_model=ConversationPublic, summary="Rename a conversation")
+def rename_conversation(
+    conversation_id: str, body: ConversationRename, user: CurrentUser, services: ServicesDep
+) -> ConversationPublic:
+    conversation = services.database.write(
+        lambda session: conversations.rename_conversation(session, user.user_id, conversation_id, body.title)
+    )
+    return ConversationPublic.model_validate(conversation)
+
+
+@router.delete("/{conversation_id}", status_code=204, summary="Delete a conversation and all its messages")
+def delete_conversation(conversation_id: str, user: CurrentUser, services: ServicesDep) -> Response:
+    services.database.write(lambda session: conversations.delete_conversation(session, user.user_id, conversation_id))
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{conversation_id}/export",
+    summary="Download a whole conversation",
+    responses={200: {"content": {"application/json": {}, "text/markdown": {}}}},
+)
+def export_conversation(
+    conversation_id: str,
+    user: CurrentUser,
+    services: ServicesDep,
+    format: Literal["json", "markdown"] = "json",
+) -> Response:
+    export = services.database.read(lambda session: _load_export(session, user.user_id, conversation_id))
+    if format == "markdown":
+        body, media_type, extension = to_markdown(export), "text/markdown; charset=utf-8", "md"
+    else:
+        body, media_type, extension = export.model_dump_json(indent=2), "application/json", "json"
+    filename = download_filename(export, extension)
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _load_export(session: Session, user_id: str, conversation_id: str) -> ConversationExport:
+    conversation = conversations.owned_conversation(session, user_id, conversation_id)
+    messages = conversations.all_messages(session, conversation)
+    return ConversationExport(
+        conversation=ConversationPublic.model_validate(conversation),
+        messages=[MessagePublic.model_validate(m) for m in messages],
+    )

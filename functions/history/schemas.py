@@ -1,0 +1,61 @@
+"""What the history function puts on the wire (never the table models themselves)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from todo_common.models import TITLE_MAX
+
+
+class ToolCallPublic(BaseModel):
+    name: str
+    arguments: dict[str, Any] | str | None = None
+    result: Any = None
+    status: str
+
+
+class ConversationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    title: str | None
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+    preview: str | None = Field(description="A short preview of the last message.")
+
+
+class MessagePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    conversation_id: str
+    role: Literal["user", "assistant"]
+    content: str
+    tool_calls: list[ToolCallPublic]
+    status: Literal["streaming", "complete", "error"]
+    created_at: datetime
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class MessagePage(BaseModel):
+    items: list[MessagePublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class ConversationRename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
+
+
+class ConversationExport(BaseModel):
+    conversation: ConversationPublic
+    messages: list[MessagePublic]

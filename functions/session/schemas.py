@@ -1,0 +1,29 @@
+"""Request and response of the session function."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class SessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=64, description="Resume this one.")
+    new_conversation: bool = Field(default=False, description="Create a conversation now and return its id.")
+
+    @model_validator(mode="after")
+    def _one_or_the_other(self) -> SessionRequest:
+        if self.conversation_id and self.new_conversation:
+            raise ValueError("give either conversation_id or new_conversation, not both")
+        return self
+
+
+class ChatSession(BaseModel):
+    token: str = Field(description="Bearer token for the chat function; for this user only.")
+    expires_at: datetime = Field(description="When the token stops working; renew before then.")
+    chatkit_url: str = Field(description="Where ChatKit sends its requests.")
+    chat_url: str = Field(description="The plain JSON/SSE chat endpoint.")
+    user_id: str
+    conversation_id: str | None = None

@@ -1,0 +1,1 @@
+"""Operations tooling: migrations, packaging, the local gateway, sample events, benchmarks."""

@@ -1,0 +1,244 @@
+"""Conversations and their messages, always as seen by one user.
+
+Every function here takes the authenticated user id and filters on it; a conversation of someone else answers
+403 (the product's rule), an unknown id 404. Queries are keyset scans on the indexes of `models`, and the common
+case of each costs one round trip: ownership is checked inside the data query, and only an empty answer costs a
+second look to tell "not yours" from "not there".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from todo_common.errors import forbidden, not_found
+from todo_common.models import PREVIEW_MAX, Conversation, Message, utcnow
+from todo_common.pagination import decode_cursor, encode_cursor, invalid_cursor
+
+T = TypeVar("T")
+Order = Literal["asc", "desc"]
+CHAT_ITEM = "message"
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def create_conversation(
+    session: Session, user_id: str, *, title: str | None = None, conversation_id: str | None = None
+) -> Conversation:
+    conversation = Conversation(user_id=user_id, title=title)
+    if conversation_id is not None:
+        conversation.id = conversation_id
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def owned_conversation(
+    session: Session, user_id: str, conversation_id: str, *, for_update: bool = False
+) -> Conversation:
+    statement = select(Conversation).where(Conversation.id == conversation_id)
+    if for_update:
+        statement = statement.with_for_update()
+    conversation = session.exec(statement).first()
+    if conversation is None:
+        raise not_found("The conversation")
+    if conversation.user_id != user_id:
+        raise forbidden("This conversation belongs to another user.")
+    return conversation
+
+
+def check_owned(session: Session, user_id: str, conversation_id: str) -> None:
+    """Raise 404/403 unless the conversation exists and is the user's (the slow path after an empty result)."""
+    owner = session.exec(select(Conversation.user_id).where(Conversation.id == conversation_id)).first()
+    if owner is None:
+        raise not_found("The conversation")
+    if owner != user_id:
+        raise forbidden("This conversation belongs to another user.")
+
+
+def list_conversations(
+    session: Session, user_id: str, *, limit: int, cursor: str | None = None, query: str | None = None
+) -> Page[Conversation]:
+    """The user's conversations, most recently updated first; `query` matches titles and message text."""
+    statement = select(Conversation).where(Conversation.user_id == user_id)
+    if cursor:
+        position = decode_cursor(cursor, u=str, i=str)
+        updated_at = _parse_time(position["u"])
+        statement = statement.where(
+            sa.tuple_(col(Conversation.updated_at), col(Conversation.id)) < (updated_at, position["i"])
+        )
+    if query:
+        pattern = f"%{_escape_like(query)}%"
+        in_messages = (
+            select(Message.id)
+            .where(Message.conversation_id == Conversation.id, col(Message.content).ilike(pattern, escape="\\"))
+            .exists()
+        )
+        statement = statement.where(sa.or_(col(Conversation.title).ilike(pattern, escape="\\"), in_messages))
+    statement = statement.order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc()).limit(limit + 1)
+    rows = list(session.exec(statement).all())
+    return _page(rows, limit, lambda c: encode_cursor(u=c.updated_at.isoformat(), i=c.id))
+
+
+def list_messages(
+    session: Session,
+    user_id: str,
+    conversation_id: str,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    order: Order = "asc",
+) -> Page[Message]:
+    """One page of a conversation's messages in `seq` order; a cursor resumes exactly after its row."""
+    statement = select(Message).where(
+        Message.conversation_id == conversation_id, Message.user_id == user_id, Message.item_type == CHAT_ITEM
+    )
+    if cursor:
+        position = decode_cursor(cursor, s=int, o=str)
+        if position["o"] != order:
+            raise invalid_cursor()
+        statement = statement.where(
+            col(Message.seq) > position["s"] if order == "asc" else col(Message.seq) < position["s"]
+        )
+    statement = statement.order_by(col(Message.seq).asc() if order == "asc" else col(Message.seq).desc()).limit(
+        limit + 1
+    )
+    rows = list(session.exec(statement).all())
+    if not rows:
+        check_owned(session, user_id, conversation_id)
+    return _page(rows, limit, lambda m: encode_cursor(s=m.seq, o=order))
+
+
+def recent_messages(session: Session, conversation: Conversation, limit: int) -> list[Message]:
+    """The last `limit` chat messages of a conversation, oldest first: the agent's context for a turn."""
+    statement = (
+        select(Message)
+        .where(Message.conversation_id == conversation.id, Message.item_type == CHAT_ITEM)
+        .order_by(col(Message.seq).desc())
+        .limit(limit)
+    )
+    return list(reversed(session.exec(statement).all()))
+
+
+def all_messages(session: Session, conversation: Conversation) -> list[Message]:
+    statement = (
+        select(Message)
+        .where(Message.conversation_id == conversation.id, Message.item_type == CHAT_ITEM)
+        .order_by(col(Message.seq))
+    )
+    return list(session.exec(statement).all())
+
+
+def rename_conversation(session: Session, user_id: str, conversation_id: str, title: str) -> Conversation:
+    conversation = owned_conversation(session, user_id, conversation_id)
+    conversation.title = title
+    conversation.updated_at = utcnow()
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def delete_conversation(session: Session, user_id: str, conversation_id: str) -> None:
+    owned_conversation(session, user_id, conversation_id, for_update=True)
+    session.execute(sa.delete(Message).where(col(Message.conversation_id) == conversation_id))
+    session.execute(sa.delete(Conversation).where(col(Conversation.id) == conversation_id))
+
+
+def allocate_seq(
+    session: Session, conversation_id: str, *, counts_as_message: bool, preview_of: str | None = None
+) -> int:
+    """The next ordering key of the conversation (and its count and preview, in the same statement). The UPDATE
+    locks the conversation row until commit, which is also what serializes two turns sent at once."""
+    values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1, "updated_at": utcnow()}
+    if counts_as_message:
+        values["message_count"] = Conversation.message_count + 1
+    if preview_of:
+        values["preview"] = make_preview(preview_of)
+    statement = (
+        sa.update(Conversation)
+        .where(col(Conversation.id) == conversation_id)
+        .values(**values)
+        .returning(col(Conversation.last_seq))
+    )
+    seq = session.execute(statement).scalar_one()
+    return int(seq)
+
+
+def append_message(
+    session: Session,
+    conversation: Conversation,
+    *,
+    role: str,
+    content: str,
+    status: str = "complete",
+    tool_calls: Sequence[dict[str, Any]] = (),
+    client_message_id: str | None = None,
+    message_id: str | None = None,
+    item_type: str = CHAT_ITEM,
+    chatkit_item: dict[str, Any] | None = None,
+    created_at: datetime | None = None,
+) -> Message:
+    is_chat_message = item_type == CHAT_ITEM
+    seq = allocate_seq(
+        session, conversation.id, counts_as_message=is_chat_message, preview_of=content if is_chat_message else None
+    )
+    now = created_at or utcnow()
+    message = Message(
+        conversation_id=conversation.id,
+        user_id=conversation.user_id,
+        seq=seq,
+        role=role,
+        item_type=item_type,
+        content=content,
+        tool_calls=list(tool_calls),
+        status=status,
+        client_message_id=client_message_id,
+        chatkit_item=chatkit_item,
+        created_at=now,
+        updated_at=now,
+    )
+    if message_id is not None:
+        message.id = message_id
+    session.add(message)
+    session.flush()
+    return message
+
+
+def set_preview(session: Session, conversation_id: str, content: str) -> None:
+    session.execute(
+        sa.update(Conversation).where(col(Conversation.id) == conversation_id).values(preview=make_preview(content))
+    )
+
+
+def make_preview(content: str) -> str:
+    flat = " ".join(content.split())
+    return flat if len(flat) <= PREVIEW_MAX else flat[: PREVIEW_MAX - 1].rstrip() + "…"
+
+
+def _page(rows: list[T], limit: int, cursor_of: Any) -> Page[T]:
+    if len(rows) > limit:
+        return Page(items=rows[:limit], next_cursor=cursor_of(rows[limit - 1]))
+    return Page(items=rows, next_cursor=None)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise invalid_cursor() from exc
+    if parsed.tzinfo is None:
+        raise invalid_cursor()
+    return parsed

@@ -1,0 +1,112 @@
+"""Table models. They never go on the wire: each function answers with its own `...Public` models.
+
+Ordering is by keys that cannot tie: conversations by (updated_at, id), messages by their per-conversation
+sequence number `seq`, handed out by the conversation row (which also counts the messages, so the history list
+needs no aggregate over the message table).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 1000
+PREVIEW_MAX = 160
+
+MessageRole = Literal["user", "assistant"]
+MessageStatus = Literal["streaming", "complete", "error"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """An id in ChatKit's `prefix_…` format with 128 random bits."""
+    return f"{prefix}_{secrets.token_hex(16)}"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone; it gets naive UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversation"
+    __table_args__ = (sa.Index("ix_conversation_user_recent", "user_id", "updated_at", "id"),)
+
+    id: str = Field(default_factory=lambda: new_id("thr"), primary_key=True, max_length=64)
+    user_id: str = Field(max_length=255)
+    title: str | None = Field(default=None, max_length=TITLE_MAX)
+    message_count: int = Field(default=0)
+    last_seq: int = Field(default=0)
+    preview: str | None = Field(default=None, max_length=PREVIEW_MAX)
+    chatkit: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "message"
+    __table_args__ = (
+        sa.UniqueConstraint("conversation_id", "seq", name="uq_message_conversation_seq"),
+        sa.CheckConstraint("role IN ('user', 'assistant')", name="ck_message_role"),
+        sa.CheckConstraint("status IN ('streaming', 'complete', 'error')", name="ck_message_status"),
+        sa.Index(
+            "uq_message_client_id",
+            "conversation_id",
+            "client_message_id",
+            unique=True,
+            postgresql_where=sa.text("client_message_id IS NOT NULL"),
+            sqlite_where=sa.text("client_message_id IS NOT NULL"),
+        ),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("msg"), primary_key=True, max_length=64)
+    conversation_id: str = Field(max_length=64, sa_column_args=[sa.ForeignKey("conversation.id", ondelete="CASCADE")])
+    user_id: str = Field(max_length=255)
+    seq: int
+    role: str = Field(max_length=16)
+    item_type: str = Field(default="message", max_length=32)
+    content: str = Field(default="", sa_type=sa.Text)
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    status: str = Field(default="complete", max_length=16)
+    client_message_id: str | None = Field(default=None, max_length=128)
+    chatkit_item: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    feedback: str | None = Field(default=None, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "task"
+    __table_args__ = (sa.Index("ix_task_user_id", "user_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(max_length=255)
+    title: str = Field(max_length=TITLE_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX, sa_type=sa.Text)
+    completed: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

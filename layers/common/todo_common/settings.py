@@ -1,0 +1,177 @@
+"""The one settings object of a container, read from the environment and validated once at start.
+
+Every value may also come from AWS Secrets Manager: `NAME_SECRET_ARN` is read (through Powertools Parameters,
+cached) when `NAME` itself is not set. Problems are collected and reported together, so a misconfigured
+deployment fails its first start with one clear message instead of a 500 on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Environment = Literal["development", "test", "production"]
+
+DEFAULT_SQLITE_URL = "sqlite:///.data/todo-chat.db"
+MIN_SECRET_LENGTH = 32
+CHAT_TOKEN_ISSUER = "todo-chat/session"
+DEFAULT_CHAT_TOKEN_AUDIENCE = "todo-chat/chat"
+
+SecretReader = Callable[[str], str]
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a usable deployment."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: Environment = "development"
+    database_url: str = DEFAULT_SQLITE_URL
+    better_auth_secret: str | None = None
+    better_auth_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = 30
+    chat_token_secret: str | None = None
+    chat_token_audience: str = DEFAULT_CHAT_TOKEN_AUDIENCE
+    chat_token_ttl_seconds: int = 900
+    chat_base_url: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    max_request_bytes: int = 64 * 1024
+    log_level: str = "INFO"
+    service_name: str = "todo-chat"
+
+    @property
+    def jwks_url(self) -> str | None:
+        return f"{self.better_auth_url.rstrip('/')}/api/auth/jwks" if self.better_auth_url else None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_environ(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        read_secret: SecretReader | None = None,
+    ) -> Settings:
+        """Build and validate the settings; raise `ConfigurationError` listing every problem found."""
+        source = EnvironmentSource(os.environ if environ is None else environ, read_secret or read_aws_secret)
+        problems: list[str] = []
+
+        environment = source.get("APP_ENV") or "development"
+        if environment not in ("development", "test", "production"):
+            problems.append(f"APP_ENV must be development, test or production, not {environment!r}")
+            environment = "production"
+
+        better_auth_url = source.get("BETTER_AUTH_URL")
+        settings = cls(
+            environment=environment,  # type: ignore[arg-type]
+            database_url=normalize_database_url(source.get("DATABASE_URL") or DEFAULT_SQLITE_URL),
+            better_auth_secret=source.get("BETTER_AUTH_SECRET"),
+            better_auth_url=better_auth_url,
+            jwt_issuer=source.get("JWT_ISSUER") or better_auth_url,
+            jwt_audience=source.get("JWT_AUDIENCE") or better_auth_url,
+            jwt_leeway_seconds=source.get_int("JWT_LEEWAY_SECONDS", 30, minimum=0, maximum=300),
+            chat_token_secret=source.get("CHAT_TOKEN_SECRET"),
+            chat_token_audience=source.get("CHAT_TOKEN_AUDIENCE") or DEFAULT_CHAT_TOKEN_AUDIENCE,
+            chat_token_ttl_seconds=source.get_int("CHAT_TOKEN_TTL_SECONDS", 900, minimum=60, maximum=86400),
+            chat_base_url=(source.get("CHAT_BASE_URL") or "").rstrip("/") or None,
+            allowed_origins=tuple(
+                o.strip().rstrip("/") for o in (source.get("ALLOWED_ORIGINS") or "").split(",") if o.strip()
+            ),
+            max_request_bytes=source.get_int("MAX_REQUEST_BYTES", 64 * 1024, minimum=1024, maximum=6 * 1024 * 1024),
+            log_level=(source.get("LOG_LEVEL") or "INFO").upper(),
+            service_name=source.get("POWERTOOLS_SERVICE_NAME") or "todo-chat",
+        )
+        problems.extend(source.problems)
+        problems.extend(settings._problems())
+        if problems:
+            raise ConfigurationError("Invalid configuration:\n  - " + "\n  - ".join(problems))
+        return settings
+
+    def _problems(self) -> list[str]:
+        problems: list[str] = []
+        if not self.database_url.startswith(("sqlite", "postgresql+psycopg://")):
+            problems.append("DATABASE_URL must be a postgresql:// (psycopg 3) or sqlite:/// URL")
+        if not self.better_auth_secret and not self.better_auth_url:
+            problems.append("set BETTER_AUTH_URL (EdDSA tokens through JWKS) or BETTER_AUTH_SECRET (HS256 tokens)")
+        if not self.chat_token_secret:
+            problems.append(
+                "set CHAT_TOKEN_SECRET (or CHAT_TOKEN_SECRET_ARN): it signs the chat tokens of the session function"
+            )
+        if self.environment != "production":
+            return problems
+        if self.is_sqlite:
+            problems.append("production needs a PostgreSQL DATABASE_URL, not the local SQLite file")
+        for name, value in (
+            ("BETTER_AUTH_SECRET", self.better_auth_secret),
+            ("CHAT_TOKEN_SECRET", self.chat_token_secret),
+        ):
+            if value is not None and len(value) < MIN_SECRET_LENGTH:
+                problems.append(f"{name} is too short for production (at least {MIN_SECRET_LENGTH} characters)")
+        if self.chat_token_secret and self.chat_token_secret == self.better_auth_secret:
+            problems.append("CHAT_TOKEN_SECRET must differ from BETTER_AUTH_SECRET")
+        if self.better_auth_url and not self.better_auth_url.startswith("https://"):
+            problems.append("BETTER_AUTH_URL must use https in production")
+        if "*" in self.allowed_origins:
+            problems.append("ALLOWED_ORIGINS may not be '*' in production: list the frontend origins")
+        return problems
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URL forms hosting providers hand out (Neon gives `postgresql://`) and select psycopg 3."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class EnvironmentSource:
+    """Environment variables, each optionally replaced by the Secrets Manager secret named in `NAME_SECRET_ARN`."""
+
+    def __init__(self, environ: Mapping[str, str], read_secret: SecretReader) -> None:
+        self.environ = environ
+        self._read_secret = read_secret
+        self.problems: list[str] = []
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self.environ.get(name, "").strip()
+        if value:
+            return value
+        arn = self.environ.get(f"{name}_SECRET_ARN", "").strip()
+        if not arn:
+            return default
+        try:
+            secret = self._read_secret(arn).strip()
+        except Exception as exc:  # noqa: BLE001 - reported with every other problem, at start
+            self.problems.append(f"{name}_SECRET_ARN: cannot read secret {arn}: {type(exc).__name__}: {exc}")
+            return default
+        if not secret:
+            self.problems.append(f"{name}_SECRET_ARN: secret {arn} is empty")
+        return secret or default
+
+    def get_int(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be an integer, not {raw!r}")
+            return default
+        if not minimum <= value <= maximum:
+            self.problems.append(f"{name} must be between {minimum} and {maximum}, not {value}")
+            return default
+        return value
+
+
+def read_aws_secret(arn: str) -> str:
+    # Imported here: Parameters pulls in boto3 (~150 ms), which a container without secret ARNs never needs.
+    from aws_lambda_powertools.utilities import parameters
+
+    value: object = parameters.get_secret(arn, max_age=300)
+    return value.decode() if isinstance(value, bytes) else str(value)

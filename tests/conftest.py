@@ -1,0 +1,105 @@
+"""Shared fixtures. The environment is set before any function module is imported, so `functions.<name>.app`
+builds its services exactly as on Lambda: from the environment, once."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.support.databases import empty_tables, enabled_backends, postgres_url, prepare_postgres, prepare_sqlite
+from tests.support.jwks import JwksServer
+from tests.support.tokens import Tokens
+from todo_common.auth import TokenVerifier
+from todo_common.db import Database
+from todo_common.logs import configure_logging
+from todo_common.settings import Settings
+from todo_common.web import Services, build_app
+
+JWKS = JwksServer()
+_SCRATCH = Path(tempfile.mkdtemp(prefix="todo-chat-tests-"))
+os.environ.update(
+    {
+        "APP_ENV": "test",
+        "BETTER_AUTH_URL": JWKS.url,
+        "BETTER_AUTH_SECRET": "test-better-auth-secret-0123456789abcdef",
+        "CHAT_TOKEN_SECRET": "test-chat-token-secret-0123456789abcdef",
+        "DATABASE_URL": f"sqlite:///{_SCRATCH / 'module-apps.db'}",
+        "LOG_LEVEL": "WARNING",
+        "POWERTOOLS_SERVICE_NAME": "todo-chat-tests",
+    }
+)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings.from_environ()
+
+
+@pytest.fixture(scope="session")
+def jwks() -> JwksServer:
+    return JWKS
+
+
+@pytest.fixture
+def tokens(settings: Settings) -> Tokens:
+    return Tokens(settings, JWKS)
+
+
+@pytest.fixture(scope="session", params=enabled_backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def _databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Database]]:
+    opened: dict[str, Database] = {}
+    yield opened
+    for database in opened.values():
+        database.dispose()
+
+
+@pytest.fixture
+def database(backend: str, _databases: dict[str, Database], tmp_path_factory: pytest.TempPathFactory) -> Database:
+    """A migrated, empty database of the backend under test."""
+    if backend not in _databases:
+        if backend == "postgres":
+            url = prepare_postgres(postgres_url())
+        else:
+            url = prepare_sqlite(tmp_path_factory.mktemp("sqlite"))
+        _databases[backend] = Database.from_url(url)
+    database = _databases[backend]
+    empty_tables(database)
+    return database
+
+
+@pytest.fixture
+def services(settings: Settings, database: Database) -> Services:
+    configured = dataclasses.replace(settings, database_url=database.engine.url.render_as_string(hide_password=False))
+    return Services(
+        settings=configured,
+        database=database,
+        verifier=TokenVerifier(configured),
+        logger=configure_logging("todo-chat-tests", "WARNING"),
+    )
+
+
+@pytest.fixture
+def history_client(services: Services) -> Iterator[TestClient]:
+    from functions.history.routes import router
+
+    with TestClient(build_app("history", services, [router]), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def session_client(services: Services) -> Iterator[TestClient]:
+    from functions.session.routes import router
+
+    with TestClient(build_app("session", services, [router]), raise_server_exceptions=False) as client:
+        yield client

@@ -1,0 +1,67 @@
+"""The test databases: an SQLite file and a real PostgreSQL database, both built by the real migrations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from infra.migrate import upgrade
+from todo_common.db import Database
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/todo_chat_test"
+TABLES = ("message", "conversation", "task")
+
+
+def postgres_url() -> str:
+    return os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def enabled_backends() -> list[str]:
+    return [b.strip() for b in os.environ.get("TEST_DATABASES", "sqlite,postgres").split(",") if b.strip()]
+
+
+def unavailable(reason: str) -> None:
+    """Locally a missing PostgreSQL skips its tests; under CI it fails them, so nothing hides behind a skip."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL is required under CI: {reason}")
+    pytest.skip(f"PostgreSQL not available: {reason}")
+
+
+def prepare_postgres(url: str) -> str:
+    """Create the test database if needed and rebuild its schema from the migrations."""
+    target = make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+            ).first()
+            if not exists:
+                connection.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    except sa.exc.OperationalError as exc:
+        unavailable(str(exc).splitlines()[0])
+    finally:
+        admin.dispose()
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    upgrade(url)
+    return url
+
+
+def prepare_sqlite(directory: Path) -> str:
+    url = f"sqlite:///{directory / 'test.db'}"
+    upgrade(url)
+    return url
+
+
+def empty_tables(database: Database) -> None:
+    with database.engine.begin() as connection:
+        for table in TABLES:
+            connection.execute(sa.text(f"DELETE FROM {table}"))
