@@ -31,7 +31,9 @@ def test_lists_conversations_most_recent_first_with_count_and_preview(
     assert body["next_cursor"] is None
 
 
-def test_conversation_pages_cover_every_row_once(history_client: TestClient, database: Database, tokens: Tokens) -> None:
+def test_conversation_pages_cover_every_row_once(
+    history_client: TestClient, database: Database, tokens: Tokens
+) -> None:
     created = [seed_conversation(database, ALICE, title=f"c{i}").id for i in range(7)]
     seen: list[str] = []
     cursor = None

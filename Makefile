@@ -1,0 +1,51 @@
+# Everything runs from the repository's own virtualenv, created on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+REQUIREMENTS := layers/common/requirements.txt functions/chat/requirements.txt requirements-dev.txt
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install dev test test-sqlite test-postgres migrate bench lint format package clean
+
+$(STAMP): $(REQUIREMENTS) pyproject.toml layers/common/pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet $(foreach r,$(REQUIREMENTS),-r $(r)) -e layers/common -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+dev: install  ## run the three functions behind one local gateway (SQLite, offline model unless OPENAI_API_KEY)
+	$(PY) -m infra.devserver
+
+test: install  ## the whole suite, on SQLite and on PostgreSQL
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-sqlite: install
+	TEST_DATABASES=sqlite $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	TEST_DATABASES=postgres $(PY) -m pytest $(PYTEST_ARGS)
+
+migrate: install  ## apply the migrations to $$DATABASE_URL (default: the local SQLite file)
+	$(PY) -m infra.migrate
+
+bench: install  ## benchmarks; figures go to docs/benchmarks.md
+	$(PY) -m infra.bench $(BENCH)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+package: install  ## build the layer and functions for Lambda (no Docker) into build/
+	$(PY) -m infra.package
+
+clean:
+	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache
