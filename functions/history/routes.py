@@ -45,10 +45,10 @@ def list_conversations(
 
 @router.get("/{conversation_id}", response_model=ConversationPublic, summary="Get one conversation")
 def get_conversation(conversation_id: str, user: CurrentUser, services: ServicesDep) -> ConversationPublic:
-    conversation = services.database.read(
-        lambda session: conversations.owned_conversation(session, user.user_id, conversation_id)
+    summary = services.database.read(
+        lambda session: conversations.conversation_summary(session, user.user_id, conversation_id)
     )
-    return ConversationPublic.model_validate(conversation)
+    return ConversationPublic.model_validate(summary)
 
 
 @router.get("/{conversation_id}/messages", response_model=MessagePage, summary="List a conversation's messages")
@@ -72,10 +72,11 @@ def list_messages(
 def rename_conversation(
     conversation_id: str, body: ConversationRename, user: CurrentUser, services: ServicesDep
 ) -> ConversationPublic:
-    conversation = services.database.write(
-        lambda session: conversations.rename_conversation(session, user.user_id, conversation_id, body.title)
-    )
-    return ConversationPublic.model_validate(conversation)
+    def rename(session: Session) -> conversations.ConversationSummary:
+        conversations.rename_conversation(session, user.user_id, conversation_id, body.title)
+        return conversations.conversation_summary(session, user.user_id, conversation_id)
+
+    return ConversationPublic.model_validate(services.database.write(rename))
 
 
 @router.delete("/{conversation_id}", status_code=204, summary="Delete a conversation and all its messages")
@@ -105,9 +106,9 @@ def export_conversation(
 
 
 def _load_export(session: Session, user_id: str, conversation_id: str) -> ConversationExport:
-    conversation = conversations.owned_conversation(session, user_id, conversation_id)
-    messages = conversations.all_messages(session, conversation)
+    summary = conversations.conversation_summary(session, user_id, conversation_id)
+    messages = conversations.all_messages(session, conversation_id)
     return ConversationExport(
-        conversation=ConversationPublic.model_validate(conversation),
+        conversation=ConversationPublic.model_validate(summary),
         messages=[MessagePublic.model_validate(m) for m in messages],
     )

@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("title", sa.String(200), nullable=True),
         sa.Column("message_count", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("last_seq", sa.Integer(), nullable=False, server_default="0"),
-        sa.Column("preview", sa.String(160), nullable=True),
+        sa.Column("turn_lease_until", UTCDateTime(), nullable=True),
         sa.Column("chatkit", sa.JSON(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
@@ -58,10 +58,11 @@ def upgrade() -> None:
         sa.CheckConstraint("role IN ('user', 'assistant')", name="ck_message_role"),
         sa.CheckConstraint("status IN ('streaming', 'complete', 'error')", name="ck_message_status"),
     )
+    op.create_index("ix_message_user_recent", "message", ["user_id", "created_at"])
     op.create_index(
         "uq_message_client_id",
         "message",
-        ["conversation_id", "client_message_id"],
+        ["user_id", "client_message_id"],
         unique=True,
         postgresql_where=sa.text("client_message_id IS NOT NULL"),
         sqlite_where=sa.text("client_message_id IS NOT NULL"),
@@ -84,6 +85,7 @@ def downgrade() -> None:
     op.drop_index("ix_task_user_id", table_name="task")
     op.drop_table("task")
     op.drop_index("uq_message_client_id", table_name="message")
+    op.drop_index("ix_message_user_recent", table_name="message")
     op.drop_table("message")
     op.drop_index("ix_conversation_user_recent", table_name="conversation")
     op.drop_table("conversation")

@@ -31,6 +31,40 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+@dataclass(frozen=True)
+class ConversationSummary:
+    """A conversation as lists show it: its row plus a preview of its last message."""
+
+    id: str
+    title: str | None
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+    preview: str | None
+
+    @classmethod
+    def of(cls, conversation: Conversation, last_content: str | None) -> ConversationSummary:
+        return cls(
+            id=conversation.id,
+            title=conversation.title,
+            created_at=conversation.created_at,
+            updated_at=conversation.updated_at,
+            message_count=conversation.message_count,
+            preview=make_preview(last_content),
+        )
+
+
+def _last_content() -> sa.ScalarSelect[Any]:
+    """The start of the conversation's last chat message: one index probe on (conversation_id, seq) per row."""
+    return (
+        select(sa.func.substr(col(Message.content), 1, PREVIEW_MAX * 2))
+        .where(Message.conversation_id == Conversation.id, Message.item_type == CHAT_ITEM)
+        .order_by(col(Message.seq).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def create_conversation(
     session: Session, user_id: str, *, title: str | None = None, conversation_id: str | None = None
 ) -> Conversation:
@@ -65,11 +99,21 @@ def check_owned(session: Session, user_id: str, conversation_id: str) -> None:
         raise forbidden("This conversation belongs to another user.")
 
 
+def conversation_summary(session: Session, user_id: str, conversation_id: str) -> ConversationSummary:
+    row = session.exec(select(Conversation, _last_content()).where(Conversation.id == conversation_id)).first()
+    if row is None:
+        raise not_found("The conversation")
+    conversation, last_content = row
+    if conversation.user_id != user_id:
+        raise forbidden("This conversation belongs to another user.")
+    return ConversationSummary.of(conversation, last_content)
+
+
 def list_conversations(
     session: Session, user_id: str, *, limit: int, cursor: str | None = None, query: str | None = None
-) -> Page[Conversation]:
+) -> Page[ConversationSummary]:
     """The user's conversations, most recently updated first; `query` matches titles and message text."""
-    statement = select(Conversation).where(Conversation.user_id == user_id)
+    statement = select(Conversation, _last_content()).where(Conversation.user_id == user_id)
     if cursor:
         position = decode_cursor(cursor, u=str, i=str)
         updated_at = _parse_time(position["u"])
@@ -85,7 +129,7 @@ def list_conversations(
         )
         statement = statement.where(sa.or_(col(Conversation.title).ilike(pattern, escape="\\"), in_messages))
     statement = statement.order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc()).limit(limit + 1)
-    rows = list(session.exec(statement).all())
+    rows = [ConversationSummary.of(conversation, last) for conversation, last in session.exec(statement).all()]
     return _page(rows, limit, lambda c: encode_cursor(u=c.updated_at.isoformat(), i=c.id))
 
 
@@ -129,10 +173,10 @@ def recent_messages(session: Session, conversation: Conversation, limit: int) ->
     return list(reversed(session.exec(statement).all()))
 
 
-def all_messages(session: Session, conversation: Conversation) -> list[Message]:
+def all_messages(session: Session, conversation_id: str) -> list[Message]:
     statement = (
         select(Message)
-        .where(Message.conversation_id == conversation.id, Message.item_type == CHAT_ITEM)
+        .where(Message.conversation_id == conversation_id, Message.item_type == CHAT_ITEM)
         .order_by(col(Message.seq))
     )
     return list(session.exec(statement).all())
@@ -153,16 +197,11 @@ def delete_conversation(session: Session, user_id: str, conversation_id: str) ->
     session.execute(sa.delete(Conversation).where(col(Conversation.id) == conversation_id))
 
 
-def allocate_seq(
-    session: Session, conversation_id: str, *, counts_as_message: bool, preview_of: str | None = None
-) -> int:
-    """The next ordering key of the conversation (and its count and preview, in the same statement). The UPDATE
-    locks the conversation row until commit, which is also what serializes two turns sent at once."""
+def allocate_seq(session: Session, conversation_id: str, *, counts_as_message: bool) -> int:
+    """The next ordering key of the conversation (and its message count, in the same statement)."""
     values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1, "updated_at": utcnow()}
     if counts_as_message:
         values["message_count"] = Conversation.message_count + 1
-    if preview_of:
-        values["preview"] = make_preview(preview_of)
     statement = (
         sa.update(Conversation)
         .where(col(Conversation.id) == conversation_id)
@@ -187,10 +226,7 @@ def append_message(
     chatkit_item: dict[str, Any] | None = None,
     created_at: datetime | None = None,
 ) -> Message:
-    is_chat_message = item_type == CHAT_ITEM
-    seq = allocate_seq(
-        session, conversation.id, counts_as_message=is_chat_message, preview_of=content if is_chat_message else None
-    )
+    seq = allocate_seq(session, conversation.id, counts_as_message=item_type == CHAT_ITEM)
     now = created_at or utcnow()
     message = Message(
         conversation_id=conversation.id,
@@ -213,13 +249,9 @@ def append_message(
     return message
 
 
-def set_preview(session: Session, conversation_id: str, content: str) -> None:
-    session.execute(
-        sa.update(Conversation).where(col(Conversation.id) == conversation_id).values(preview=make_preview(content))
-    )
-
-
-def make_preview(content: str) -> str:
+def make_preview(content: str | None) -> str | None:
+    if not content:
+        return None
     flat = " ".join(content.split())
     return flat if len(flat) <= PREVIEW_MAX else flat[: PREVIEW_MAX - 1].rstrip() + "…"
 

@@ -2,7 +2,8 @@
 
 Ordering is by keys that cannot tie: conversations by (updated_at, id), messages by their per-conversation
 sequence number `seq`, handed out by the conversation row (which also counts the messages, so the history list
-needs no aggregate over the message table).
+needs no aggregate over the message table). `turn_lease_until` is set while a chat turn runs in the conversation:
+turns sent at once are serialized on it.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Conversation(SQLModel, table=True):
     title: str | None = Field(default=None, max_length=TITLE_MAX)
     message_count: int = Field(default=0)
     last_seq: int = Field(default=0)
-    preview: str | None = Field(default=None, max_length=PREVIEW_MAX)
+    turn_lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     chatkit: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -73,9 +74,10 @@ class Message(SQLModel, table=True):
         sa.UniqueConstraint("conversation_id", "seq", name="uq_message_conversation_seq"),
         sa.CheckConstraint("role IN ('user', 'assistant')", name="ck_message_role"),
         sa.CheckConstraint("status IN ('streaming', 'complete', 'error')", name="ck_message_status"),
+        sa.Index("ix_message_user_recent", "user_id", "created_at"),
         sa.Index(
             "uq_message_client_id",
-            "conversation_id",
+            "user_id",
             "client_message_id",
             unique=True,
             postgresql_where=sa.text("client_message_id IS NOT NULL"),
