@@ -1,0 +1,20 @@
+"""The chat function: wiring only.
+
+On Lambda it runs under uvicorn behind the Lambda Web Adapter (`run.sh`) so answers stream through the Function
+URL; `handler` serves the same app buffered through Mangum (`sam local invoke`, an HTTP API route)."""
+
+from mangum import Mangum
+
+from functions.chat.mcp_http import build_mcp_http_app
+from functions.chat.models import select_model
+from functions.chat.routes import router
+from functions.chat.runtime import ChatRuntime
+from functions.chat.settings import ChatSettings
+from todo_common.web import Services, build_app
+
+services = Services.from_environment("chat")
+chat_settings = ChatSettings.from_environ()
+app = build_app("todo-chat chat", services, [router])
+app.state.chat = ChatRuntime.build(services, chat_settings, select_model(chat_settings))
+app.mount("/mcp", build_mcp_http_app(services, chat_settings))
+handler = Mangum(app, lifespan="off")

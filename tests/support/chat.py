@@ -1,0 +1,79 @@
+"""Building the chat function's app around a chosen model, and reading SSE streams."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from agents.models.interface import Model
+from fastapi import FastAPI
+
+from functions.chat.routes import router
+from functions.chat.runtime import ChatRuntime
+from functions.chat.settings import ChatSettings
+from todo_common.web import Services, build_app
+
+
+def chat_app(services: Services, model: Model, **settings: Any) -> FastAPI:
+    chat_settings = dataclasses.replace(ChatSettings.from_environ({}), **settings)
+    app = build_app("chat", services, [router])
+    app.state.chat = ChatRuntime.build(services, chat_settings, model)
+    return app
+
+
+def parse_sse(lines: Iterable[str]) -> list[tuple[str, Any]]:
+    """Events of an SSE body as (event, data) pairs, following the SSE rules (comments ignored)."""
+    events: list[tuple[str, Any]] = []
+    name, data = "message", []
+    for line in lines:
+        if line == "":
+            if data:
+                events.append((name, json.loads("\n".join(data))))
+            name, data = "message", []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip())
+    return events
+
+
+class PausingModel(Model):
+    """Another model, streaming its events only after `pause` seconds (a model that thinks before answering)."""
+
+    def __init__(self, inner: Model, pause: float) -> None:
+        self.inner = inner
+        self.pause = pause
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(self.pause)
+        return await self.inner.get_response(*args, **kwargs)
+
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:  # type: ignore[override]
+        await asyncio.sleep(self.pause)
+        async for event in self.inner.stream_response(*args, **kwargs):
+            yield event
+
+
+class BreakingModel(Model):
+    """Another model whose stream breaks (a provider failure) after `after` text deltas."""
+
+    def __init__(self, inner: Model, after: int) -> None:
+        self.inner = inner
+        self.after = after
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the model provider went away")
+
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:  # type: ignore[override]
+        deltas = 0
+        async for event in self.inner.stream_response(*args, **kwargs):
+            if getattr(event, "type", "") == "response.output_text.delta":
+                if deltas == self.after:
+                    raise ConnectionError("the model provider went away")
+                deltas += 1
+            yield event
