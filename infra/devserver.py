@@ -1,12 +1,18 @@
-"""The local gateway behind `make dev`: every function's app on one port, routed as the SAM template routes them."""
+"""The local gateway behind `make dev`: every function's app on one port, routed as the SAM template routes them,
+and a small chat page at `/` for trying it in a browser."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route as PageRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infra.devtoken import DEMO_USER, dev_token, load_dev_environment
@@ -31,7 +37,21 @@ class Gateway:
         await self.fallback(scope, receive, send)
 
 
+DEV_PAGE = Path(__file__).with_name("devpage") / "index.html"
+
+
+def dev_page_app() -> Starlette:
+    async def page(_request: Request) -> Response:
+        return FileResponse(DEV_PAGE, media_type="text/html")
+
+    async def not_found(_request: Request, _exc: Exception) -> Response:
+        return JSONResponse({"error": {"code": "not_found", "message": "There is no such route."}}, status_code=404)
+
+    return Starlette(routes=[PageRoute("/", page)], exception_handlers={404: not_found})
+
+
 def build_gateway() -> Gateway:
+    from functions.chat.app import app as chat
     from functions.history.app import app as history
     from functions.session.app import app as session
 
@@ -39,8 +59,10 @@ def build_gateway() -> Gateway:
         [
             (re.compile(r"^/api/[^/]+/chatkit/session/?$"), session),
             (re.compile(r"^/api/[^/]+/conversations(/.*)?$"), history),
+            (re.compile(r"^/api/[^/]+/(chatkit|chat)/?$"), chat),
+            (re.compile(r"^/(mcp|healthz)(/.*)?$"), chat),
         ],
-        fallback=history,
+        fallback=dev_page_app(),
     )
 
 
@@ -49,8 +71,11 @@ def main() -> None:
     upgrade(os.environ.get("DATABASE_URL") or "sqlite:///.data/todo-chat.db")
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
     gateway = build_gateway()
-    print(f"\n  todo-chat backend on http://{host}:{port}")
-    print(f"  dev token for {DEMO_USER} (12 h):\n\n    {dev_token()}\n")
+    token = dev_token()
+    model = "OpenAI" if os.environ.get("OPENAI_API_KEY") else "the offline model"
+    print(f"\n  todo-chat backend on http://{host}:{port}  (database: {os.environ.get('DATABASE_URL', 'SQLite').split('@')[-1]}, {model})")
+    print(f"  chat page:  http://{host}:{port}/?token={token}")
+    print(f"  dev token for {DEMO_USER} (12 h):\n\n    {token}\n")
     print("  token for another user:  .venv/bin/python -m infra.devtoken OTHER_USER_ID\n")
     uvicorn.run(gateway, host=host, port=port, log_level="info")
 
