@@ -32,6 +32,7 @@ os.environ.update(
         "DATABASE_URL": f"sqlite:///{_SCRATCH / 'module-apps.db'}",
         "LOG_LEVEL": "WARNING",
         "POWERTOOLS_SERVICE_NAME": "todo-chat-tests",
+        "OPENAI_AGENTS_DISABLE_TRACING": "1",
     }
 )
 

@@ -1,0 +1,207 @@
+"""The ChatKit endpoint with requests built from the SDK's own request types, through the real ASGI app."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from agents.testing import ScriptedModel, assistant_message, function_call
+from chatkit.types import (
+    AttachmentsCreateReq,
+    AttachmentCreateParams,
+    InferenceOptions,
+    InputTranscribeReq,
+    InputTranscribeParams,
+    ItemFeedbackParams,
+    ItemsFeedbackReq,
+    ItemsListParams,
+    ItemsListReq,
+    ThreadAddUserMessageParams,
+    ThreadCreateParams,
+    ThreadDeleteParams,
+    ThreadGetByIdParams,
+    ThreadListParams,
+    ThreadRetryAfterItemParams,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    ThreadsDeleteReq,
+    ThreadsGetByIdReq,
+    ThreadsListReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsUpdateReq,
+    ThreadUpdateParams,
+    UserMessageInput,
+    UserMessageTextContent,
+)
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+from sqlmodel import select
+
+from tests.support.chat import chat_app, parse_sse
+from tests.support.factories import seed_conversation
+from tests.support.tokens import Tokens
+from todo_common.db import Database
+from todo_common.models import Message, Task
+from todo_common.web import Services
+
+ALICE, BOB = "user_alice", "user_bob"
+
+
+def user_input(text: str) -> UserMessageInput:
+    return UserMessageInput(
+        content=[UserMessageTextContent(text=text)], attachments=[], inference_options=InferenceOptions()
+    )
+
+
+def body(request: BaseModel) -> bytes:
+    return request.model_dump_json().encode()
+
+
+class ChatKitClient:
+    def __init__(self, client: TestClient, tokens: Tokens, user: str) -> None:
+        self.client, self.tokens, self.user = client, tokens, user
+
+    def post(self, request: BaseModel, as_user: str | None = None) -> Any:
+        return self.client.post(
+            f"/api/{self.user}/chatkit",
+            content=body(request),
+            headers={**self.tokens.headers(as_user or self.user), "Content-Type": "application/json"},
+        )
+
+    def stream(self, request: BaseModel) -> list[tuple[str, Any]]:
+        response = self.post(request)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return [(data["type"], data) for _, data in parse_sse(response.text.splitlines())]
+
+
+@pytest.fixture
+def model() -> ScriptedModel:
+    return ScriptedModel(
+        [
+            [function_call("add_task", {"title": "buy milk"}, call_id="call_1")],
+            [assistant_message("Added buy milk.")],
+            [assistant_message("Your list has buy milk.")],
+            [assistant_message("Your list still has buy milk.")],
+        ]
+    )
+
+
+@pytest.fixture
+def chatkit(services: Services, model: ScriptedModel, tokens: Tokens) -> Iterator[ChatKitClient]:
+    with TestClient(chat_app(services, model), raise_server_exceptions=False) as client:
+        yield ChatKitClient(client, tokens, ALICE)
+
+
+def test_a_whole_conversation(chatkit: ChatKitClient, database: Database) -> None:
+    created = chatkit.stream(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("add buy milk"))))
+    types = [t for t, _ in created]
+    assert types[0] == "thread.created"
+    thread_id = created[0][1]["thread"]["id"]
+    assert thread_id.startswith("thr_")
+    assert len(thread_id) >= 4 + 24
+    workflow_done = [d["item"] for t, d in created if t == "thread.item.done" and d["item"]["type"] == "workflow"]
+    assert workflow_done[0]["workflow"]["tasks"][0]["title"] == "add_task: Success"
+    assert any(t == "thread.item.updated" and d["update"]["type"].endswith("text_delta") for t, d in created)
+    assert database.read(lambda s: s.exec(select(Task)).one()).title == "buy milk"
+
+    chatkit.stream(
+        ThreadsAddUserMessageReq(
+            params=ThreadAddUserMessageParams(thread_id=thread_id, input=user_input("what is on my list?"))
+        )
+    )
+
+    thread = chatkit.post(ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id))).json()
+    assert thread["title"] == "add buy milk"
+    kinds = [i["type"] for i in thread["items"]["data"]]
+    assert kinds == ["user_message", "workflow", "assistant_message", "user_message", "assistant_message"]
+
+    listed = chatkit.post(ThreadsListReq(params=ThreadListParams(limit=10))).json()
+    assert [t["id"] for t in listed["data"]] == [thread_id]
+
+    renamed = chatkit.post(ThreadsUpdateReq(params=ThreadUpdateParams(thread_id=thread_id, title="Groceries"))).json()
+    assert renamed["title"] == "Groceries"
+
+    first_user_item = thread["items"]["data"][3]["id"]
+    retried = chatkit.stream(
+        ThreadsRetryAfterItemReq(params=ThreadRetryAfterItemParams(thread_id=thread_id, item_id=first_user_item))
+    )
+    assert any(t == "thread.item.done" and d["item"]["type"] == "assistant_message" for t, d in retried)
+    after_retry = chatkit.post(ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id))).json()
+    texts = [i["content"][0]["text"] for i in after_retry["items"]["data"] if i["type"] == "assistant_message"]
+    assert texts == ["Added buy milk.", "Your list still has buy milk."]
+
+    assistant_id = after_retry["items"]["data"][-1]["id"]
+    assert (
+        chatkit.post(
+            ItemsFeedbackReq(params=ItemFeedbackParams(thread_id=thread_id, item_ids=[assistant_id], kind="positive"))
+        ).status_code
+        == 200
+    )
+    assert database.read(lambda s: s.get(Message, assistant_id)).feedback == "positive"
+
+    assert chatkit.post(ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=thread_id))).status_code == 200
+    gone = chatkit.post(ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id)))
+    assert gone.status_code == 404
+
+
+def test_items_list_pages_with_cursor_and_order(chatkit: ChatKitClient, database: Database) -> None:
+    conversation = seed_conversation(database, ALICE, messages=7)
+    seen: list[str] = []
+    after = None
+    while True:
+        page = chatkit.post(
+            ItemsListReq(params=ItemsListParams(thread_id=conversation.id, limit=3, after=after, order="asc"))
+        ).json()
+        seen += [item["content"][0]["text"] for item in page["data"]]
+        if not page["has_more"]:
+            break
+        after = page["after"]
+    assert seen == [f"message {i}" for i in range(7)]
+    newest = chatkit.post(ItemsListReq(params=ItemsListParams(thread_id=conversation.id, limit=2, order="desc"))).json()
+    assert [i["content"][0]["text"] for i in newest["data"]] == ["message 6", "message 5"]
+
+
+def test_another_users_thread_is_403_on_every_request_type(chatkit: ChatKitClient, database: Database) -> None:
+    bobs = seed_conversation(database, BOB, title="Bob's", messages=2)
+    requests: list[BaseModel] = [
+        ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=bobs.id)),
+        ItemsListReq(params=ItemsListParams(thread_id=bobs.id)),
+        ThreadsUpdateReq(params=ThreadUpdateParams(thread_id=bobs.id, title="mine")),
+        ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=bobs.id)),
+        ThreadsAddUserMessageReq(params=ThreadAddUserMessageParams(thread_id=bobs.id, input=user_input("hi"))),
+        ThreadsRetryAfterItemReq(params=ThreadRetryAfterItemParams(thread_id=bobs.id, item_id="msg_x")),
+        ItemsFeedbackReq(params=ItemFeedbackParams(thread_id=bobs.id, item_ids=["msg_x"], kind="negative")),
+    ]
+    for request in requests:
+        response = chatkit.post(request)
+        assert response.status_code == 403, request
+        assert response.json()["error"]["code"] == "forbidden"
+    stored = database.read(lambda s: list(s.exec(select(Message).where(Message.conversation_id == bobs.id))))
+    assert len(stored) == 2
+    listed = chatkit.post(ThreadsListReq(params=ThreadListParams(limit=50))).json()
+    assert bobs.id not in [t["id"] for t in listed["data"]]
+
+
+def test_attachments_and_dictation_are_not_supported(chatkit: ChatKitClient) -> None:
+    attach = chatkit.post(
+        AttachmentsCreateReq(params=AttachmentCreateParams(name="a.png", size=3, mime_type="image/png"))
+    )
+    dictate = chatkit.post(
+        InputTranscribeReq(params=InputTranscribeParams(audio_base64="AAAA", mime_type="audio/webm"))
+    )
+    assert [attach.status_code, dictate.status_code] == [400, 400]
+    assert attach.json()["error"]["code"] == "not_supported"
+
+
+def test_unknown_and_malformed_requests(chatkit: ChatKitClient, tokens: Tokens) -> None:
+    headers = {**tokens.headers(ALICE), "Content-Type": "application/json"}
+    unknown = chatkit.client.post(
+        f"/api/{ALICE}/chatkit", content=json.dumps({"type": "threads.explode"}), headers=headers
+    )
+    broken = chatkit.client.post(f"/api/{ALICE}/chatkit", content=b"{nope", headers=headers)
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["code"] == "invalid_chatkit_request"
+    assert broken.status_code == 400
