@@ -73,7 +73,8 @@ def main() -> None:
     gateway = build_gateway()
     token = dev_token()
     model = "OpenAI" if os.environ.get("OPENAI_API_KEY") else "the offline model"
-    print(f"\n  todo-chat backend on http://{host}:{port}  (database: {os.environ.get('DATABASE_URL', 'SQLite').split('@')[-1]}, {model})")
+    database = (os.environ.get("DATABASE_URL") or "SQLite").split("@")[-1]
+    print(f"\n  todo-chat backend on http://{host}:{port}  (database: {database}, {model})")
     print(f"  chat page:  http://{host}:{port}/?token={token}")
     print(f"  dev token for {DEMO_USER} (12 h):\n\n    {token}\n")
     print("  token for another user:  .venv/bin/python -m infra.devtoken OTHER_USER_ID\n")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import col, select
 
 from tests.support.chat import BreakingModel, PausingModel, chat_app, parse_sse
 from tests.support.factories import seed_conversation
@@ -44,7 +44,9 @@ def client(services: Services, model: ScriptedModel) -> Iterator[TestClient]:
 
 def messages_of(database: Database, conversation_id: str) -> list[Message]:
     return database.read(
-        lambda s: list(s.exec(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.seq)))
+        lambda s: list(
+            s.exec(select(Message).where(Message.conversation_id == conversation_id).order_by(col(Message.seq)))
+        )
     )
 
 

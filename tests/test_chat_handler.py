@@ -31,11 +31,12 @@ class LambdaContext:
 @pytest.fixture
 def chat_module(services: Services) -> Iterator[Any]:
     from functions.chat import app as module
+    from functions.chat.models import select_model
     from functions.chat.runtime import ChatRuntime
 
     saved = (module.app.state.services, module.app.state.chat)
     module.app.state.services = services
-    module.app.state.chat = ChatRuntime.build(services, module.chat_settings, module.select_model(module.chat_settings))
+    module.app.state.chat = ChatRuntime.build(services, module.chat_settings, select_model(module.chat_settings))
     yield module
     module.app.state.services, module.app.state.chat = saved
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
 from chatkit.types import (
-    AttachmentsCreateReq,
     AttachmentCreateParams,
+    AttachmentsCreateReq,
     InferenceOptions,
-    InputTranscribeReq,
     InputTranscribeParams,
+    InputTranscribeReq,
     ItemFeedbackParams,
     ItemsFeedbackReq,
     ItemsListParams,
@@ -140,7 +140,9 @@ def test_a_whole_conversation(chatkit: ChatKitClient, database: Database) -> Non
         ).status_code
         == 200
     )
-    assert database.read(lambda s: s.get(Message, assistant_id)).feedback == "positive"
+    rated = database.read(lambda s: s.get(Message, assistant_id))
+    assert rated is not None
+    assert rated.feedback == "positive"
 
     assert chatkit.post(ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=thread_id))).status_code == 200
     gone = chatkit.post(ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id)))

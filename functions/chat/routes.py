@@ -21,7 +21,6 @@ from chatkit.types import (
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from functions.chat.agent import ChatContext
 from functions.chat.detached import KEEPALIVE, detached
@@ -93,17 +92,9 @@ async def chat(user_id: str, body: ChatRequest, request: Request, user: CurrentU
     _check_length(body.message, runtime.settings.max_message_chars)
     wants_stream = "text/event-stream" in request.headers.get("accept", "")
 
-    if body.client_message_id:
-        stored = await asyncio.to_thread(runtime.turns.find_by_client_id, user.user_id, body.client_message_id)
-        if stored is not None:
-            return await _replay(runtime, stored, wants_stream)
-    try:
-        start = await _start_turn(runtime, user.user_id, body)
-    except IntegrityError:  # the same client_message_id won a race against this request
-        stored = await asyncio.to_thread(runtime.turns.find_by_client_id, user.user_id, body.client_message_id or "")
-        if stored is None:
-            raise
-        return await _replay(runtime, stored, wants_stream)
+    start = await _start_turn(runtime, user.user_id, body)
+    if isinstance(start, StoredTurn):
+        return await _replay(runtime, start, wants_stream)
 
     context = ChatContext(user_id=user.user_id, database=services.database)
     events = _released(runtime, start.conversation_id, runtime.engine.run(start, context))
@@ -116,7 +107,7 @@ async def chat(user_id: str, body: ChatRequest, request: Request, user: CurrentU
     return _final_json(final)
 
 
-async def _start_turn(runtime: ChatRuntime, user_id: str, body: ChatRequest) -> TurnStart:
+async def _start_turn(runtime: ChatRuntime, user_id: str, body: ChatRequest) -> TurnStart | StoredTurn:
     return await _when_free(
         lambda: runtime.turns.start(
             user_id, body.conversation_id, body.message, client_message_id=body.client_message_id
@@ -143,11 +134,15 @@ async def _when_free(take_lease: Callable[[], T]) -> T:
 async def _released(
     runtime: ChatRuntime, conversation_id: str, events: AsyncIterator[TurnEvent]
 ) -> AsyncIterator[TurnEvent]:
+    """The turn's events; the lease is released with the stored answer, or here if the turn ended otherwise."""
+    finished = False
     try:
         async for event in events:
+            finished = isinstance(event, (TurnCompleted, TurnFailed))
             yield event
     finally:
-        await asyncio.shield(asyncio.to_thread(runtime.turns.release, conversation_id))
+        if not finished:
+            await asyncio.shield(asyncio.to_thread(runtime.turns.release, conversation_id))
 
 
 async def _sse(events: AsyncIterator[TurnEvent]) -> AsyncIterator[bytes]:

@@ -22,21 +22,22 @@ from chatkit.types import (
     Attachment,
     CustomSummary,
     CustomTask,
+    InferenceOptions,
     Page,
     ThreadItem,
     ThreadMetadata,
+    UserMessageInput,
     UserMessageItem,
     UserMessageTextContent,
     Workflow,
     WorkflowItem,
-    InferenceOptions,
 )
 from pydantic import TypeAdapter
 from sqlmodel import Session, col, select
 
 from todo_common import conversations
 from todo_common.db import Database
-from todo_common.errors import ApiError, not_found
+from todo_common.errors import ApiError
 from todo_common.models import Conversation, Message, new_id, utcnow
 
 T = TypeVar("T")
@@ -341,7 +342,7 @@ def _describe(result: Any) -> str | None:
     return None
 
 
-def item_text(item: UserMessageItem | AssistantMessageItem) -> str:
+def item_text(item: UserMessageItem | AssistantMessageItem | UserMessageInput) -> str:
     return "".join(getattr(part, "text", "") for part in item.content)
 
 

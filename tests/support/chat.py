@@ -27,7 +27,7 @@ def chat_app(services: Services, model: Model, **settings: Any) -> FastAPI:
 def parse_sse(lines: Iterable[str]) -> list[tuple[str, Any]]:
     """Events of an SSE body as (event, data) pairs, following the SSE rules (comments ignored)."""
     events: list[tuple[str, Any]] = []
-    name, data = "message", []
+    name, data = "message", list[str]()
     for line in lines:
         if line == "":
             if data:
@@ -53,7 +53,7 @@ class PausingModel(Model):
         await asyncio.sleep(self.pause)
         return await self.inner.get_response(*args, **kwargs)
 
-    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:  # type: ignore[override]
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         await asyncio.sleep(self.pause)
         async for event in self.inner.stream_response(*args, **kwargs):
             yield event
@@ -69,7 +69,7 @@ class BreakingModel(Model):
     async def get_response(self, *args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("the model provider went away")
 
-    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:  # type: ignore[override]
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         deltas = 0
         async for event in self.inner.stream_response(*args, **kwargs):
             if getattr(event, "type", "") == "response.output_text.delta":

@@ -162,11 +162,11 @@ def list_messages(
     return _page(rows, limit, lambda m: encode_cursor(s=m.seq, o=order))
 
 
-def recent_messages(session: Session, conversation: Conversation, limit: int) -> list[Message]:
+def recent_messages(session: Session, conversation_id: str, limit: int) -> list[Message]:
     """The last `limit` chat messages of a conversation, oldest first: the agent's context for a turn."""
     statement = (
         select(Message)
-        .where(Message.conversation_id == conversation.id, Message.item_type == CHAT_ITEM)
+        .where(Message.conversation_id == conversation_id, Message.item_type == CHAT_ITEM)
         .order_by(col(Message.seq).desc())
         .limit(limit)
     )

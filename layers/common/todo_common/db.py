@@ -49,6 +49,11 @@ class Database:
         """Run `work` in one transaction and commit it; nothing is kept if it raises."""
         return self._run(work, self.engine, commit=True)
 
+    def execute(self, work: Callable[[Session], T]) -> T:
+        """Run `work`, which must issue exactly one (atomic) writing statement, without a transaction around it:
+        one round trip instead of three."""
+        return self._run(work, self._autocommit_engine, commit=False)
+
     def _run(self, work: Callable[[Session], T], engine: Engine, *, commit: bool) -> T:
         for attempt in (1, 2):
             committing = False
