@@ -107,9 +107,8 @@ def test_context_is_rebuilt_from_the_database(services: Services, database: Data
 def test_failing_model_keeps_the_partial_answer_with_status_error(
     services: Services, database: Database, tokens: Tokens
 ) -> None:
-    from functions.chat.offline_model import OfflineModel
-
-    with TestClient(chat_app(services, BreakingModel(OfflineModel(), after=2))) as client:
+    model = BreakingModel(ScriptedModel([[assistant_message("The first half of an answer")]]), after=1)
+    with TestClient(chat_app(services, model)) as client:
         response = client.post(f"/api/{ALICE}/chat", json={"message": "hello there"}, headers=tokens.headers(ALICE))
 
     assert response.status_code == 502

@@ -60,7 +60,7 @@ class PausingModel(Model):
 
 
 class BreakingModel(Model):
-    """Another model whose stream breaks (a provider failure) after `after` text deltas."""
+    """Another model whose stream breaks (a provider failure) right after its `after`-th text delta."""
 
     def __init__(self, inner: Model, after: int) -> None:
         self.inner = inner
@@ -72,8 +72,9 @@ class BreakingModel(Model):
     async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         deltas = 0
         async for event in self.inner.stream_response(*args, **kwargs):
+            if deltas == self.after:
+                await asyncio.sleep(0.1)  # a provider fails some time after its last bytes, not in the same tick
+                raise ConnectionError("the model provider went away")
             if getattr(event, "type", "") == "response.output_text.delta":
-                if deltas == self.after:
-                    raise ConnectionError("the model provider went away")
                 deltas += 1
             yield event
