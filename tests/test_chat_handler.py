@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -34,6 +35,8 @@ def chat_module(services: Services) -> Iterator[Any]:
     from functions.chat.models import select_model
     from functions.chat.runtime import ChatRuntime
 
+    # Lambda's process has the event loop Mangum made at import; earlier tests' asyncio.run() cleared this one's.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     saved = (module.app.state.services, module.app.state.chat)
     module.app.state.services = services
     module.app.state.chat = ChatRuntime.build(services, module.chat_settings, select_model(module.chat_settings))

@@ -94,7 +94,10 @@ class _TurnView:
                     self.workflow = workflow_item(self.message_id, self.thread_id, self.created_at, self.calls)
                     return [ThreadItemAddedEvent(item=self.workflow)]
                 return [
-                    ThreadItemUpdatedEvent(item_id=self.workflow.id, update=WorkflowTaskAdded(task=tool_task(call)))
+                    ThreadItemUpdatedEvent(
+                        item_id=self.workflow.id,
+                        update=WorkflowTaskAdded(task_index=len(self.calls) - 1, task=tool_task(call)),
+                    )
                 ]
             case ToolFinished():
                 index = next((i for i, c in enumerate(self.calls) if c["call_id"] == event.call_id), None)

@@ -102,8 +102,8 @@ async def chat(user_id: str, body: ChatRequest, request: Request, user: CurrentU
         return StreamingResponse(_sse(events), media_type="text/event-stream", headers=_SSE_HEADERS)
     final: TurnEvent | None = None
     async for event in detached(events):
-        if not isinstance(event, type(KEEPALIVE)):
-            final = event
+        if event is not KEEPALIVE:
+            final = event  # type: ignore[assignment]
     return _final_json(final)
 
 

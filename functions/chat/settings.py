@@ -1,23 +1,49 @@
-"""Provisional chat settings (replaced by issue 3's)."""
+"""The chat function's own settings, beside the shared ones; read and validated once per container."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
+
+from todo_common.settings import ConfigurationError, EnvironmentSource, SecretReader, read_aws_secret
+
+DEFAULT_CHAT_MODEL = "gpt-5-mini"
 
 
 @dataclass(frozen=True)
 class ChatSettings:
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_api: Literal["responses", "chat_completions"] = "responses"
+    chat_model: str = DEFAULT_CHAT_MODEL
     history_limit: int = 30
     rate_limit_per_minute: int = 20
     max_message_chars: int = 4000
+    mcp_allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ChatSettings:
-        env = os.environ if environ is None else environ
-        return cls(
-            history_limit=int(env.get("CHAT_HISTORY_LIMIT", "30")),
-            rate_limit_per_minute=int(env.get("CHAT_RATE_LIMIT_PER_MINUTE", "20")),
-            max_message_chars=int(env.get("CHAT_MAX_MESSAGE_CHARS", "4000")),
+    def from_environ(
+        cls, environ: Mapping[str, str] | None = None, read_secret: SecretReader | None = None
+    ) -> ChatSettings:
+        source = EnvironmentSource(os.environ if environ is None else environ, read_secret or read_aws_secret)
+        api = (source.get("OPENAI_API") or "responses").lower()
+        if api not in ("responses", "chat_completions"):
+            source.problems.append(f"OPENAI_API must be responses or chat_completions, not {api!r}")
+            api = "responses"
+        settings = cls(
+            openai_api_key=source.get("OPENAI_API_KEY"),
+            openai_base_url=(source.get("OPENAI_BASE_URL") or "").rstrip("/") or None,
+            openai_api=api,  # type: ignore[arg-type]
+            chat_model=source.get("CHAT_MODEL") or DEFAULT_CHAT_MODEL,
+            history_limit=source.get_int("CHAT_HISTORY_LIMIT", 30, minimum=1, maximum=200),
+            rate_limit_per_minute=source.get_int("CHAT_RATE_LIMIT_PER_MINUTE", 20, minimum=1, maximum=10_000),
+            max_message_chars=source.get_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1, maximum=100_000),
+            mcp_allowed_hosts=tuple(h.strip() for h in (source.get("MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()),
         )
+        if settings.openai_base_url and not settings.openai_api_key:
+            source.problems.append("OPENAI_BASE_URL needs OPENAI_API_KEY (or OPENAI_API_KEY_SECRET_ARN)")
+        if source.problems:
+            raise ConfigurationError("Invalid chat configuration:\n  - " + "\n  - ".join(source.problems))
+        return settings

@@ -105,10 +105,11 @@ class ChatStore(Store[RequestContext]):
                 anchor = conversations.owned_conversation(session, context.user_id, after)
                 position = (anchor.created_at, anchor.id)
                 statement = statement.where(key < position if order == "desc" else key > position)
-            direction = (lambda c: c.desc()) if order == "desc" else (lambda c: c.asc())
-            statement = statement.order_by(
-                direction(col(Conversation.created_at)), direction(col(Conversation.id))
-            ).limit(limit + 1)
+            if order == "desc":
+                statement = statement.order_by(col(Conversation.created_at).desc(), col(Conversation.id).desc())
+            else:
+                statement = statement.order_by(col(Conversation.created_at).asc(), col(Conversation.id).asc())
+            statement = statement.limit(limit + 1)
             rows = list(session.exec(statement).all())
             page = rows[:limit]
             return Page(
