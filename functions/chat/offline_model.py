@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -113,7 +114,7 @@ class OfflineModel(Model):
         if command is None:
             return [assistant_message(HELP, item_id=f"msg_offline_{len(items)}")]
         tool, arguments = command
-        return [function_call(tool, arguments, call_id=f"call_offline_{len(items)}")]
+        return [function_call(tool, arguments, call_id=f"call_{secrets.token_hex(8)}")]
 
 
 def _input_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
