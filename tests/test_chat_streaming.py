@@ -2,50 +2,23 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from agents.testing import ScriptedModel, assistant_message
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from functions.history.routes import router as history_router
 from tests.support.chat import PausingModel, chat_app, parse_sse
+from tests.support.server import Server
 from tests.support.tokens import Tokens
 from todo_common.db import Database
 from todo_common.web import Services, build_app
 
 ALICE = "user_alice"
 PAUSE = 1.0
-
-
-class Server:
-    """uvicorn on a free loopback port, in a thread, for one test."""
-
-    def __init__(self, app: FastAPI) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture

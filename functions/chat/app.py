@@ -5,7 +5,7 @@ URL; `handler` serves the same app buffered through Mangum (`sam local invoke`, 
 
 from mangum import Mangum
 
-from functions.chat.mcp_http import build_mcp_http_app
+from functions.chat.mcp_http import mount_mcp
 from functions.chat.models import select_model
 from functions.chat.routes import router
 from functions.chat.runtime import ChatRuntime
@@ -16,5 +16,5 @@ services = Services.from_environment("chat")
 chat_settings = ChatSettings.from_environ()
 app = build_app("todo-chat chat", services, [router])
 app.state.chat = ChatRuntime.build(services, chat_settings, select_model(chat_settings))
-app.mount("/mcp", build_mcp_http_app(services, chat_settings))
+mount_mcp(app, services, chat_settings)
 handler = Mangum(app, lifespan="off")

@@ -1,8 +1,8 @@
 """The task tools over MCP streamable HTTP, for any MCP client (Claude Desktop, MCP Inspector).
 
 Stateless with JSON responses (each request stands alone, as Lambda wants). The bearer token (Better Auth or a chat
-token) is verified first and binds the user for the request; without one the answer is 401. Works mounted under a
-prefix and without a lifespan: each request runs its own short-lived session manager."""
+token) is verified first and binds the user for the request; without one the answer is 401. Works without a
+lifespan: each request runs its own short-lived session manager."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import asyncio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from functions.chat.mcp_server import build_task_server, current_owner
@@ -41,8 +43,6 @@ class McpHttpApp:
         except ApiError as exc:
             await error_response(exc.status, exc.code, exc.message, exc.headers)(scope, receive, send)
             return
-        # The MCP transport serves the path it is mounted at; any sub-path is the same endpoint.
-        scope = {**scope, "path": "/", "root_path": scope.get("root_path", "")}
         manager = StreamableHTTPSessionManager(
             # The public factory (streamable_http_app) needs a lifespan to run its manager; this runs one per request.
             app=self.server._lowlevel_server,
@@ -60,3 +60,9 @@ class McpHttpApp:
 
 def build_mcp_http_app(services: Services, settings: ChatSettings) -> McpHttpApp:
     return McpHttpApp(services, settings)
+
+
+def mount_mcp(app: Starlette, services: Services, settings: ChatSettings, path: str = "/mcp") -> None:
+    """Serve MCP at exactly `path` (a Mount would answer the bare path with a redirect, which clients dislike)."""
+    endpoint = build_mcp_http_app(services, settings)
+    app.router.routes.append(Route(path, endpoint=endpoint, methods=["GET", "POST", "DELETE"]))
