@@ -1,7 +1,7 @@
 """The one settings object of a container, read from the environment and validated once at start.
 
-Every value may also come from AWS Secrets Manager: `NAME_SECRET_ARN` is read (through Powertools Parameters,
-cached) when `NAME` itself is not set. Problems are collected and reported together, so a misconfigured
+Every value may also come from AWS Secrets Manager: `NAME_SECRET_ARN` (`NAME_ARN` for names ending in `_SECRET`)
+is read through Powertools Parameters, cached, when `NAME` itself is not set. Problems are collected and reported together, so a misconfigured
 deployment fails its first start with one clear message instead of a 500 on the first request.
 """
 
@@ -130,6 +130,11 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def secret_arn_name(name: str) -> str:
+    """`BETTER_AUTH_SECRET` → `BETTER_AUTH_SECRET_ARN`; `DATABASE_URL` → `DATABASE_URL_SECRET_ARN`."""
+    return f"{name}_ARN" if name.endswith("_SECRET") else f"{name}_SECRET_ARN"
+
+
 class EnvironmentSource:
     """Environment variables, each optionally replaced by the Secrets Manager secret named in `NAME_SECRET_ARN`."""
 
@@ -142,16 +147,17 @@ class EnvironmentSource:
         value = self.environ.get(name, "").strip()
         if value:
             return value
-        arn = self.environ.get(f"{name}_SECRET_ARN", "").strip()
+        arn_name = secret_arn_name(name)
+        arn = self.environ.get(arn_name, "").strip()
         if not arn:
             return default
         try:
             secret = self._read_secret(arn).strip()
         except Exception as exc:  # noqa: BLE001 - reported with every other problem, at start
-            self.problems.append(f"{name}_SECRET_ARN: cannot read secret {arn}: {type(exc).__name__}: {exc}")
+            self.problems.append(f"{arn_name}: cannot read secret {arn}: {type(exc).__name__}: {exc}")
             return default
         if not secret:
-            self.problems.append(f"{name}_SECRET_ARN: secret {arn} is empty")
+            self.problems.append(f"{arn_name}: secret {arn} is empty")
         return secret or default
 
     def get_int(self, name: str, default: int, *, minimum: int, maximum: int) -> int:

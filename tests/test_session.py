@@ -1,0 +1,75 @@
+"""The session function: a Better Auth token traded for a short-lived chat token, and a conversation to use."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime
+
+from fastapi.testclient import TestClient
+
+from functions.session.routes import router
+from tests.support.factories import seed_conversation
+from tests.support.tokens import Tokens
+from todo_common.auth import TokenVerifier
+from todo_common.db import Database
+from todo_common.settings import Settings
+from todo_common.web import Services, build_app
+
+ALICE, BOB = "user_alice", "user_bob"
+
+
+def test_mints_a_chat_token_for_this_user_only(session_client: TestClient, settings: Settings, tokens: Tokens) -> None:
+    response = session_client.post(f"/api/{ALICE}/chatkit/session", headers=tokens.headers(ALICE))
+
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    principal = TokenVerifier(settings).verify(body["token"])
+    assert (principal.user_id, principal.token_kind) == (ALICE, "chat")
+    expires = datetime.fromisoformat(body["expires_at"]).timestamp()
+    assert abs(expires - (time.time() + settings.chat_token_ttl_seconds)) < 5
+    assert body["chatkit_url"].endswith(f"/api/{ALICE}/chatkit")
+    assert body["user_id"] == ALICE
+    assert "conversation_id" not in body
+
+
+def test_chatkit_url_and_lifetime_come_from_configuration(services: Services, tokens: Tokens) -> None:
+    configured = dataclasses.replace(
+        services.settings, chat_base_url="https://chat.example.test", chat_token_ttl_seconds=120
+    )
+    app = build_app("session", dataclasses.replace(services, settings=configured), [router])
+    with TestClient(app) as client:
+        body = client.post(f"/api/{ALICE}/chatkit/session", headers=tokens.headers(ALICE)).json()
+    assert body["chatkit_url"] == f"https://chat.example.test/api/{ALICE}/chatkit"
+    assert abs(datetime.fromisoformat(body["expires_at"]).timestamp() - (time.time() + 120)) < 5
+
+
+def test_new_and_resumed_conversations_follow_ownership(
+    session_client: TestClient, database: Database, tokens: Tokens
+) -> None:
+    url = f"/api/{ALICE}/chatkit/session"
+    created = session_client.post(url, json={"new_conversation": True}, headers=tokens.headers(ALICE))
+    assert created.status_code == 201
+    new_id = created.json()["conversation_id"]
+    assert new_id.startswith("thr_")
+
+    resumed = session_client.post(url, json={"conversation_id": new_id}, headers=tokens.headers(ALICE))
+    assert resumed.json()["conversation_id"] == new_id
+
+    bobs = seed_conversation(database, BOB)
+    assert session_client.post(url, json={"conversation_id": bobs.id}, headers=tokens.headers(ALICE)).status_code == 403
+    assert (
+        session_client.post(url, json={"conversation_id": "thr_nope"}, headers=tokens.headers(ALICE)).status_code == 404
+    )
+    both = session_client.post(
+        url, json={"conversation_id": new_id, "new_conversation": True}, headers=tokens.headers(ALICE)
+    )
+    assert both.status_code == 422
+    assert both.json()["error"]["code"] == "validation_error"
+
+
+def test_path_user_must_be_the_token_subject(session_client: TestClient, tokens: Tokens) -> None:
+    response = session_client.post(f"/api/{BOB}/chatkit/session", headers=tokens.headers(ALICE))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
