@@ -76,7 +76,7 @@ def test_attacks_are_refused(settings: Settings, jwks: JwksServer, tokens: Token
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     good = tokens.eddsa(ALICE)
-    header, payload, signature = good.split(".")
+    header, _payload, signature = good.split(".")
     attacks = {
         "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
         "alg none with kid": f"{_b64({'alg': 'none', 'kid': jwks.current.kid})}.{_b64(claims)}.",

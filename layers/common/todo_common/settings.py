@@ -1,8 +1,8 @@
 """The one settings object of a container, read from the environment and validated once at start.
 
 Every value may also come from AWS Secrets Manager: `NAME_SECRET_ARN` (`NAME_ARN` for names ending in `_SECRET`)
-is read through Powertools Parameters, cached, when `NAME` itself is not set. Problems are collected and reported together, so a misconfigured
-deployment fails its first start with one clear message instead of a 500 on the first request.
+is read through Powertools Parameters, cached, when `NAME` itself is not set. Problems are collected and reported
+together, so a misconfigured deployment fails its first start with one clear message instead of a 500 later.
 """
 
 from __future__ import annotations
