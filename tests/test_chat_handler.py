@@ -6,27 +6,16 @@ import asyncio
 import base64
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.lambda_context import LambdaContext
 from tests.support.tokens import Tokens
 from todo_common.web import Services
 
 EVENTS = Path(__file__).with_name("events")
-
-
-@dataclass
-class LambdaContext:
-    aws_request_id: str = "5f0c2a1e-1111-4222-8333-944455556666"
-    function_name: str = "todo-chat-chat"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:todo-chat-chat"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 @pytest.fixture

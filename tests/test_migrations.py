@@ -1,0 +1,49 @@
+"""The migrations go up, down and up again on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+from infra.migrate import ALEMBIC_INI, upgrade
+from tests.support.databases import enabled_backends, postgres_url, unavailable
+
+TABLES = {"conversation", "message", "task"}
+
+
+def roundtrip(url: str) -> None:
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["database_url"] = url
+    upgrade(url)
+    engine = sa.create_engine(url)
+    assert set(sa.inspect(engine).get_table_names()) >= TABLES
+    command.downgrade(config, "base")
+    assert not TABLES & set(sa.inspect(engine).get_table_names())
+    upgrade(url)
+    assert set(sa.inspect(engine).get_table_names()) >= TABLES
+    engine.dispose()
+
+
+def test_sqlite(tmp_path: Path) -> None:
+    roundtrip(f"sqlite:///{tmp_path / 'migrations.db'}")
+
+
+def test_postgres() -> None:
+    if "postgres" not in enabled_backends():
+        pytest.skip("PostgreSQL is switched off by TEST_DATABASES")
+    scratch = make_url(postgres_url()).set(database="todo_chat_migrations")
+    admin = sa.create_engine(scratch.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text('DROP DATABASE IF EXISTS "todo_chat_migrations" WITH (FORCE)'))
+            connection.execute(sa.text('CREATE DATABASE "todo_chat_migrations"'))
+    except sa.exc.OperationalError as exc:
+        unavailable(str(exc).splitlines()[0])
+    finally:
+        admin.dispose()
+    roundtrip(scratch.render_as_string(hide_password=False))
