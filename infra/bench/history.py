@@ -1,0 +1,165 @@
+"""History latency on PostgreSQL with 1 000 and with 1 000 000 messages, and database round trips per request."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+DATABASE = "todo_chat_bench_history"
+USER = "bench-user"
+REQUESTS = 300
+# (messages in the table, the bench user's conversations, messages in its big one, messages in each other one)
+SIZES = {"1k": (1_000, 10, 100, 100), "1M": (1_000_000, 200, 200_000, 1_000)}
+
+_SEED = """
+INSERT INTO conversation (id, user_id, title, message_count, last_seq, created_at, updated_at)
+SELECT 'thr_bench' || lpad(g::text, 8, '0'),
+       CASE WHEN g <= :mine THEN :user ELSE 'other-' || (g % 997) END,
+       'Conversation ' || g,
+       CASE WHEN g = 1 THEN :big WHEN g <= :mine THEN :each ELSE :others END,
+       CASE WHEN g = 1 THEN :big WHEN g <= :mine THEN :each ELSE :others END,
+       now() - make_interval(mins => g), now() - make_interval(mins => g)
+  FROM generate_series(1, :conversations) AS g;
+INSERT INTO message (id, conversation_id, user_id, seq, role, item_type, content, tool_calls, status,
+                     created_at, updated_at)
+SELECT 'msg_' || substr(c.id, 5) || '_' || s, c.id, c.user_id, s,
+       CASE WHEN s % 2 = 1 THEN 'user' ELSE 'assistant' END, 'message',
+       'Message ' || s || ': remember to buy milk, eggs and bread before the weekend', '[]', 'complete',
+       c.created_at + make_interval(secs => s), c.created_at + make_interval(secs => s)
+  FROM conversation c CROSS JOIN LATERAL generate_series(1, c.last_seq) AS s;
+ANALYZE conversation;
+ANALYZE message;
+"""
+
+
+def run() -> str:
+    os.environ.setdefault("BETTER_AUTH_SECRET", "bench-better-auth-secret-0123456789abcdef")
+    os.environ.setdefault("CHAT_TOKEN_SECRET", "bench-chat-token-secret-0123456789abcdef")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    results = {label: _measure(label, *shape) for label, shape in SIZES.items()}
+    small, large = results["1k"], results["1M"]
+    lines = [
+        "## History latency and round trips",
+        "",
+        f"PostgreSQL on 127.0.0.1, the real history app in process (ASGI), HS256 token. Each figure: {REQUESTS} "
+        "warm requests after 20 warm-up ones. The 1M table holds other users' conversations too; the bench "
+        "user's biggest conversation has 200 000 messages. Round trips counted on the wire (`infra/bench/wire.py`).",
+        "",
+        "| request | 1k p50 / p99 | 1M p50 / p99 | 1M / 1k (p50) | round trips |",
+        "|---|---|---|---|---|",
+    ]
+    for name in small:
+        s, b = small[name], large[name]
+        lines.append(
+            f"| {name} | {_ms(s['p50'])} / {_ms(s['p99'])} | {_ms(b['p50'])} / {_ms(b['p99'])} "
+            f"| {b['p50'] / s['p50']:.2f}x | {int(b['round_trips'])} |"
+        )
+    seeded = large.pop("_seed_seconds", {}).get("p50")
+    lines += [
+        "",
+        "Target: the 1M figures within 1.2x of the 1k ones, one round trip for the data and none for auth. "
+        "Every request is a keyset scan on `(user_id, updated_at, id)` or `(conversation_id, seq)`; the "
+        "conversation list's preview is one index probe per listed row.",
+    ]
+    if seeded:
+        lines.append(f"Seeding 1M messages took {seeded:.0f} s.")
+    return "\n".join(lines)
+
+
+def _measure(label: str, messages: int, mine: int, big: int, each: int) -> dict[str, dict[str, float]]:
+    from fastapi.testclient import TestClient
+
+    from functions.history.routes import router
+    from infra.bench.wire import RoundTripProxy
+    from infra.migrate import upgrade
+    from todo_common.auth import mint_chat_token
+    from todo_common.pagination import encode_cursor
+    from todo_common.settings import Settings
+    from todo_common.web import Services, build_app
+
+    url = _fresh_database()
+    upgrade(url)
+    others = max(0, messages - big - each * (mine - 1))
+    per_other = 300 if others else 0
+    conversations = mine + (others // per_other if per_other else 0)
+    started = time.perf_counter()
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        for statement in filter(str.strip, _SEED.split(";")):
+            connection.execute(
+                sa.text(statement),
+                {
+                    "mine": mine,
+                    "user": USER,
+                    "big": big,
+                    "each": each,
+                    "others": per_other,
+                    "conversations": conversations,
+                },
+            )
+    engine.dispose()
+    seed_seconds = time.perf_counter() - started
+
+    target = make_url(url)
+    with RoundTripProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        settings = dataclasses.replace(Settings.from_environ(), database_url=proxied)
+        services = Services.from_settings(settings, "bench")
+        app = build_app("history", services, [router])
+        headers = {"Authorization": f"Bearer {mint_chat_token(settings, USER)[0]}"}
+        with TestClient(app) as client:
+            base = f"/api/{USER}/conversations"
+            big_id = "thr_bench00000001"
+            deep_cursor = encode_cursor(s=big // 2, o="asc")  # what paging to the middle would hand out
+            requests: dict[str, Callable[[], Any]] = {
+                "list conversations (first page of 20)": lambda: client.get(base, headers=headers),
+                "list messages, first page of 50": lambda: client.get(f"{base}/{big_id}/messages", headers=headers),
+                "list messages, page in the middle": lambda: client.get(
+                    f"{base}/{big_id}/messages", params={"cursor": deep_cursor}, headers=headers
+                ),
+                "get one conversation": lambda: client.get(f"{base}/{big_id}", headers=headers),
+            }
+            figures: dict[str, dict[str, float]] = {}
+            for name, request in requests.items():
+                for _ in range(20):
+                    assert request().status_code == 200
+                timings = []
+                for _ in range(REQUESTS):
+                    begun = time.perf_counter()
+                    response = request()
+                    timings.append(time.perf_counter() - begun)
+                    assert response.status_code == 200, response.text
+                proxy.reset()
+                request()
+                figures[name] = {
+                    "p50": statistics.median(timings),
+                    "p99": sorted(timings)[int(0.99 * (len(timings) - 1))],
+                    "round_trips": proxy.round_trips,
+                }
+        services.database.dispose()
+    figures["_seed_seconds"] = {"p50": seed_seconds, "p99": seed_seconds, "round_trips": 0}
+    if label == "1k":
+        figures.pop("_seed_seconds")
+    return figures
+
+
+def _fresh_database() -> str:
+    base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    url = make_url(base).set(database=DATABASE)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{DATABASE}"'))
+    admin.dispose()
+    return url.render_as_string(hide_password=False)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
