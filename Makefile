@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := layers/common/requirements.txt functions/chat/requirements.txt requirements-dev.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-sqlite test-postgres migrate bench lint format package clean
+.PHONY: install dev test test-sqlite test-postgres migrate bench lint format events package clean
 
 $(STAMP): $(REQUIREMENTS) pyproject.toml layers/common/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ lint: install
 format: install
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+events: install  ## sample Lambda events with fresh dev tokens, for sam local invoke
+	$(PY) -m infra.events
 
 package: install  ## build the layer and functions for Lambda (no Docker) into build/
 	$(PY) -m infra.package

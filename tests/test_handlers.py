@@ -1,8 +1,9 @@
-"""The session and history Mangum handlers, fed real-shaped API Gateway HTTP API v2 events."""
+"""Every function's Lambda handler, fed the sample events of `events/` (the same files `sam local invoke` uses)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,61 +11,88 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from sqlmodel import Session
 
-from tests.support.factories import seed_conversation
+from infra.devtoken import DEMO_USER
+from infra.events import CONVERSATION, ROUTES
 from tests.support.lambda_context import LambdaContext
 from tests.support.tokens import Tokens
+from todo_common import conversations
 from todo_common.db import Database
 from todo_common.web import Services
 
 EVENTS = Path(__file__).with_name("events")
-
-
-def event(name: str, token: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    data["headers"]["authorization"] = f"Bearer {token}"
-    return data
+EXPECTED = {"session_create": 201, "history_delete_conversation": 204}
 
 
 @pytest.fixture
-def modules(services: Services) -> Iterator[dict[str, ModuleType]]:
+def handlers(services: Services) -> Iterator[dict[str, ModuleType]]:
+    from functions.chat import app as chat
+    from functions.chat.models import select_model
+    from functions.chat.runtime import ChatRuntime
     from functions.history import app as history
     from functions.session import app as session
 
-    # Lambda's process has the event loop Mangum made at import; earlier tests' asyncio.run() cleared this one's.
+    # Lambda's process keeps the event loop Mangum made at import; earlier tests' asyncio.run() cleared this one's.
     asyncio.set_event_loop(asyncio.new_event_loop())
-    saved = {m: m.app.state.services for m in (history, session)}
-    for module in saved:
+    modules = {"session": session, "history": history, "chat": chat}
+    saved = {name: module.app.state.services for name, module in modules.items()}
+    saved_chat = chat.app.state.chat
+    for module in modules.values():
         module.app.state.services = services
-    yield {"history": history, "session": session}
-    for module, original in saved.items():
-        module.app.state.services = original
+    chat.app.state.chat = ChatRuntime.build(services, chat.chat_settings, select_model(chat.chat_settings))
+    yield modules
+    for name, module in modules.items():
+        module.app.state.services = saved[name]
+    chat.app.state.chat = saved_chat
 
 
-def test_history_lists_conversations(modules: dict[str, ModuleType], database: Database, tokens: Tokens) -> None:
-    conversation = seed_conversation(database, "user_alice", messages=2)
-    context = LambdaContext(aws_request_id="11111111-2222-4333-8444-555555555555")
-    result = modules["history"].handler(event("history_list_conversations.json", tokens.eddsa("user_alice")), context)
+def seed(database: Database) -> None:
+    def work(session: Session) -> None:
+        conversation = conversations.create_conversation(
+            session, DEMO_USER, title="Weekend milk", conversation_id=CONVERSATION
+        )
+        conversations.append_message(session, conversation, role="user", content="add milk")
+        conversations.append_message(session, conversation, role="assistant", content="Added milk.")
 
-    assert result["statusCode"] == 200
-    assert result["headers"]["content-type"] == "application/json"
+    database.write(work)
+
+
+def load(name: str, token: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    event["headers"]["authorization"] = f"Bearer {token}"
+    return event
+
+
+@pytest.mark.parametrize("name", sorted(ROUTES))
+def test_every_route_through_its_handler(
+    name: str, handlers: dict[str, ModuleType], database: Database, tokens: Tokens
+) -> None:
+    seed(database)
+    function = ROUTES[name][0]
+    context = LambdaContext(aws_request_id=f"req-{name}")
+    token = tokens.hs256(DEMO_USER) if function == "session" else tokens.chat(DEMO_USER)
+
+    result = handlers[function].handler(load(name, token), context)
+
+    assert result["statusCode"] == EXPECTED.get(name, 200), result.get("body")
     assert result["headers"]["x-request-id"] == context.aws_request_id
-    assert [c["id"] for c in json.loads(result["body"])["items"]] == [conversation.id]
+    if result["statusCode"] == 204:
+        return
+    body = base64.b64decode(result["body"]).decode() if result.get("isBase64Encoded") else result["body"]
+    if name == "chat_chatkit_create_thread":
+        assert '"type":"thread.created"' in body
+    elif name == "history_export_conversation":
+        assert body.startswith("# Weekend milk")
+    elif name == "chat_message":
+        answer = json.loads(body)
+        assert [(c["name"], c["status"]) for c in answer["tool_calls"]] == [("add_task", "success")]
+    else:
+        assert isinstance(json.loads(body), dict)
 
 
-def test_session_creates_a_conversation(modules: dict[str, ModuleType], tokens: Tokens) -> None:
-    result = modules["session"].handler(event("session_create.json", tokens.hs256("user_alice")), LambdaContext())
-    assert result["statusCode"] == 201
-    body = json.loads(result["body"])
-    assert body["conversation_id"].startswith("thr_")
-    assert body["chatkit_url"] == "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/api/user_alice/chatkit"
-
-
-def test_handlers_refuse_bad_tokens(modules: dict[str, ModuleType]) -> None:
-    for module, name in (
-        (modules["history"], "history_list_conversations.json"),
-        (modules["session"], "session_create.json"),
-    ):
-        result = module.handler(event(name, "garbage"), LambdaContext())
-        assert result["statusCode"] == 401
-        assert json.loads(result["body"])["error"]["code"] == "unauthorized"
+@pytest.mark.parametrize("name", ["session_create", "history_list_conversations", "chat_message"])
+def test_handlers_refuse_bad_tokens(name: str, handlers: dict[str, ModuleType]) -> None:
+    result = handlers[ROUTES[name][0]].handler(load(name, "garbage"), LambdaContext())
+    assert result["statusCode"] == 401
+    assert json.loads(result["body"])["error"]["code"] == "unauthorized"
