@@ -1,0 +1,104 @@
+"""The agent and tools stack: its import time, and the overhead of one in-process MCP tool call."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+RUNS = 5
+CALLS = 2000
+
+
+def run() -> str:
+    imports = {
+        "agent + MCP tools (`functions.chat.agent`)": "import functions.chat.agent",
+        "offline model (`functions.chat.offline_model`)": "import functions.chat.offline_model",
+        "`agents` alone": "import agents",
+        "`mcp.server.mcpserver` alone": "import mcp.server.mcpserver",
+    }
+    rows = [f"| {label} | {_ms(_median_import(statement))} |" for label, statement in imports.items()]
+    overhead, database_call = asyncio.run(_tool_call_overhead())
+    return "\n".join(
+        [
+            "## Agent and tools",
+            "",
+            f"Import times: a fresh process each, median of {RUNS}.",
+            "",
+            "| import | time |",
+            "|---|---|",
+            *rows,
+            "",
+            f"In-process tool call, median of {CALLS} calls of `list_tasks` on an empty SQLite list:",
+            "",
+            "| path | per call |",
+            "|---|---|",
+            f"| the agent's function tool → `MCPServer.call_tool` → the task operation | {_us(overhead)} |",
+            f"| the task operation alone (one database read) | {_us(database_call)} |",
+            f"| overhead of going through the MCP server in process | {_us(overhead - database_call)} |",
+            "",
+            "No network hop and no subprocess: the MCP server runs in the chat function's own process (similar "
+            "projects that start an MCP stdio subprocess per turn pay about 1.1 s for it).",
+        ]
+    )
+
+
+async def _tool_call_overhead() -> tuple[float, float]:
+    from agents.tool_context import ToolContext
+
+    from functions.chat import tasks
+    from functions.chat.agent import ChatContext, build_agent
+    from functions.chat.offline_model import OfflineModel
+    from functions.chat.tasks import TaskOwner
+    from infra.migrate import upgrade
+    from todo_common.db import Database
+
+    url = f"sqlite:///{tempfile.mkdtemp(prefix='todo-chat-bench-')}/agent.db"
+    upgrade(url)
+    database = Database.from_url(url)
+    agent = build_agent(OfflineModel())
+    tool = next(t for t in agent.tools if getattr(t, "name", "") == "list_tasks")
+    context = ToolContext(
+        context=ChatContext(user_id="bench-user", database=database),
+        tool_name="list_tasks",
+        tool_call_id="call_bench",
+        tool_arguments="{}",
+    )
+    through_tool = []
+    for _ in range(CALLS):
+        started = time.perf_counter()
+        output = await tool.on_invoke_tool(context, "{}")  # type: ignore[union-attr]
+        through_tool.append(time.perf_counter() - started)
+    assert json.loads(output)["count"] == 0
+    owner = TaskOwner("bench-user", database)
+    direct = []
+    for _ in range(CALLS):
+        started = time.perf_counter()
+        tasks.list_tasks(owner)
+        direct.append(time.perf_counter() - started)
+    database.dispose()
+    return statistics.median(through_tool), statistics.median(direct)
+
+
+def _median_import(statement: str) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    timings = []
+    for _ in range(RUNS):
+        output = subprocess.run(
+            [sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True, check=True
+        )
+        timings.append(float(output.stdout.strip().splitlines()[-1]))
+    return statistics.median(timings)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _us(seconds: float) -> str:
+    return f"{seconds * 1_000_000:.0f} µs"
