@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
+from chatkit.actions import Action
 from chatkit.types import (
     AttachmentCreateParams,
     AttachmentsCreateReq,
@@ -18,18 +19,23 @@ from chatkit.types import (
     ItemsFeedbackReq,
     ItemsListParams,
     ItemsListReq,
+    ThreadAddClientToolOutputParams,
     ThreadAddUserMessageParams,
     ThreadCreateParams,
+    ThreadCustomActionParams,
     ThreadDeleteParams,
     ThreadGetByIdParams,
     ThreadListParams,
     ThreadRetryAfterItemParams,
+    ThreadsAddClientToolOutputReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
+    ThreadsCustomActionReq,
     ThreadsDeleteReq,
     ThreadsGetByIdReq,
     ThreadsListReq,
     ThreadsRetryAfterItemReq,
+    ThreadsSyncCustomActionReq,
     ThreadsUpdateReq,
     ThreadUpdateParams,
     UserMessageInput,
@@ -176,6 +182,9 @@ def test_another_users_thread_is_403_on_every_request_type(chatkit: ChatKitClien
         ThreadsAddUserMessageReq(params=ThreadAddUserMessageParams(thread_id=bobs.id, input=user_input("hi"))),
         ThreadsRetryAfterItemReq(params=ThreadRetryAfterItemParams(thread_id=bobs.id, item_id="msg_x")),
         ItemsFeedbackReq(params=ItemFeedbackParams(thread_id=bobs.id, item_ids=["msg_x"], kind="negative")),
+        ThreadsAddClientToolOutputReq(params=ThreadAddClientToolOutputParams(thread_id=bobs.id, result={"ok": 1})),
+        ThreadsCustomActionReq(params=ThreadCustomActionParams(thread_id=bobs.id, action=Action(type="x"))),
+        ThreadsSyncCustomActionReq(params=ThreadCustomActionParams(thread_id=bobs.id, action=Action(type="x"))),
     ]
     for request in requests:
         response = chatkit.post(request)
@@ -207,3 +216,41 @@ def test_unknown_and_malformed_requests(chatkit: ChatKitClient, tokens: Tokens) 
     assert unknown.status_code == 422
     assert unknown.json()["error"]["code"] == "invalid_chatkit_request"
     assert broken.status_code == 400
+
+
+def test_actions_and_client_tool_outputs_are_answered_clearly(chatkit: ChatKitClient, database: Database) -> None:
+    mine = seed_conversation(database, ALICE, messages=2)
+    output = chatkit.post(
+        ThreadsAddClientToolOutputReq(params=ThreadAddClientToolOutputParams(thread_id=mine.id, result={"ok": 1}))
+    )
+    assert output.status_code == 409
+    assert output.json()["error"]["code"] == "no_pending_tool_call"
+    sync = chatkit.post(
+        ThreadsSyncCustomActionReq(params=ThreadCustomActionParams(thread_id=mine.id, action=Action(type="x")))
+    )
+    assert sync.status_code == 400
+    assert sync.json()["error"]["code"] == "not_supported"
+    streamed = chatkit.stream(
+        ThreadsCustomActionReq(params=ThreadCustomActionParams(thread_id=mine.id, action=Action(type="x")))
+    )
+    errors = [data for kind, data in streamed if kind == "error"]
+    assert errors[0]["message"] == "This assistant has no custom actions."
+    assert len(database.read(lambda s: list(s.exec(select(Message).where(Message.conversation_id == mine.id))))) == 2
+
+
+def test_two_tool_calls_make_one_workflow_with_two_tasks(services: Services, tokens: Tokens) -> None:
+    model = ScriptedModel(
+        [
+            [function_call("add_task", {"title": "milk"}, call_id="c1")],
+            [function_call("complete_task", {"task_id": 10**9}, call_id="c2")],
+            [assistant_message("Added milk; the other task was not found.")],
+        ]
+    )
+    with TestClient(chat_app(services, model)) as client:
+        events = ChatKitClient(client, tokens, ALICE).stream(
+            ThreadsCreateReq(params=ThreadCreateParams(input=user_input("add milk and finish 1000000000")))
+        )
+    done = [d["item"] for t, d in events if t == "thread.item.done" and d["item"]["type"] == "workflow"]
+    titles = [task["title"] for task in done[0]["workflow"]["tasks"]]
+    assert titles == ["add_task: Success", "complete_task: Failed"]
+    assert done[0]["workflow"]["summary"]["title"] == "Used 2 tools, 1 failed"

@@ -18,6 +18,7 @@ from chatkit.types import (
     AssistantMessageItem,
     AudioInput,
     FeedbackKind,
+    SyncCustomActionResponse,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemUpdatedEvent,
@@ -32,7 +33,15 @@ from chatkit.types import (
 )
 
 from functions.chat.agent import ChatContext
-from functions.chat.store import ChatStore, RequestContext, item_text, save_feedback, tool_task, workflow_item
+from functions.chat.store import (
+    ChatStore,
+    RequestContext,
+    item_text,
+    not_supported,
+    save_feedback,
+    tool_task,
+    workflow_item,
+)
 from functions.chat.turn import TextDelta, ToolFinished, ToolStarted, TurnEngine, TurnFailed
 from functions.chat.turn_store import title_from
 from todo_common.models import utcnow
@@ -70,6 +79,11 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         raise CustomStreamError("This assistant has no custom actions.", allow_retry=False)
+
+    async def sync_action(
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
+    ) -> SyncCustomActionResponse:
+        raise not_supported("Custom actions")
 
 
 class _TurnView:

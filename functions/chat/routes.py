@@ -12,7 +12,10 @@ from chatkit.types import (
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     ChatKitReq,
+    ClientToolCallItem,
     InputTranscribeReq,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsRetryAfterItemReq,
@@ -238,6 +241,8 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser) -> Response
         raise not_supported("Attachments")
     if isinstance(parsed, InputTranscribeReq):
         raise not_supported("Dictation")
+    if isinstance(parsed, ThreadsAddStructuredInputReq):
+        raise not_supported("Structured input")
     if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
         _check_length(item_text(parsed.params.input), runtime.settings.max_message_chars)
         if parsed.params.input.attachments:
@@ -247,6 +252,8 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser) -> Response
     thread_id: str | None = getattr(getattr(parsed, "params", None), "thread_id", None)
     if thread_id is not None:
         await runtime.chatkit.store.load_thread(thread_id, context)  # 403/404 before any stream starts
+    if isinstance(parsed, ThreadsAddClientToolOutputReq):
+        await _require_pending_client_tool_call(runtime, parsed.params.thread_id, context)
 
     if not is_streaming_req(parsed):
         result = await runtime.chatkit.process(raw, context)
@@ -269,6 +276,14 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser) -> Response
     return StreamingResponse(
         _chatkit_sse(_released_bytes(runtime, thread_id, stream)), media_type="text/event-stream", headers=_SSE_HEADERS
     )
+
+
+async def _require_pending_client_tool_call(runtime: ChatRuntime, thread_id: str, context: RequestContext) -> None:
+    """The agent has no client-side tools; a tool output only makes sense after a pending client tool call."""
+    last = await runtime.chatkit.store.load_thread_items(thread_id, None, 1, "desc", context)
+    pending = last.data and isinstance(last.data[0], ClientToolCallItem) and last.data[0].status == "pending"
+    if not pending:
+        raise ApiError(409, "no_pending_tool_call", "This thread is not waiting for a client tool's output.")
 
 
 async def _released_bytes(runtime: ChatRuntime, thread_id: str, stream: Any) -> AsyncIterator[bytes]:
