@@ -13,7 +13,6 @@ stream by the SDK's own deterministic model, so the agent runner sees exactly th
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -23,6 +22,8 @@ from agents.items import ModelResponse, TResponseOutputItem, TResponseStreamEven
 from agents.models.interface import Model
 from agents.testing import ScriptedModel, assistant_message, function_call
 from openai.types.responses import ResponseTextDeltaEvent
+
+from functions.chat.jsontext import parse_json_text
 
 HELP = (
     "I can manage your tasks. Try: “add buy milk”, “list”, “list pending”, “done 3”, “delete 3” "
@@ -106,7 +107,7 @@ class OfflineModel(Model):
             )
             return [
                 assistant_message(
-                    describe_result(str(call.get("name")), _json(last.get("output"))),
+                    describe_result(str(call.get("name")), parse_json_text(last.get("output"))),
                     item_id=f"msg_offline_{len(items)}",
                 )
             ]
@@ -136,15 +137,6 @@ def _text(item: dict[str, Any]) -> str:
     if isinstance(content, list):
         return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return ""
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _chunks(text: str) -> list[str]:

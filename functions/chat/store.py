@@ -189,10 +189,7 @@ class ChatStore(Store[RequestContext]):
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         def work(session: Session) -> ThreadItem:
-            conversations.owned_conversation(session, context.user_id, thread_id)
-            row = session.exec(
-                select(Message).where(Message.conversation_id == thread_id, Message.id == _row_id(item_id))
-            ).first()
+            row = _owned_row(session, context, thread_id, item_id)
             if row is None:
                 raise NotFoundError(item_id)
             for item in to_items(row):
@@ -204,10 +201,7 @@ class ChatStore(Store[RequestContext]):
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         def work(session: Session) -> None:
-            conversations.owned_conversation(session, context.user_id, thread_id)
-            row = session.exec(
-                select(Message).where(Message.conversation_id == thread_id, Message.id == _row_id(item_id))
-            ).first()
+            row = _owned_row(session, context, thread_id, item_id)
             if row is None:
                 return
             if item_id != row.id:  # the workflow view: forget the tool calls, keep the message
@@ -242,6 +236,14 @@ class ChatStore(Store[RequestContext]):
 
     async def _write(self, work: Callable[[Session], T]) -> T:
         return await asyncio.to_thread(self.database.write, work)
+
+
+def _owned_row(session: Session, context: RequestContext, thread_id: str, item_id: str) -> Message | None:
+    """The row behind a ChatKit item of the user's own thread (a workflow item is its assistant message's)."""
+    conversations.owned_conversation(session, context.user_id, thread_id)
+    return session.exec(
+        select(Message).where(Message.conversation_id == thread_id, Message.id == _row_id(item_id))
+    ).first()
 
 
 def to_thread(conversation: Conversation) -> ThreadMetadata:

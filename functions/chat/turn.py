@@ -5,7 +5,6 @@ date: partial text at bounded intervals, then `complete`, or `error` with whatev
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +17,7 @@ from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent, St
 from openai.types.responses import ResponseTextDeltaEvent
 
 from functions.chat.agent import ChatContext, history_to_input, tool_call_status
+from functions.chat.jsontext import parse_json_text
 from functions.chat.turn_store import TurnStart, TurnStore
 
 logger = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ def translate(event: StreamEvent, started: dict[str, ToolStarted]) -> list[TurnE
         output = getattr(event.item, "output", None)
         origin = started.get(call_id)
         name, arguments = (origin.name, origin.arguments) if origin else ("tool", None)
-        return [ToolFinished(call_id, name, arguments, _parse_json(output), tool_call_status(output))]
+        return [ToolFinished(call_id, name, arguments, parse_json_text(output), tool_call_status(output))]
     return []
 
 
@@ -201,13 +201,4 @@ def _field(raw: Any, name: str) -> Any:
 
 
 def _arguments(raw: Any) -> Any:
-    return _parse_json(_field(raw, "arguments"))
-
-
-def _parse_json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+    return parse_json_text(_field(raw, "arguments"))
