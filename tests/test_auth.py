@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 
+from tests.support.attacks import attack_tokens
 from tests.support.jwks import JwksServer, SigningKey
 from tests.support.tokens import Tokens
 from todo_common.auth import JwksKeys, TokenVerifier
@@ -65,56 +60,11 @@ def test_unknown_kids_do_not_hammer_the_auth_server(settings: Settings, jwks: Jw
     assert jwks.fetches == before
 
 
-def _b64(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-
 def test_attacks_are_refused(settings: Settings, jwks: JwksServer, tokens: Tokens) -> None:
     check = verifier(settings, jwks)
-    claims = tokens.claims(ALICE)
-    public_pem = jwks.current.private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    good = tokens.eddsa(ALICE)
-    header, _payload, signature = good.split(".")
-    attacks = {
-        "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
-        "alg none with kid": f"{_b64({'alg': 'none', 'kid': jwks.current.kid})}.{_b64(claims)}.",
-        "hs256 signed with the public key": _hs256_with_key(claims, public_pem, jwks.current.kid),
-        "hs256 signed with the public key, no kid": _hs256_with_key(claims, public_pem, None),
-        "wrong key": tokens.eddsa(ALICE, key=SigningKey(jwks.current.kid)),
-        "wrong secret": tokens.hs256(ALICE, secret="another-secret-of-at-least-32-characters"),
-        "expired": tokens.hs256(ALICE, exp=int(time.time()) - 3600),
-        "not yet valid": tokens.hs256(ALICE, nbf=int(time.time()) + 3600),
-        "no sub": tokens.hs256(ALICE, sub=None),
-        "no exp": tokens.hs256(ALICE, exp=None),
-        "no iat": tokens.hs256(ALICE, iat=None),
-        "wrong iss": tokens.hs256(ALICE, iss="https://evil.example"),
-        "wrong aud": tokens.hs256(ALICE, aud="https://evil.example"),
-        "tampered payload": f"{header}.{_b64({**claims, 'sub': 'user_bob'})}.{signature}",
-        "garbage": "not.a.token",
-        "chat token with the wrong audience": jwt.encode(
-            {**tokens.claims(ALICE), "iss": "todo-chat/session", "aud": "elsewhere"},
-            settings.chat_token_secret or "",
-            algorithm="HS256",
-        ),
-        "chat token signed with the Better Auth secret": jwt.encode(
-            {**tokens.claims(ALICE), "iss": "todo-chat/session", "aud": settings.chat_token_audience},
-            settings.better_auth_secret or "",
-            algorithm="HS256",
-        ),
-    }
-    for name, token in attacks.items():
+    for name, token in attack_tokens(ALICE, settings, jwks, tokens).items():
         error = refused(check, token)
         assert error.code == "unauthorized", name
-
-
-def _hs256_with_key(claims: dict[str, Any], key: bytes, kid: str | None) -> str:
-    """Algorithm confusion: an HS256 token whose HMAC key is the server's public key (PyJWT refuses to make one)."""
-    header: dict[str, Any] = {"alg": "HS256", "typ": "JWT", **({"kid": kid} if kid else {})}
-    signing_input = f"{_b64(header)}.{_b64(claims)}"
-    digest = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
 
 
 def test_a_chat_token_cannot_mint_another(session_client: TestClient, tokens: Tokens) -> None:
