@@ -33,6 +33,7 @@ from functions.chat.store import RequestContext, item_text, not_supported
 from functions.chat.turn import TurnCompleted, TurnEvent, TurnFailed, TurnStarted
 from functions.chat.turn_store import ConversationBusy, StoredTurn, TurnStart
 from todo_common.errors import ApiError, ErrorBody
+from todo_common.text import StoredText, no_nul
 from todo_common.web import CurrentUser, ServicesDep
 
 T = TypeVar("T")
@@ -48,9 +49,11 @@ REPLAY_WAIT_SECONDS = 60.0
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1, description="What the user says.")
-    conversation_id: str | None = Field(default=None, min_length=1, max_length=64, description="Omit to start one.")
-    client_message_id: str | None = Field(
+    message: StoredText = Field(min_length=1, description="What the user says.")
+    conversation_id: StoredText | None = Field(
+        default=None, min_length=1, max_length=64, description="Omit to start one."
+    )
+    client_message_id: StoredText | None = Field(
         default=None, min_length=1, max_length=128, description="Makes a retry return the same turn."
     )
 
@@ -216,6 +219,10 @@ async def _replay(runtime: ChatRuntime, stored: StoredTurn, wants_stream: bool) 
 
 
 def _check_length(text: str, limit: int) -> None:
+    try:
+        no_nul(text)
+    except ValueError:
+        raise ApiError(422, "validation_error", "Invalid message: it must not contain NUL characters.") from None
     if len(text) > limit:
         raise ApiError(413, "message_too_long", f"Messages are limited to {limit} characters.")
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from todo_common.models import TITLE_MAX
+from todo_common.text import StoredText
 
 
 class ToolCallPublic(BaseModel):
@@ -53,7 +54,7 @@ class MessagePage(BaseModel):
 class ConversationRename(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
+    title: Annotated[StoredText, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
 
 
 class ConversationExport(BaseModel):

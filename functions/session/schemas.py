@@ -6,11 +6,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from todo_common.text import StoredText
+
 
 class SessionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: str | None = Field(default=None, min_length=1, max_length=64, description="Resume this one.")
+    conversation_id: StoredText | None = Field(
+        default=None, min_length=1, max_length=64, description="Resume this one."
+    )
     new_conversation: bool = Field(default=False, description="Create a conversation now and return its id.")
 
     @model_validator(mode="after")

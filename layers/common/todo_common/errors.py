@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from todo_common.db import DatabaseUnavailable
@@ -94,6 +94,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
@@ -130,6 +131,12 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
     return error_response(
         503, "database_unavailable", "The database is unavailable; try again shortly.", {"Retry-After": "2"}
     )
+
+
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # A value the database cannot hold (out of range, bad encoding) slipped past validation: still the caller's input.
+    logger.warning("database refused a value: %s", exc.__class__.__name__)
+    return error_response(422, "invalid_value", "A value in the request cannot be stored.")
 
 
 async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
