@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from todo_common.models import TITLE_MAX
-from todo_common.text import StoredText
+from todo_common.text import no_nul
 
 
 class ToolCallPublic(BaseModel):
@@ -54,7 +54,9 @@ class MessagePage(BaseModel):
 class ConversationRename(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[StoredText, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
+    title: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), AfterValidator(no_nul)
+    ]
 
 
 class ConversationExport(BaseModel):
