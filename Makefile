@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := layers/common/requirements.txt functions/chat/requirements.txt requirements-dev.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-sqlite test-postgres migrate bench lint format events package clean
+.PHONY: install dev test test-sqlite test-postgres migrate bench lint format events package soak clean
 
 $(STAMP): $(REQUIREMENTS) pyproject.toml layers/common/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ migrate: install  ## apply the migrations to $$DATABASE_URL (default: the local 
 
 bench: install  ## benchmarks; figures go to docs/benchmarks.md
 	$(PY) -m infra.bench $(BENCH)
+
+soak: install  ## 50 users chatting at once through the local gateway (PostgreSQL), then a consistency check
+	$(PY) -m infra.bench soak
 
 lint: install
 	$(PY) -m ruff check .
