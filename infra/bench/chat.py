@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+
+from infra.bench.databases import fresh_postgres
 
 BENCH_DATABASE = "todo_chat_bench_chat"
 TURNS = 40
@@ -26,7 +27,7 @@ USER = "bench-user"
 
 def run() -> str:
     _bench_environment()
-    url = _fresh_postgres()
+    url = fresh_postgres(BENCH_DATABASE)
     ttfb, turn_ms = _first_byte(url)
     plain, with_tool = _round_trips(url)
     app_import, libraries_import = _cold_start()
@@ -62,24 +63,6 @@ def _bench_environment() -> None:
     os.environ.setdefault("CHAT_TOKEN_SECRET", "bench-chat-token-secret-0123456789abcdef")
     os.environ.setdefault("OPENAI_AGENTS_DISABLE_TRACING", "1")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-
-def _postgres_url() -> str:
-    base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    return make_url(base).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
-
-
-def _fresh_postgres() -> str:
-    from infra.migrate import upgrade
-
-    url = _postgres_url()
-    admin = sa.create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-    admin.dispose()
-    upgrade(url)
-    return url
 
 
 def _app(url: str, steps: list[Any], **settings: Any) -> Any:

@@ -12,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from infra.bench.databases import fresh_postgres
+
 DATABASE = "todo_chat_bench_history"
 USER = "bench-user"
 REQUESTS = 300
@@ -81,14 +83,12 @@ def _measure(label: str, messages: int, mine: int, big: int, each: int) -> dict[
 
     from functions.history.routes import router
     from infra.bench.wire import RoundTripProxy
-    from infra.migrate import upgrade
     from todo_common.auth import mint_chat_token
     from todo_common.pagination import encode_cursor
     from todo_common.settings import Settings
     from todo_common.web import Services, build_app
 
-    url = _fresh_database()
-    upgrade(url)
+    url = fresh_postgres(DATABASE)
     others = max(0, messages - big - each * (mine - 1))
     per_other = 300 if others else 0
     conversations = mine + (others // per_other if per_other else 0)
@@ -151,17 +151,6 @@ def _measure(label: str, messages: int, mine: int, big: int, each: int) -> dict[
     if label == "1k":
         figures.pop("_seed_seconds")
     return figures
-
-
-def _fresh_database() -> str:
-    base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    url = make_url(base).set(database=DATABASE)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{DATABASE}"'))
-    admin.dispose()
-    return url.render_as_string(hide_password=False)
 
 
 def _ms(seconds: float) -> str:

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+
+from infra.bench.databases import fresh_postgres
 
 DATABASE = "todo_chat_soak"
 USERS = int(os.environ.get("SOAK_USERS", "50"))
@@ -34,7 +34,7 @@ class UserLoad:
 
 
 def run() -> str:
-    url = _fresh_database()
+    url = fresh_postgres(DATABASE)
     port = _free_port()
     secret = secrets.token_urlsafe(32)
     environment = {
@@ -162,17 +162,6 @@ async def _verify(base: str, users: list[UserLoad]) -> tuple[int, int, int]:
             if questions != user.sent[: len(questions)] or not alternating or not complete:
                 out_of_order += 1
     return lost, duplicated, out_of_order
-
-
-def _fresh_database() -> str:
-    base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    url = make_url(base).set(database=DATABASE)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{DATABASE}"'))
-    admin.dispose()
-    return url.render_as_string(hide_password=False)
 
 
 def _free_port() -> int:
