@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from agents.testing import ScriptedModel, assistant_message
 from fastapi.testclient import TestClient
+from httpx_sse import connect_sse
 
 from functions.history.routes import router as history_router
 from tests.support.chat import PausingModel, chat_app, parse_sse
@@ -47,6 +49,18 @@ def test_first_event_arrives_before_the_model_answers(slow_server: str, tokens: 
     assert done_at >= PAUSE
     events = parse_sse([first_line, *rest])
     assert [name for name, _ in events][-1] == "done"
+
+
+def test_the_stream_parses_with_a_standard_sse_client(slow_server: str, tokens: Tokens) -> None:
+    headers = tokens.headers(ALICE)
+    with (
+        httpx.Client(base_url=slow_server, timeout=10) as http,
+        connect_sse(http, "POST", f"/api/{ALICE}/chat", json={"message": "think"}, headers=headers) as source,
+    ):
+        events = [(event.event, json.loads(event.data)) for event in source.iter_sse()]
+    assert events[0][0] == "conversation"
+    assert events[-1][0] == "done"
+    assert "".join(data["delta"] for name, data in events if name == "text_delta") == events[-1][1]["response"]
 
 
 def test_answer_is_stored_when_the_client_disconnects(
