@@ -8,7 +8,7 @@ the consumer gets `KEEPALIVE` so proxies keep the connection open."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Final, TypeVar
 
 import anyio
@@ -25,7 +25,9 @@ KEEPALIVE: Final = _Keepalive()
 _END: Final = object()
 
 
-async def detached(source: AsyncIterator[T], keepalive_seconds: float | None = None) -> AsyncIterator[T | _Keepalive]:
+async def detached(
+    source: AsyncIterator[T], keepalive_seconds: float | None = None
+) -> AsyncGenerator[T | _Keepalive, None]:
     queue: asyncio.Queue[object] = asyncio.Queue()
     failure: list[BaseException] = []
 
