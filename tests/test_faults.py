@@ -31,13 +31,7 @@ def kill_pooled_connections(database: Database) -> int:
     return int(killed)
 
 
-@pytest.fixture
-def postgres_only(backend: str) -> None:
-    if backend != "postgres":
-        pytest.skip("connections can only be killed on PostgreSQL")
-
-
-@pytest.mark.usefixtures("postgres_only")
+@pytest.mark.parametrize("backend", ["postgres"])  # connections can only be killed on PostgreSQL
 def test_next_request_succeeds_after_the_database_dropped_every_connection(
     services: Services, database: Database, tokens: Tokens
 ) -> None:
