@@ -16,7 +16,7 @@ from tests.support.chat import BreakingModel, PausingModel, chat_app, parse_sse
 from tests.support.factories import seed_conversation
 from tests.support.tokens import Tokens
 from todo_common.db import Database
-from todo_common.models import Message, Task
+from todo_common.models import Conversation, Message, Task
 from todo_common.web import Services
 
 ALICE, BOB = "user_alice", "user_bob"
@@ -132,7 +132,7 @@ def test_retry_with_the_same_client_message_id_returns_the_same_turn(
     assert len(database.read(lambda s: list(s.exec(select(Task))))) == 1
 
 
-def test_rate_limit_answers_429_with_retry_after(services: Services, tokens: Tokens) -> None:
+def test_rate_limit_answers_429_with_retry_after(services: Services, database: Database, tokens: Tokens) -> None:
     model = ScriptedModel([[assistant_message("ok")], [assistant_message("ok")]])
     with TestClient(chat_app(services, model, rate_limit_per_minute=2)) as client:
         codes = [
@@ -144,6 +144,8 @@ def test_rate_limit_answers_429_with_retry_after(services: Services, tokens: Tok
     assert limited.status_code == 429
     assert limited.json()["error"]["code"] == "rate_limited"
     assert 1 <= int(limited.headers["retry-after"]) <= 61
+    conversations = database.read(lambda s: list(s.exec(select(Conversation))))
+    assert len(conversations) == 2, "a refused turn leaves no empty conversation behind"
 
 
 def test_message_length_limit(services: Services, tokens: Tokens) -> None:

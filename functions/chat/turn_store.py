@@ -30,6 +30,10 @@ class ConversationBusy(Exception):
     """Another turn holds the conversation's lease."""
 
 
+class _NotClaimed(Exception):
+    """The claim matched no row: roll back whatever the transaction did so far."""
+
+
 @dataclass(frozen=True)
 class TurnStart:
     conversation_id: str
@@ -69,16 +73,17 @@ class TurnStore:
         load the agent's context. Returns the stored turn instead when `client_message_id` was seen before;
         raises `ConversationBusy` while another turn runs, 403/404/429 as `ApiError`."""
         created = conversation_id is None
-        cid: str = conversation_id or self.database.execute(
-            lambda session: conversations.create_conversation(session, user_id, title=title_from(text)).id
-        )
+        cid = conversation_id or new_id("thr")
+        new_title = title_from(text) if created else None
         user_message_id, assistant_message_id = new_id("msg"), new_id("msg")
         try:
-            started = self._claim(user_id, cid, text, client_message_id, user_message_id, assistant_message_id)
+            started = self._claim(
+                user_id, cid, text, client_message_id, user_message_id, assistant_message_id, new_title=new_title
+            )
         except IntegrityError:
             started = False  # the client_message_id is taken: the diagnosis finds the stored turn
         if not started:
-            return self._refusal(user_id, cid, client_message_id)
+            return self._refusal(user_id, conversation_id, client_message_id)
         context = self.database.read(
             lambda session: conversations.recent_messages(session, cid, self.history_limit + 1)
         )
@@ -98,10 +103,13 @@ class TurnStore:
         client_message_id: str | None,
         user_message_id: str,
         assistant_message_id: str,
+        *,
+        new_title: str | None,
     ) -> bool:
         """One conditional update takes the lease (if the conversation is the user's, free, and the user under
-        the rate limit) and two seqs; the two messages are inserted with them. On PostgreSQL both are one
-        statement, so a turn's start costs one round trip."""
+        the rate limit) and two seqs; the two messages are inserted with them. On PostgreSQL, in an existing
+        conversation, both are one statement: a turn's start costs one round trip. A new conversation is created
+        in the same transaction, so a refused turn leaves nothing behind."""
         now = utcnow()
         values = {
             "cid": conversation_id,
@@ -115,13 +123,15 @@ class TurnStore:
             "text": text,
             "client_id": client_message_id,
         }
-        if self.database.dialect == "postgresql":
+        if new_title is None and self.database.dialect == "postgresql":
             return self.database.execute(lambda session: session.execute(_CLAIM_POSTGRES, values).first()) is not None
 
         def work(session: Session) -> bool:
+            if new_title is not None:
+                conversations.create_conversation(session, user_id, title=new_title, conversation_id=conversation_id)
             seq = session.execute(_claim_update(), values).scalar_one_or_none()
             if seq is None:
-                return False
+                raise _NotClaimed
             session.execute(
                 sa.insert(Message),
                 [
@@ -131,19 +141,23 @@ class TurnStore:
             )
             return True
 
-        return self.database.write(work)
+        try:
+            return self.database.write(work)
+        except _NotClaimed:
+            return False
 
-    def _refusal(self, user_id: str, conversation_id: str, client_message_id: str | None) -> StoredTurn:
+    def _refusal(self, user_id: str, conversation_id: str | None, client_message_id: str | None) -> StoredTurn:
         """Why a turn could not start: the stored turn of a retried client_message_id, or an error."""
 
         def diagnose(session: Session) -> StoredTurn:
-            conversations.check_owned(session, user_id, conversation_id)
+            if conversation_id is not None:
+                conversations.check_owned(session, user_id, conversation_id)
             if client_message_id:
                 stored = _stored_turn(session, user_id, client_message_id)
                 if stored is not None:
                     return stored
             self._check_rate(session, user_id)
-            raise ConversationBusy(conversation_id)
+            raise ConversationBusy(conversation_id or "new conversation")
 
         return self.database.read(diagnose)
 
