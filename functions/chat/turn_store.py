@@ -40,7 +40,6 @@ class TurnStart:
     user_message_id: str
     assistant_message_id: str
     context: list[Message]
-    created_conversation: bool
 
 
 @dataclass(frozen=True)
@@ -72,9 +71,8 @@ class TurnStore:
         """Take the lease, commit the user's message and an empty assistant message (status `streaming`), and
         load the agent's context. Returns the stored turn instead when `client_message_id` was seen before;
         raises `ConversationBusy` while another turn runs, 403/404/429 as `ApiError`."""
-        created = conversation_id is None
         cid = conversation_id or new_id("thr")
-        new_title = title_from(text) if created else None
+        new_title = title_from(text) if conversation_id is None else None
         user_message_id, assistant_message_id = new_id("msg"), new_id("msg")
         try:
             started = self._claim(
@@ -92,7 +90,6 @@ class TurnStore:
             user_message_id=user_message_id,
             assistant_message_id=assistant_message_id,
             context=[m for m in context if m.id != assistant_message_id],
-            created_conversation=created,
         )
 
     def _claim(
@@ -176,7 +173,7 @@ class TurnStore:
                 if m.id != assistant.id
             ]
             last_user = next((m.id for m in reversed(context) if m.role == "user"), "")
-            return TurnStart(conversation.id, last_user, assistant.id, context, created_conversation=False)
+            return TurnStart(conversation.id, last_user, assistant.id, context)
 
         return self.database.write(work)
 
