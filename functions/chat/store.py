@@ -313,25 +313,22 @@ def workflow_item(
     )
 
 
+_BADGES: dict[str, tuple[str, Any]] = {
+    "success": ("Success", "check-circle-filled"),
+    "failure": ("Failed", "lucide:circle-x"),
+}
+
+
 def tool_task(call: dict[str, Any]) -> CustomTask:
     """One tool call as a workflow task: a loading indicator while it runs, then a Success or Failed badge."""
     name = str(call.get("name") or "tool")
-    status = call.get("status")
-    if status == "success":
-        return CustomTask(
-            title=f"{name}: Success",
-            icon="check-circle-filled",
-            status_indicator="complete",
-            content=_describe(call.get("result")),
-        )
-    if status == "failure":
-        return CustomTask(
-            title=f"{name}: Failed",
-            icon="lucide:circle-x",
-            status_indicator="complete",
-            content=_describe(call.get("result")),
-        )
-    return CustomTask(title=f"{name}…", icon="bolt", status_indicator="loading")
+    badge = _BADGES.get(str(call.get("status")))
+    if badge is None:
+        return CustomTask(title=f"{name}…", icon="bolt", status_indicator="loading")
+    label, icon = badge
+    return CustomTask(
+        title=f"{name}: {label}", icon=icon, status_indicator="complete", content=_describe(call.get("result"))
+    )
 
 
 def _describe(result: Any) -> str | None:
