@@ -86,8 +86,7 @@ class ChatStore(Store[RequestContext]):
                     session, context.user_id, title=_clip_title(thread.title), conversation_id=thread.id
                 )
                 return
-            if existing.user_id != context.user_id:
-                raise ApiError(403, "forbidden", "This conversation belongs to another user.")
+            conversations.require_owner(existing.user_id, context.user_id)
             existing.title = _clip_title(thread.title)
             existing.chatkit = {"status": thread.status.model_dump(), "metadata": thread.metadata}
             existing.updated_at = utcnow()

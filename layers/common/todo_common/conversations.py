@@ -83,16 +83,18 @@ def owned_conversation(
     if for_update:
         statement = statement.with_for_update()
     conversation = session.exec(statement).first()
-    if conversation is None:
-        raise not_found("The conversation")
-    if conversation.user_id != user_id:
-        raise forbidden("This conversation belongs to another user.")
+    require_owner(conversation.user_id if conversation else None, user_id)
+    assert conversation is not None
     return conversation
 
 
 def check_owned(session: Session, user_id: str, conversation_id: str) -> None:
     """Raise 404/403 unless the conversation exists and is the user's (the slow path after an empty result)."""
-    owner = session.exec(select(Conversation.user_id).where(Conversation.id == conversation_id)).first()
+    require_owner(session.exec(select(Conversation.user_id).where(Conversation.id == conversation_id)).first(), user_id)
+
+
+def require_owner(owner: str | None, user_id: str) -> None:
+    """The product's rule: an unknown conversation is 404, another user's is 403."""
     if owner is None:
         raise not_found("The conversation")
     if owner != user_id:
@@ -101,11 +103,9 @@ def check_owned(session: Session, user_id: str, conversation_id: str) -> None:
 
 def conversation_summary(session: Session, user_id: str, conversation_id: str) -> ConversationSummary:
     row = session.exec(select(Conversation, _last_content()).where(Conversation.id == conversation_id)).first()
-    if row is None:
-        raise not_found("The conversation")
+    require_owner(row[0].user_id if row else None, user_id)
+    assert row is not None
     conversation, last_content = row
-    if conversation.user_id != user_id:
-        raise forbidden("This conversation belongs to another user.")
     return ConversationSummary.of(conversation, last_content)
 
 
