@@ -42,7 +42,7 @@ from functions.chat.store import (
     tool_task,
     workflow_item,
 )
-from functions.chat.turn import TextDelta, ToolFinished, ToolStarted, TurnEngine, TurnFailed
+from functions.chat.turn import TextDelta, ToolCallLog, ToolFinished, ToolStarted, TurnEngine, TurnFailed
 from functions.chat.turn_store import title_from
 from todo_common.models import utcnow
 
@@ -93,7 +93,7 @@ class _TurnView:
         self.thread_id = thread_id
         self.message_id = message_id
         self.created_at: datetime = utcnow()
-        self.calls: list[dict[str, Any]] = []
+        self.log = ToolCallLog()
         self.workflow: WorkflowItem | None = None
         self.text = ""
         self.message_open = False
@@ -102,26 +102,24 @@ class _TurnView:
     def render(self, event: object) -> list[ThreadStreamEvent]:
         match event:
             case ToolStarted():
-                call = {"call_id": event.call_id, "name": event.name, "arguments": event.arguments, "status": "running"}
-                self.calls.append(call)
+                index = self.log.record(event)
                 if self.workflow is None:
-                    self.workflow = workflow_item(self.message_id, self.thread_id, self.created_at, self.calls)
+                    self.workflow = workflow_item(self.message_id, self.thread_id, self.created_at, self.log.calls)
                     return [ThreadItemAddedEvent(item=self.workflow)]
                 return [
                     ThreadItemUpdatedEvent(
                         item_id=self.workflow.id,
-                        update=WorkflowTaskAdded(task_index=len(self.calls) - 1, task=tool_task(call)),
+                        update=WorkflowTaskAdded(task_index=index, task=tool_task(self.log.calls[index])),
                     )
                 ]
             case ToolFinished():
-                index = next((i for i, c in enumerate(self.calls) if c["call_id"] == event.call_id), None)
-                if index is None or self.workflow is None:
+                if self.workflow is None:
                     return []
-                self.calls[index].update(status=event.status, result=event.result)
+                index = self.log.record(event)
                 return [
                     ThreadItemUpdatedEvent(
                         item_id=self.workflow.id,
-                        update=WorkflowTaskUpdated(task_index=index, task=tool_task(self.calls[index])),
+                        update=WorkflowTaskUpdated(task_index=index, task=tool_task(self.log.calls[index])),
                     )
                 ]
             case TextDelta():
@@ -158,7 +156,7 @@ class _TurnView:
     def _close_workflow(self) -> list[ThreadStreamEvent]:
         if self.workflow is None:
             return []
-        done = workflow_item(self.message_id, self.thread_id, self.created_at, self.calls)
+        done = workflow_item(self.message_id, self.thread_id, self.created_at, self.log.calls)
         self.workflow = None
         return [ThreadItemDoneEvent(item=done)]
 

@@ -82,22 +82,16 @@ TurnEvent = TurnStarted | TextDelta | ToolStarted | ToolFinished | TurnCompleted
 
 
 @dataclass
-class TurnRecorder:
-    """What the turn has produced so far, written to the database at most every `flush_seconds`."""
+class ToolCallLog:
+    """The turn's tool calls as stored on the assistant message: `{call_id, name, arguments, result, status}`."""
 
-    store: TurnStore
-    message_id: str
-    flush_seconds: float
-    text: str = ""
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    _dirty: bool = False
-    _flushed_at: float = field(default_factory=time.monotonic)
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
-    def apply(self, event: TurnEvent) -> None:
-        if isinstance(event, TextDelta):
-            self.text += event.text
-        elif isinstance(event, ToolStarted):
-            self.tool_calls.append(
+    def record(self, event: ToolStarted | ToolFinished) -> int:
+        """Add or update the call the event is about; its index in `calls`."""
+        index = next((i for i, call in enumerate(self.calls) if call["call_id"] == event.call_id), None)
+        if index is None:
+            self.calls.append(
                 {
                     "call_id": event.call_id,
                     "name": event.name,
@@ -106,15 +100,36 @@ class TurnRecorder:
                     "status": "running",
                 }
             )
-        elif isinstance(event, ToolFinished):
-            call = next((c for c in self.tool_calls if c["call_id"] == event.call_id), None)
-            if call is None:
-                call = {"call_id": event.call_id, "name": event.name, "arguments": event.arguments}
-                self.tool_calls.append(call)
-            call.update(result=event.result, status=event.status)
+            index = len(self.calls) - 1
+        if isinstance(event, ToolFinished):
+            self.calls[index].update(result=event.result, status=event.status)
+        return index
+
+
+@dataclass
+class TurnRecorder:
+    """What the turn has produced so far, written to the database at most every `flush_seconds`."""
+
+    store: TurnStore
+    message_id: str
+    flush_seconds: float
+    text: str = ""
+    log: ToolCallLog = field(default_factory=ToolCallLog)
+    _dirty: bool = False
+    _flushed_at: float = field(default_factory=time.monotonic)
+
+    def apply(self, event: TurnEvent) -> None:
+        if isinstance(event, TextDelta):
+            self.text += event.text
+        elif isinstance(event, ToolStarted | ToolFinished):
+            self.log.record(event)
         else:
             return
         self._dirty = True
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return self.log.calls
 
     async def maybe_flush(self) -> None:
         if self._dirty and time.monotonic() - self._flushed_at >= self.flush_seconds:
