@@ -6,6 +6,7 @@ URL; `handler` serves the same app buffered through Mangum (`sam local invoke`, 
 from mangum import Mangum
 
 from functions.chat.mcp_http import mount_mcp
+from functions.chat.mcp_server import build_task_server
 from functions.chat.models import select_model
 from functions.chat.routes import router
 from functions.chat.runtime import ChatRuntime
@@ -14,7 +15,8 @@ from todo_common.web import Services, build_app
 
 services = Services.from_environment("chat")
 chat_settings = ChatSettings.from_environ()
+task_server = build_task_server()  # one MCP server: the agent's tools in process and /mcp over HTTP
 app = build_app("todo-chat chat", services, [router])
-app.state.chat = ChatRuntime.build(services, chat_settings, select_model(chat_settings))
-mount_mcp(app, services, chat_settings)
+app.state.chat = ChatRuntime.build(services, chat_settings, select_model(chat_settings), task_server)
+mount_mcp(app, services, chat_settings, task_server)
 handler = Mangum(app, lifespan="off")

@@ -58,11 +58,17 @@ class McpHttpApp:
             current_owner.reset(binding)
 
 
-def build_mcp_http_app(services: Services, settings: ChatSettings) -> McpHttpApp:
-    return McpHttpApp(services, settings)
+def build_mcp_http_app(services: Services, settings: ChatSettings, server: MCPServer | None = None) -> McpHttpApp:
+    return McpHttpApp(services, settings, server)
 
 
-def mount_mcp(app: Starlette, services: Services, settings: ChatSettings, path: str = "/mcp") -> None:
+def mount_mcp(
+    app: Starlette,
+    services: Services,
+    settings: ChatSettings,
+    server: MCPServer | None = None,
+    path: str = "/mcp",
+) -> None:
     """Serve MCP at exactly `path` (a Mount would answer the bare path with a redirect, which clients dislike)."""
-    endpoint = build_mcp_http_app(services, settings)
+    endpoint = build_mcp_http_app(services, settings, server)
     app.router.routes.append(Route(path, endpoint=endpoint, methods=["GET", "POST", "DELETE"]))

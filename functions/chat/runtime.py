@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from agents import Agent
 from agents.models.interface import Model
+from mcp.server.mcpserver import MCPServer
 
 from functions.chat.agent import ChatContext, build_agent
 from functions.chat.chatkit_server import TodoChatKitServer
@@ -26,8 +27,10 @@ class ChatRuntime:
     chatkit: TodoChatKitServer
 
     @classmethod
-    def build(cls, services: Services, settings: ChatSettings, model: Model) -> ChatRuntime:
-        agent = build_agent(model)
+    def build(
+        cls, services: Services, settings: ChatSettings, model: Model, server: MCPServer | None = None
+    ) -> ChatRuntime:
+        agent = build_agent(model, server)
         return cls.with_agent_provider(services, settings, _shared(agent))
 
     @classmethod
