@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.databases import empty_tables, enabled_backends, postgres_url, prepare_postgres, prepare_sqlite
+from tests.support.databases import (
+    drop_postgres,
+    empty_tables,
+    enabled_backends,
+    postgres_url,
+    prepare_postgres,
+    prepare_sqlite,
+)
 from tests.support.jwks import JwksServer
 from tests.support.tokens import Tokens
 from todo_common.auth import TokenVerifier
@@ -61,8 +68,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 def _databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Database]]:
     opened: dict[str, Database] = {}
     yield opened
-    for database in opened.values():
+    for backend, database in opened.items():
+        url = database.engine.url.render_as_string(hide_password=False)
         database.dispose()
+        if backend == "postgres":
+            drop_postgres(url)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def kill_pooled_connections(database: Database) -> int:
         killed = connection.execute(
             sa.text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = 'todo-chat' AND pid <> pg_backend_pid()"
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         ).scalar_one()
     admin.dispose()

@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from infra.migrate import ALEMBIC_INI, upgrade
-from tests.support.databases import enabled_backends, postgres_url, unavailable
+from tests.support.databases import drop_postgres, enabled_backends, postgres_url, unavailable
 
 TABLES = {"conversation", "message", "task"}
 
@@ -36,14 +36,18 @@ def test_sqlite(tmp_path: Path) -> None:
 def test_postgres() -> None:
     if "postgres" not in enabled_backends():
         pytest.skip("PostgreSQL is switched off by TEST_DATABASES")
-    scratch = make_url(postgres_url()).set(database="todo_chat_migrations")
+    run_url = make_url(postgres_url())
+    scratch = run_url.set(database=f"{run_url.database}_migrations")
     admin = sa.create_engine(scratch.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.execute(sa.text('DROP DATABASE IF EXISTS "todo_chat_migrations" WITH (FORCE)'))
-            connection.execute(sa.text('CREATE DATABASE "todo_chat_migrations"'))
+            connection.execute(sa.text(f'CREATE DATABASE "{scratch.database}"'))
     except sa.exc.OperationalError as exc:
         unavailable(str(exc).splitlines()[0])
     finally:
         admin.dispose()
-    roundtrip(scratch.render_as_string(hide_password=False))
+    rendered = scratch.render_as_string(hide_password=False)
+    try:
+        roundtrip(rendered)
+    finally:
+        drop_postgres(rendered)

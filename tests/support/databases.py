@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,32 @@ from todo_common.db import Database
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/todo_chat_test"
 TABLES = ("message", "conversation", "task")
+# Each run gets databases of its own (the name in TEST_POSTGRES_URL plus this suffix), so two runs on one server
+# (CI and a teammate, two worktrees) never drop each other's databases.
+RUN_ID = secrets.token_hex(4)
 
 
 def postgres_url() -> str:
-    return os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    """The database of this run: TEST_POSTGRES_URL's server and name, the name suffixed with the run's id."""
+    base = make_url(os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+    return base.set(database=run_database_name(base.database or "todo_chat_test")).render_as_string(hide_password=False)
+
+
+def run_database_name(name: str) -> str:
+    return f"{name}_{RUN_ID}"
+
+
+def drop_postgres(url: str) -> None:
+    """Drop a database this run created (only connections to that database are closed)."""
+    target = make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    except sa.exc.OperationalError:
+        pass  # the server is gone: nothing left to drop
+    finally:
+        admin.dispose()
 
 
 def enabled_backends() -> list[str]:
