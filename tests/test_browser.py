@@ -43,7 +43,7 @@ def gateway_url(services: Services) -> Iterator[str]:
     saved: list[Any] = [m.app.state.services for m in modules] + [chat.app.state.chat]
     for module in modules:
         module.app.state.services = services
-    chat.app.state.chat = ChatRuntime.build(services, chat.chat_settings, OfflineModel())
+    chat.app.state.chat = ChatRuntime.build(services, chat.chat_settings, OfflineModel(), chat.task_server)
     asyncio.set_event_loop(None)
     with Server(build_gateway()) as url:
         yield url

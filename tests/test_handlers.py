@@ -40,7 +40,9 @@ def handlers(services: Services) -> Iterator[dict[str, ModuleType]]:
     saved_chat = chat.app.state.chat
     for module in modules.values():
         module.app.state.services = services
-    chat.app.state.chat = ChatRuntime.build(services, chat.chat_settings, select_model(chat.chat_settings))
+    chat.app.state.chat = ChatRuntime.build(
+        services, chat.chat_settings, select_model(chat.chat_settings), chat.task_server
+    )
     yield modules
     for name, module in modules.items():
         module.app.state.services = saved[name]

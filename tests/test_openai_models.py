@@ -10,6 +10,7 @@ from agents.testing import assistant_message, function_call
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from functions.chat.mcp_server import build_task_server
 from functions.chat.models import select_model
 from functions.chat.routes import router
 from functions.chat.runtime import ChatRuntime
@@ -42,7 +43,7 @@ def test_responses_api_turn_end_to_end(
         ChatSettings.from_environ({}), openai_api_key="sk-test-fake", openai_base_url=base_url, chat_model="gpt-test"
     )
     app = build_app("chat", services, [router])
-    app.state.chat = ChatRuntime.build(services, settings, select_model(settings))
+    app.state.chat = ChatRuntime.build(services, settings, select_model(settings), build_task_server())
 
     with TestClient(app) as client:
         response = client.post(

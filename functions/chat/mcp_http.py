@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from functions.chat.mcp_server import build_task_server, current_owner
+from functions.chat.caller import Caller
+from functions.chat.mcp_server import build_task_server, current_caller
 from functions.chat.settings import ChatSettings
-from functions.chat.tasks import TaskOwner
 from todo_common.errors import ApiError, error_response
 from todo_common.web import Services, bearer_token
 
@@ -50,12 +50,12 @@ class McpHttpApp:
             stateless=True,
             security_settings=self.security,
         )
-        binding = current_owner.set(TaskOwner(principal.user_id, self.services.database))
+        binding = current_caller.set(Caller(principal.user_id, self.services.database))
         try:
             async with manager.run():
                 await manager.handle_request(scope, receive, send)
         finally:
-            current_owner.reset(binding)
+            current_caller.reset(binding)
 
 
 def build_mcp_http_app(services: Services, settings: ChatSettings, server: MCPServer | None = None) -> McpHttpApp:

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from todo_common.models import TITLE_MAX
 from todo_common.text import no_nul
-
-
-class ToolCallPublic(BaseModel):
-    name: str
-    arguments: dict[str, Any] | str | None = None
-    result: Any = None
-    status: str
+from todo_common.tool_calls import ToolCallRecord
 
 
 class ConversationPublic(BaseModel):
@@ -36,8 +30,11 @@ class MessagePublic(BaseModel):
     conversation_id: str
     role: Literal["user", "assistant"]
     content: str
-    tool_calls: list[ToolCallPublic]
+    tool_calls: list[ToolCallRecord]
     status: Literal["streaming", "complete", "error"]
+    error_code: str | None = Field(
+        default=None, description="Why an answer ended unfinished: interrupted, timeout, model_error, ..."
+    )
     created_at: datetime
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from agents.models.interface import Model
 from fastapi import FastAPI
 
+from functions.chat.mcp_server import build_task_server
 from functions.chat.routes import router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
@@ -20,7 +21,7 @@ from todo_common.web import Services, build_app
 def chat_app(services: Services, model: Model, **settings: Any) -> FastAPI:
     chat_settings = dataclasses.replace(ChatSettings.from_environ({}), **settings)
     app = build_app("chat", services, [router])
-    app.state.chat = ChatRuntime.build(services, chat_settings, model)
+    app.state.chat = ChatRuntime.build(services, chat_settings, model, build_task_server())
     return app
 
 
