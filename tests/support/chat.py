@@ -79,3 +79,31 @@ class BreakingModel(Model):
             if getattr(event, "type", "") == "response.output_text.delta":
                 deltas += 1
             yield event
+
+
+class SlowModel(Model):
+    """Another model, each of whose stream events comes `delay` seconds after the last (a model that types
+    slowly, so a test can act while a turn is in the middle of its answer)."""
+
+    def __init__(self, inner: Model, delay: float) -> None:
+        self.inner = inner
+        self.delay = delay
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.inner.get_response(*args, **kwargs)
+
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async for event in self.inner.stream_response(*args, **kwargs):
+            await asyncio.sleep(self.delay)
+            yield event
+
+
+class SilentModel(Model):
+    """A model that never answers: it accepts the request and stays silent."""
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.Event().wait()
+
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        await asyncio.Event().wait()
+        yield None  # pragma: no cover - never reached
