@@ -232,7 +232,7 @@ def test_one_dashboard_of_the_functions_and_the_chat_metrics(resources: dict[str
         (metric, stat) for namespace, metric, service, stat in shown if (namespace, service) == ("TodoChat", "chat")
     }
     assert {
-        ("TurnsCompleted", "Sum"),
+        ("TurnsComplete", "Sum"),
         ("TurnsError", "Sum"),
         ("TurnsTimeout", "Sum"),
         ("TurnsInterrupted", "Sum"),
