@@ -358,3 +358,34 @@ def test_the_translator_is_the_pinned_one() -> None:
     )
     assert importlib.metadata.version("aws-sam-translator") == pins["aws-sam-translator"]
     assert importlib.metadata.version("cfn-lint") == pins["cfn-lint"]
+
+
+DEPLOY_DOC = TEMPLATE.parent / "docs" / "deploy.md"
+
+
+def test_deploy_docs_name_every_custom_metric_the_template_reads(resources: dict[str, Any]) -> None:
+    alarmed = {
+        (alarm["Properties"]["MetricName"], alarm["Properties"]["Dimensions"][0]["Value"])
+        for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["Namespace"] == "TodoChat"
+    }
+    [dashboard] = of_type(resources, "AWS::CloudWatch::Dashboard").values()
+    body = json.loads(dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
+    graphed = {
+        (metric[1], metric[3])
+        for widget in body["widgets"]
+        for metric in widget["properties"]["metrics"]
+        if metric[0] == "TodoChat"
+    }
+    contract = DEPLOY_DOC.read_text().split("### Metrics the code emits", 1)[1].split("\n### ", 1)[0]
+    assert "**`TodoChat`**" in contract
+    documented = set(re.findall(r"^\| `(\w+)` \| \w+ \| (\w+) \|", contract, flags=re.MULTILINE))
+    assert alarmed <= graphed
+    assert graphed == documented
+
+
+def test_deploy_docs_list_every_template_parameter() -> None:
+    parameters = set(yaml_parse(TEMPLATE.read_text())["Parameters"])
+    text = DEPLOY_DOC.read_text()
+    table = text.split("Parameters asked by `--guided`:", 1)[1].split("\n\n", 2)[1]
+    assert parameters == set(re.findall(r"`(\w+)`", " ".join(line.split(" | ")[0] for line in table.splitlines())))
