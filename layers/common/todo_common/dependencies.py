@@ -1,0 +1,46 @@
+"""Authentication as FastAPI dependencies: the bearer token, its verified principal, the path's user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from todo_common.auth import ALL_TOKEN_KINDS, Principal, TokenKind
+from todo_common.errors import forbidden, unauthorized
+from todo_common.services import get_services
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized()
+    return token.strip()
+
+
+def authenticate(request: Request, accept: frozenset[TokenKind] = ALL_TOKEN_KINDS) -> Principal:
+    return get_services(request).verifier.verify(bearer_token(request), accept)
+
+
+def require_path_user(principal: Principal, user_id: str) -> None:
+    if principal.user_id != user_id:
+        raise forbidden()
+
+
+def current_user(request: Request, user_id: str) -> Principal:
+    """The verified caller, who must be the `{user_id}` of the path (else 403)."""
+    principal = authenticate(request)
+    require_path_user(principal, user_id)
+    return principal
+
+
+def current_better_auth_user(request: Request, user_id: str) -> Principal:
+    """As `current_user`, but only a Better Auth token will do (a chat token cannot mint another)."""
+    principal = authenticate(request, frozenset({"better_auth"}))
+    require_path_user(principal, user_id)
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+BetterAuthUser = Annotated[Principal, Depends(current_better_auth_user)]
