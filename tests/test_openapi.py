@@ -32,7 +32,9 @@ def test_every_document_declares_its_bearer_schemes_and_each_routes_security(nam
     schemes = spec["components"]["securitySchemes"]
     for scheme in schemes.values():
         assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
-    expected = [{"betterAuth": []}] if name == "session" else [{"betterAuth": []}, {"chatToken": []}]
+    expected: list[dict[str, list[str]]] = (
+        [{"betterAuth": []}] if name == "session" else [{"betterAuth": []}, {"chatToken": []}]
+    )
     assert set(schemes) == {key for requirement in expected for key in requirement}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
