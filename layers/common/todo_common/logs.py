@@ -24,6 +24,7 @@ _SECRET_QUERY = re.compile(r"(?i)([?&](?:token|access_token|id_token|client_secr
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _MARK = "_todo_chat"
 REDACTED = "[redacted]"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def redact(text: str) -> str:
@@ -88,8 +89,15 @@ def configure_logging(service: str, level: str, *, stream: IO[str] | None = None
             handler.removeFilter(suppress)
         root.addHandler(handler)
     root.setLevel(level)
+    for name in UVICORN_LOGGERS:
+        # uvicorn configures its loggers (plain text) before it imports the app; from here on they write JSON lines
+        # through the root's handler like everything else.
+        server_logger = logging.getLogger(name)
+        for own in list(server_logger.handlers):
+            server_logger.removeHandler(own)
+        server_logger.propagate = True
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access.filters):
-        # A logger-level filter: it holds for whichever handler uvicorn's own logging config gives the access log.
+        # A logger-level filter: it holds for any handler a later uvicorn logging config gives the access log.
         access.addFilter(RedactTokens())
     return logger
