@@ -198,3 +198,5 @@ def test_session_and_history_log_cold_start_and_lambdas_request_id(
         ("lambda-req-1", "lambda-req-1", True),
         ("lambda-req-2", "lambda-req-2", False),
     ]
+    assert logged[0]["function_name"] == LambdaContext().function_name
+    assert logged[0]["function_arn"] == LambdaContext().invoked_function_arn

@@ -76,29 +76,46 @@ def request_context_keys(scope: Scope) -> dict[str, Any]:
     valid `X-Request-Id`, else a fresh uuid), and on Lambda `function_request_id` and `cold_start`."""
     global _cold_start
     cold_start, _cold_start = _cold_start, False
-    lambda_request_id = _lambda_request_id(scope)
+    lambda_request_id, function = _lambda_invocation(scope)
     if lambda_request_id:
-        return {"correlation_id": lambda_request_id, "function_request_id": lambda_request_id, "cold_start": cold_start}
+        return {
+            "correlation_id": lambda_request_id,
+            "function_request_id": lambda_request_id,
+            "cold_start": cold_start,
+            **function,
+        }
     caller_id = Headers(scope=scope).get("x-request-id")
     if caller_id and _REQUEST_ID.match(caller_id):
         return {"correlation_id": caller_id}
     return {"correlation_id": str(uuid.uuid4())}
 
 
-def _lambda_request_id(scope: Scope) -> str | None:
-    # Mangum puts the invocation's context object in the scope; the Web Adapter forwards it as a JSON header.
-    aws_request_id = getattr(scope.get("aws.context"), "aws_request_id", None)
-    if isinstance(aws_request_id, str) and _REQUEST_ID.match(aws_request_id):
-        return aws_request_id
+def _lambda_invocation(scope: Scope) -> tuple[str | None, dict[str, Any]]:
+    """Lambda's request id and the function's keys (as Powertools' `inject_lambda_context` logs them): from the
+    context object Mangum puts in the scope, or the JSON header the Web Adapter forwards."""
+    context = scope.get("aws.context")
+    if context is not None:
+        found = {
+            "function_name": getattr(context, "function_name", None),
+            "function_arn": getattr(context, "invoked_function_arn", None),
+            "function_memory_size": getattr(context, "memory_limit_in_mb", None),
+        }
+        return _valid_id(getattr(context, "aws_request_id", None)), {k: v for k, v in found.items() if v is not None}
     raw = Headers(scope=scope).get(LAMBDA_CONTEXT_HEADER)
     if not raw:
-        return None
+        return None, {}
     try:
-        context = json.loads(raw)
+        forwarded = json.loads(raw)
     except ValueError:
-        return None
-    request_id = context.get("request_id") if isinstance(context, dict) else None
-    return request_id if isinstance(request_id, str) and _REQUEST_ID.match(request_id) else None
+        return None, {}
+    if not isinstance(forwarded, dict):
+        return None, {}
+    arn = forwarded.get("invoked_function_arn")
+    return _valid_id(forwarded.get("request_id")), {"function_arn": arn} if isinstance(arn, str) else {}
+
+
+def _valid_id(value: object) -> str | None:
+    return value if isinstance(value, str) and _REQUEST_ID.match(value) else None
 
 
 class JsonCorsMiddleware(CORSMiddleware):
