@@ -254,3 +254,12 @@ def test_two_tool_calls_make_one_workflow_with_two_tasks(services: Services, tok
     titles = [task["title"] for task in done[0]["workflow"]["tasks"]]
     assert titles == ["add_task: Success", "complete_task: Failed"]
     assert done[0]["workflow"]["summary"]["title"] == "Used 2 tools, 1 failed"
+
+
+def test_a_deeply_nested_chatkit_body_is_a_documented_400(chatkit: ChatKitClient, tokens: Tokens) -> None:
+    nested = b'{"type":"threads.create","params":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = chatkit.client.post(
+        f"/api/{ALICE}/chatkit", content=nested, headers={**tokens.headers(ALICE), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "json_too_deep"

@@ -33,13 +33,12 @@ from functions.chat.sse import KEEPALIVE_COMMENT, failure_body, sse_event
 from functions.chat.store import not_supported
 from functions.chat.turn import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
 from functions.chat.turn_store import Lease
-from todo_common.errors import ApiError, ErrorBody
+from todo_common.errors import ApiError, error_responses
 from todo_common.text import no_nul
 from todo_common.web import CurrentUser, ServicesDep
 
 logger = logging.getLogger(__name__)
-ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 429, 502, 503, 504)}
-router = APIRouter(tags=["chat"], responses=ERRORS)  # type: ignore[arg-type]
+router = APIRouter(tags=["chat"], responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504))
 _CHATKIT_REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
 _SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 KEEPALIVE_SECONDS = 10.0
@@ -190,7 +189,10 @@ def _parse_chatkit(raw: bytes) -> ChatKitReq:
     try:
         parsed = _CHATKIT_REQUEST.validate_json(raw)
     except ValidationError as exc:
-        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        invalid = [err for err in exc.errors() if err.get("type") == "json_invalid"]
+        if any("recursion limit" in str(err.get("msg")) for err in invalid):
+            raise ApiError(400, "json_too_deep", "The request body is nested too deeply.") from None
+        if invalid:
             raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from None
         raise ApiError(422, "invalid_chatkit_request", "The body is not a ChatKit request this server knows.") from None
     if isinstance(parsed, (AttachmentsCreateReq, AttachmentsDeleteReq)):

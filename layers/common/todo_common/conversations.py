@@ -117,8 +117,8 @@ def list_conversations(
     """The user's conversations, most recently updated first; `query` matches titles and message text."""
     statement = select(Conversation, _last_content()).where(Conversation.user_id == user_id)
     if cursor:
-        position = decode_cursor(cursor, u=str, i=str)
-        updated_at = _parse_time(position["u"])
+        position = decode_cursor(cursor, u=datetime, i=str)
+        updated_at = position["u"]
         statement = statement.where(
             sa.tuple_(col(Conversation.updated_at), col(Conversation.id)) < (updated_at, position["i"])
         )
@@ -267,13 +267,3 @@ def _page(rows: list[T], limit: int, cursor_of: Any) -> Page[T]:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _parse_time(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise invalid_cursor() from exc
-    if parsed.tzinfo is None:
-        raise invalid_cursor()
-    return parsed
