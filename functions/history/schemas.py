@@ -6,9 +6,22 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from todo_common.models import TITLE_MAX
 from todo_common.text import no_nul
+
+
+def searchable(value: str) -> str:
+    """A search needs something to look for: `q=` or `q=%20%20` is refused in words, not as a length rule."""
+    if not value.strip():
+        raise PydanticCustomError(
+            "search_empty", "a search needs at least one character other than spaces (leave out q to list everything)"
+        )
+    return value
+
+
+SearchText = Annotated[str, StringConstraints(max_length=200), AfterValidator(no_nul), AfterValidator(searchable)]
 
 
 class ToolCallPublic(BaseModel):
