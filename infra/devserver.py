@@ -16,7 +16,7 @@ from starlette.routing import Route as PageRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infra.devtoken import DEMO_USER, dev_token, load_dev_environment
-from infra.migrate import upgrade
+from infra.migrate import prepare
 
 Route = tuple[re.Pattern[str], ASGIApp]
 
@@ -68,7 +68,7 @@ def build_gateway() -> Gateway:
 
 def main() -> None:
     load_dev_environment()
-    upgrade(os.environ.get("DATABASE_URL") or "sqlite:///.data/todo-chat.db")
+    prepare(os.environ.get("DATABASE_URL") or "sqlite:///.data/todo-chat.db")
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
     gateway = build_gateway()
     token = dev_token()
@@ -77,7 +77,7 @@ def main() -> None:
     print(f"\n  todo-chat backend on http://{host}:{port}  (database: {database}, {model})")
     print(f"  chat page:  http://{host}:{port}/?token={token}")
     print(f"  dev token for {DEMO_USER} (12 h):\n\n    {token}\n")
-    print("  token for another user:  .venv/bin/python -m infra.devtoken OTHER_USER_ID\n")
+    print("  token for another user:  make token USER=OTHER_USER_ID\n")
     uvicorn.run(gateway, host=host, port=port, log_level="info")
 
 
