@@ -57,3 +57,31 @@ def test_a_rename_is_activity_and_moves_the_conversation_to_the_top(
     assert [c["id"] for c in after] == [older.id, newer.id]
     assert renamed["updated_at"] > before[1]["updated_at"]
     assert renamed["message_count"] == 2  # a rename is activity, not a message
+
+
+def test_messages_carry_why_an_answer_failed_and_the_client_message_id(
+    history_client: TestClient, database: Database, tokens: Tokens
+) -> None:
+    from sqlmodel import Session
+
+    from tests.support.factories import add_message
+    from todo_common.models import Message
+
+    conversation = seed_conversation(database, ALICE, title="Flaky")
+    add_message(database, conversation.id, "add buy milk", client_message_id="cm-1")
+    failed = add_message(database, conversation.id, "Adding", role="assistant", status="error")
+
+    def mark(session: Session) -> None:
+        row = session.get(Message, failed.id)
+        assert row is not None
+        row.error_code = "model_error"
+        session.add(row)
+
+    database.write(mark)
+    items = history_client.get(
+        f"/api/{ALICE}/conversations/{conversation.id}/messages", headers=tokens.headers(ALICE)
+    ).json()["items"]
+    assert [(m["client_message_id"], m["status"], m["error_code"]) for m in items] == [
+        ("cm-1", "complete", None),
+        (None, "error", "model_error"),
+    ]

@@ -51,6 +51,12 @@ class MessagePublic(BaseModel):
     content: str
     tool_calls: list[ToolCallPublic]
     status: Literal["streaming", "complete", "error"]
+    error_code: str | None = Field(
+        default=None, description="Why an answer ended unfinished (`status` error), e.g. `model_error`, `interrupted`."
+    )
+    client_message_id: str | None = Field(
+        default=None, description="The id the client sent with a user message; a retry sends it again."
+    )
     created_at: datetime
 
 
