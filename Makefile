@@ -63,7 +63,8 @@ openapi: install  ## regenerate docs/openapi/*.json
 
 EXAMPLE := examples/nextjs
 example:  ## the Next.js example: npm ci, tsc --noEmit, next build
-	cd $(EXAMPLE) && npm ci --no-audit --no-fund && npx --no-install tsc --noEmit && npx --no-install next build
+	cd $(EXAMPLE) && npm ci --no-audit --no-fund && npx --no-install tsc --noEmit && \
+		NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
 
 package: install  ## build the layer and functions for Lambda (no Docker) into build/
 	$(PY) -m infra.package
