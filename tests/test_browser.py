@@ -59,8 +59,13 @@ def gateway_url(services: Services) -> Iterator[str]:
     chat.app.state.chat = saved[-1]
 
 
-@pytest.fixture
-def page(gateway_url: str) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium for the module (starting it is most of a test's time); each test gets a fresh context."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Chromium is required under CI (apt-get install chromium)")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -77,9 +82,16 @@ def page(gateway_url: str) -> Iterator[Any]:
                 "--disable-sync",
             ],
         )
-        page = browser.new_page()
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, gateway_url: str) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
 
 
 def test_message_survives_a_reload_and_add_task_shows_success(
@@ -206,7 +218,7 @@ def test_phone_width_has_no_horizontal_overflow(
     from playwright.sync_api import expect
 
     word = "Supercalifragilisticexpialidocious" * 8
-    conversation = seed_conversation(database, ALICE, title=word)
+    conversation = seed_conversation(database, ALICE, title=word[:200])
     add_message(database, conversation.id, f"add {word}")
     add_message(database, conversation.id, f"Added {word} (#1).", role="assistant")
     page.set_viewport_size({"width": 390, "height": 844})
