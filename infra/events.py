@@ -23,9 +23,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from infra.devtoken import DEMO_USER, dev_token, load_dev_environment
+
+if TYPE_CHECKING:
+    from todo_common.db import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -239,13 +242,18 @@ class LocalLambdaContext:
         return 30_000
 
 
-def seed_sample_conversation(user_id: str = DEMO_USER) -> None:
-    """(Re)create the conversation the history events name, with one question and its answer."""
+def seed_sample_conversation(user_id: str = DEMO_USER, database: Database | None = None) -> None:
+    """(Re)create the conversation the history events name, with one question and its answer, in `database`
+    (default: the one the history function's handler uses)."""
     from sqlmodel import Session
 
-    from functions.history.app import app as history
     from todo_common import conversations
     from todo_common.errors import ApiError
+
+    if database is None:
+        from functions.history.app import app as history
+
+        database = history.state.services.database
 
     def work(session: Session) -> None:
         with contextlib.suppress(ApiError):  # not there yet
@@ -256,7 +264,7 @@ def seed_sample_conversation(user_id: str = DEMO_USER) -> None:
         conversations.append_message(session, conversation, role="user", content="add milk")
         conversations.append_message(session, conversation, role="assistant", content="Added milk.")
 
-    history.state.services.database.write(work)
+    database.write(work)
 
 
 def summary(result: dict[str, Any]) -> str:

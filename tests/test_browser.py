@@ -106,9 +106,13 @@ def test_message_survives_a_reload_and_add_task_shows_success(
     badge = page.locator(".badge.success")
     expect(badge).to_have_text("add_task: Success", timeout=10_000)
     expect(page.locator(".msg.assistant .text").last).to_contain_text("buy milk")
+    expect(page.locator("#conversations .conv")).to_have_count(1)
+    expect(page.locator("#title")).to_have_text("add buy milk")
     screenshot = os.environ.get("BROWSER_SCREENSHOT")
-    if screenshot:
+    if screenshot:  # the README's picture (docs/img/dev-chat.png), in the dark scheme
+        page.emulate_media(color_scheme="dark")
         page.screenshot(path=screenshot)
+        page.emulate_media(color_scheme="light")
 
     page.reload()
     expect(page.locator("#conversations .conv").first).to_contain_text("add buy milk", timeout=10_000)

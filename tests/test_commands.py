@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 from infra import devtoken, events
 from infra.migrate import DatabaseProblem, ensure_database
 from tests.support.databases import drop_postgres, enabled_backends, postgres_url, unavailable
+from todo_common import conversations
+from todo_common.db import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,6 +143,29 @@ def test_events_run_invokes_every_handler_with_meaningful_results(tmp_path: Path
     assert "# Weekend milk" in lines["history_export_conversation"]
     assert "Groceries" in lines["history_rename_conversation"]
     assert "add_task" in lines["chat_message"]
-    # A second run finds the conversation again (it is seeded afresh each time).
-    again = run("-m", "infra.events", "run", env={"DATABASE_URL": f"sqlite:///{database}"}, cwd=tmp_path)
-    assert again.returncode == 0, again.stdout
+
+
+def test_seeding_again_recreates_the_conversation_the_events_name(database: Database) -> None:
+    for _ in range(2):  # a second `make events-run` finds the conversation fresh
+        events.seed_sample_conversation(database=database)
+        database.write(
+            lambda session: conversations.rename_conversation(
+                session, devtoken.DEMO_USER, events.CONVERSATION, "Groceries"
+            )
+        )
+    summary = database.read(
+        lambda session: conversations.conversation_summary(session, devtoken.DEMO_USER, events.CONVERSATION)
+    )
+    assert (summary.title, summary.message_count) == ("Groceries", 2)
+    events.seed_sample_conversation(database=database)
+    summary = database.read(
+        lambda session: conversations.conversation_summary(session, devtoken.DEMO_USER, events.CONVERSATION)
+    )
+    assert (summary.title, summary.message_count) == ("Weekend milk", 2)
+
+
+def test_make_dev_stops_with_the_same_one_line_message(missing_postgres_database: str) -> None:
+    result = run("-m", "infra.devserver", env={"DATABASE_URL": missing_postgres_database, "APP_ENV": "production"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("error: DATABASE_URL names the database")
