@@ -265,6 +265,13 @@ def test_no_session_is_401_and_another_users_path_is_403(
     assert unknown_path.status_code == 404
 
 
+def test_an_unreachable_backend_is_a_502_in_the_error_shape(next_server: str, tokens: Tokens) -> None:
+    # No backend_url fixture: nothing listens on the port `next start` forwards to.
+    response = httpx.post(f"{next_server}/api/chat/{ALICE}/chat", timeout=30, **chat_request(tokens))
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_unavailable"
+
+
 CHAT_SESSION_SCRIPT = """
 import { chatSession } from "./chat-session.mjs";
 const signIn = (user) => fetch(`${process.env.AUTH}/sign-in-as/${user}`, { method: "POST" });

@@ -19,13 +19,34 @@ function error(status: number, code: string, message: string, headers?: HeadersI
 export async function POST(request: Request, context: { params: Promise<{ user_id: string; path: string[] }> }) {
   const { user_id, path } = await context.params;
   if (path.length !== 1 || !ALLOWED.has(path[0])) return error(404, "not_found", "There is no such route.");
-  const user = await signedInUser(request);
+  const user = await signedInUser(request).catch(() => undefined);
+  if (user === undefined) return error(502, "auth_unavailable", "The sign-in service cannot be reached.");
   if (!user) {
     return error(401, "unauthorized", "Sign in first.", { "WWW-Authenticate": 'Bearer realm="todo-chat"' });
   }
   if (user.id !== user_id) return error(403, "forbidden", "You may not access another user's data.");
 
-  const upstream = await fetch(`${UPSTREAM}/api/${encodeURIComponent(user_id)}/${path[0]}`, {
+  let upstream: Response;
+  try {
+    upstream = await forward(request, `${UPSTREAM}/api/${encodeURIComponent(user_id)}/${path[0]}`);
+  } catch {
+    if (request.signal.aborted) return new Response(null, { status: 499 });
+    return error(502, "upstream_unavailable", "The chat service cannot be reached; try again in a moment.");
+  }
+
+  const headers = new Headers();
+  for (const name of PASSED_BACK) {
+    const value = upstream.headers.get(name);
+    if (value) headers.set(name, value);
+  }
+  // Keep Vercel (and any proxy) from buffering or compressing the stream.
+  headers.set("Cache-Control", "no-cache, no-transform");
+  headers.set("X-Accel-Buffering", "no");
+  return new Response(upstream.body, { status: upstream.status, headers });
+}
+
+function forward(request: Request, url: string): Promise<Response> {
+  return fetch(url, {
     method: "POST",
     headers: {
       Authorization: request.headers.get("authorization") ?? "",
@@ -38,14 +59,4 @@ export async function POST(request: Request, context: { params: Promise<{ user_i
     signal: request.signal,
     cache: "no-store",
   });
-
-  const headers = new Headers();
-  for (const name of PASSED_BACK) {
-    const value = upstream.headers.get(name);
-    if (value) headers.set(name, value);
-  }
-  // Keep Vercel (and any proxy) from buffering or compressing the stream.
-  headers.set("Cache-Control", "no-cache, no-transform");
-  headers.set("X-Accel-Buffering", "no");
-  return new Response(upstream.body, { status: upstream.status, headers });
 }
