@@ -92,8 +92,17 @@ def test_messages_in_descending_order(history_client: TestClient, database: Data
     ).json()
     assert [m["content"] for m in first["items"] + rest["items"]] == ["message 2", "message 1", "message 0"]
     assert first["items"][0]["role"] == "user"
-    fields = {"id", "conversation_id", "role", "content", "tool_calls", "status", "error_code", "created_at"}
-    assert set(first["items"][0]) == fields
+    assert set(first["items"][0]) == {
+        "id",
+        "conversation_id",
+        "role",
+        "content",
+        "tool_calls",
+        "status",
+        "error_code",
+        "client_message_id",
+        "created_at",
+    }
 
 
 def test_message_fields_include_tool_calls_and_status(

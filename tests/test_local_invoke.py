@@ -68,8 +68,8 @@ def test_the_docs_invoke_each_function_once_with_a_sample_event() -> None:
     assert sorted(i.function for i in invocations) == sorted(FUNCTIONS)
     for invocation in invocations:
         assert invocation.template == "build/template.local.yaml"
-        assert invocation.event.startswith("events/")
-        event = json.loads((ROOT / invocation.event).read_text())
+        assert invocation.event.startswith(".data/events/")  # `make events` writes them there, with fresh tokens
+        event = json.loads((ROOT / tracked(invocation.event)).read_text())
         assert event["version"] == "2.0"
         assert event["rawPath"].startswith(f"/api/{DEMO_USER}/")
 
@@ -81,6 +81,11 @@ def test_the_local_template_runs_chat_through_its_mangum_handler(local_template:
     assert "AWS_LAMBDA_EXEC_WRAPPER" not in chat["Environment"]["Variables"]
     for name in ("SessionFunction", "HistoryFunction"):
         assert resources[name]["Properties"]["Handler"] == "app.handler"
+
+
+def tracked(event_path: str) -> str:
+    """The tracked sample event that `make events` copies, with a fresh token, to `.data/events/`."""
+    return "events/" + event_path.removeprefix(".data/events/")
 
 
 def resolve(handler: str, function: str) -> ModuleType:
@@ -104,7 +109,7 @@ def test_each_documented_invocation_runs_through_the_handler_it_names(
     handler = local_template["Resources"][invocation.function]["Properties"]["Handler"]
     module = resolve(handler, invocation.function)
     assert module is handlers[FUNCTIONS[invocation.function]]
-    event: dict[str, Any] = json.loads((ROOT / invocation.event).read_text())
+    event: dict[str, Any] = json.loads((ROOT / tracked(invocation.event)).read_text())
     user_token = tokens.hs256(DEMO_USER) if invocation.function == "SessionFunction" else tokens.chat(DEMO_USER)
     event["headers"]["authorization"] = f"Bearer {user_token}"
     context = LambdaContext(aws_request_id=f"local-{invocation.function}")

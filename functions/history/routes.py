@@ -15,6 +15,7 @@ from functions.history.schemas import (
     ConversationRename,
     MessagePage,
     MessagePublic,
+    SearchText,
 )
 from todo_common import conversations
 from todo_common.errors import error_responses
@@ -34,9 +35,7 @@ def list_conversations(
     services: ServicesDep,
     limit: Limit = 20,
     cursor: Cursor = None,
-    q: Annotated[
-        StoredText | None, Query(min_length=1, max_length=200, description="Search titles and messages.")
-    ] = None,
+    q: Annotated[SearchText | None, Query(description="Search titles and messages (1-200 characters).")] = None,
 ) -> ConversationPage:
     page = services.database.read(
         lambda session: conversations.list_conversations(session, user.user_id, limit=limit, cursor=cursor, query=q)
