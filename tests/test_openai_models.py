@@ -67,3 +67,19 @@ def test_responses_api_turn_end_to_end(
     outputs = [item for item in second["input"] if item.get("type") == "function_call_output"]
     assert outputs[0]["call_id"] == "call_abc"
     assert '"status": "created"' in outputs[0]["output"]
+
+
+def test_agent_tracing_is_off_unless_asked_for() -> None:
+    from agents.tracing import get_trace_provider
+
+    base = ChatSettings.from_environ({})
+    for settings, traced in (
+        (dataclasses.replace(base, openai_api_key="sk-test"), False),
+        (dataclasses.replace(base, openai_api_key="sk-test", agent_tracing=True), True),
+        (dataclasses.replace(base, openai_api_key="sk-test", agent_tracing=True, openai_base_url="http://x/v1"), False),
+        (dataclasses.replace(base, agent_tracing=True), False),
+    ):
+        select_model(settings)
+        assert get_trace_provider()._disabled is not traced  # type: ignore[attr-defined]
+    select_model(base)
+    assert ChatSettings.from_environ({"CHAT_AGENT_TRACING": "true"}).agent_tracing is True
