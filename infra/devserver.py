@@ -96,7 +96,8 @@ def build_gateway() -> Gateway:
             (re.compile(r"^/api/[^/]+/chatkit/session/?$"), session),
             (re.compile(r"^/api/[^/]+/conversations(/.*)?$"), history),
             (re.compile(r"^/api/[^/]+/(chatkit|chat)/?$"), chat),
-            (re.compile(r"^/(mcp|healthz)(/.*)?$"), chat),
+            (re.compile(r"^/api/[^/]+/chat/[^/]+/stream$"), chat),
+            (re.compile(r"^/(mcp|healthz|\.well-known/oauth-protected-resource)(/.*)?$"), chat),
         ],
         fallback=dev_page_app(),
     )

@@ -277,24 +277,29 @@ def summary(result: dict[str, Any]) -> str:
     except ValueError:
         data = None
     if isinstance(data, dict):
-        if "error" in data:
-            return f"{data['error'].get('code')}: {data['error'].get('message')}"
-        if "token" in data:
-            return f"chat token until {data.get('expires_at')}, conversation {data.get('conversation_id')}"
-        if "response" in data:
-            calls = ", ".join(f"{c['name']} {c['status']}" for c in data.get("tool_calls", []))
-            return f"{data['response']!r} [{calls}]"
-        for key in ("items", "data"):
-            if isinstance(data.get(key), list):
-                rows = data[key]
-                names = ", ".join(repr(r.get("title") or r.get("content") or r.get("id")) for r in rows[:3])
-                return f"{len(rows)} {key}: {names}"
-        if "title" in data:
-            return f"{data['id']} {data['title']!r}, {data.get('message_count')} messages"
+        return _describe(data)
     if body.startswith("data:"):
         kinds = [json.loads(line[5:]).get("type") for line in body.splitlines() if line.startswith("data:")]
         return f"ChatKit stream: {', '.join(dict.fromkeys(kinds))}"
     return " ".join(body.split())[:110]
+
+
+def _describe(data: dict[str, Any]) -> str:
+    if "error" in data:
+        return f"{data['error'].get('code')}: {data['error'].get('message')}"
+    if "token" in data:
+        return f"chat token until {data.get('expires_at')}, conversation {data.get('conversation_id')}"
+    if "response" in data:
+        calls = ", ".join(f"{c['name']} {c['status']}" for c in data.get("tool_calls", []))
+        return f"{data['response']!r} [{calls}]"
+    for key in ("items", "data"):
+        if isinstance(data.get(key), list):
+            rows = data[key]
+            names = ", ".join(repr(r.get("title") or r.get("content") or r.get("id")) for r in rows[:3])
+            return f"{len(rows)} {key}: {names}"
+    if "title" in data:
+        return f"{data['id']} {data['title']!r}, {data.get('message_count')} messages"
+    return json.dumps(data)[:110]
 
 
 def run_events(user_id: str = DEMO_USER) -> bool:

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agents.models.interface import Model
 
-from functions.chat.offline_model import OfflineModel
+from functions.chat.offline_model import HELP, OfflineModel
+from tests.support.chat import SlowModel
 from tests.support.factories import add_message, seed_conversation
 from tests.support.server import Server
 from tests.support.tokens import Tokens
@@ -35,7 +37,12 @@ ALICE, BOB = "user_alice", "user_bob"
 
 
 @pytest.fixture
-def gateway_url(services: Services) -> Iterator[str]:
+def chat_model() -> Model:
+    return OfflineModel()
+
+
+@pytest.fixture
+def gateway_url(services: Services, chat_model: Model) -> Iterator[str]:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("Chromium is required under CI (apt-get install chromium)")
@@ -50,7 +57,7 @@ def gateway_url(services: Services) -> Iterator[str]:
     saved: list[Any] = [m.app.state.services for m in modules] + [chat.app.state.chat]
     for module in modules:
         module.app.state.services = services
-    chat.app.state.chat = ChatRuntime.build(services, chat.chat_settings, OfflineModel(), chat.task_server)
+    chat.app.state.chat = ChatRuntime.build(services, chat.chat_settings, chat_model, chat.task_server)
     asyncio.set_event_loop(None)
     with Server(build_gateway()) as url:
         yield url
@@ -104,7 +111,7 @@ def test_message_survives_a_reload_and_add_task_shows_success(
     page.click("button[type=submit]")
 
     badge = page.locator(".badge.success")
-    expect(badge).to_have_text("add_task: Success", timeout=10_000)
+    expect(badge).to_have_text("add_task: Success", timeout=20_000)
     expect(page.locator(".msg.assistant .text").last).to_contain_text("buy milk")
     expect(page.locator("#conversations .conv")).to_have_count(1)
     expect(page.locator("#title")).to_have_text("add buy milk")
@@ -381,3 +388,19 @@ def test_light_and_dark_themes_follow_the_system_and_the_toggle(
     page.reload()
     expect(page.locator("#theme")).to_contain_text("dark")
     assert background() == "rgb(14, 17, 22)"
+
+
+@pytest.mark.parametrize("chat_model", [SlowModel(OfflineModel(), 0.25)])
+def test_a_reload_during_an_answer_follows_it_to_the_end(page: Any, gateway_url: str, tokens: Tokens) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{gateway_url}/?token={tokens.hs256(ALICE)}")
+    page.fill("#message", "hello")
+    page.click("button[type=submit]")
+    answer = page.locator(".msg.assistant .text").last
+    expect(answer).not_to_have_text("", timeout=10_000)
+    page.wait_for_function("location.hash.length > 1")
+    page.reload()
+    followed = page.locator(".msg.assistant .text").last
+    expect(followed).to_have_text(HELP, timeout=20_000)
+    expect(page.locator(".msg.assistant .status")).to_have_count(0)

@@ -32,7 +32,6 @@ from functions.chat.schemas import ChatRequest, ChatResponse
 from functions.chat.sse import KEEPALIVE_COMMENT, failure_body, sse_event
 from functions.chat.store import not_supported
 from functions.chat.turn import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
-from functions.chat.turn_store import Lease
 from todo_common.errors import ApiError, error_responses
 from todo_common.text import no_nul
 from todo_common.web import CurrentUser, ServicesDep
@@ -149,38 +148,37 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
         result = await runtime.chatkit.process(raw, caller)
         assert isinstance(result, NonStreamingResult)
         return Response(result.json, media_type="application/json")
-    lease: Lease | None = None
+    if not isinstance(parsed, _TURN_REQUESTS):
+        return _chatkit_response(_processed(runtime, raw, caller))
     thread_id: str | None = getattr(parsed.params, "thread_id", None)
-    runs_turn = isinstance(parsed, _TURN_REQUESTS)
     counts = isinstance(parsed, _MESSAGE_REQUESTS)
-    if runs_turn:
-        lease = await runtime.turns.lease_for_chatkit(caller, thread_id, counts_as_message=counts)
+    lease = await runtime.turns.lease_for_chatkit(caller, thread_id, counts_as_message=counts)  # 403/404/429 here
+    held = runtime.turns.under_lease(
+        caller, lease, thread_id, lambda: _processed(runtime, raw, caller), counts_as_message=counts
+    )
+    return _chatkit_response(held)
 
-    async def stream() -> AsyncIterator[bytes]:
-        held = lease
-        if runs_turn and held is None:
-            assert thread_id is not None
-            waited = await runtime.turns.wait_for_lease(caller, thread_id, counts_as_message=counts)
-            if isinstance(waited, TurnRefused):
-                yield _chatkit_error(waited.message, allow_retry=True)
-                return
-            held = waited
-        caller.lease = held
-        try:
-            result = await runtime.chatkit.process(raw, caller)
-            assert isinstance(result, StreamingResult)
-            async for chunk in result:
-                yield chunk
-        except Exception:
-            logger.exception("ChatKit stream failed")
-            yield _chatkit_error("Something went wrong while answering; try again.", allow_retry=True)
-        finally:
-            if held is not None:
-                await runtime.turns.release(held)
 
+async def _processed(runtime: ChatRuntime, raw: bytes, caller: Caller) -> AsyncIterator[bytes]:
+    try:
+        result = await runtime.chatkit.process(raw, caller)
+        assert isinstance(result, StreamingResult)
+        async for chunk in result:
+            yield chunk
+    except Exception:
+        logger.exception("ChatKit stream failed")
+        yield _chatkit_error("Something went wrong while answering; try again.", allow_retry=True)
+
+
+def _chatkit_response(stream: AsyncIterator[bytes | TurnRefused]) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
-        async for chunk in detached(stream(), KEEPALIVE_SECONDS):
-            yield KEEPALIVE_COMMENT if chunk is KEEPALIVE else chunk  # type: ignore[misc]
+        async for chunk in detached(stream, KEEPALIVE_SECONDS):
+            if chunk is KEEPALIVE:
+                yield KEEPALIVE_COMMENT
+            elif isinstance(chunk, TurnRefused):
+                yield _chatkit_error(chunk.message, allow_retry=True)
+            else:
+                yield chunk  # type: ignore[misc]
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
 

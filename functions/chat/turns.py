@@ -240,6 +240,31 @@ class TurnService:
             if time.monotonic() - started > self._wait_limit():
                 return TurnRefused(409, BUSY.code, BUSY.message)
 
+    async def under_lease(
+        self,
+        caller: Caller,
+        lease: Lease | None,
+        thread_id: str | None,
+        produce: Callable[[], AsyncIterator[bytes]],
+        *,
+        counts_as_message: bool,
+    ) -> AsyncIterator[bytes | TurnRefused]:
+        """A ChatKit stream that runs a turn, under the request's lease: waited for first if the thread was busy
+        (`TurnRefused` if it stays busy), handed to the ChatKit server through the caller, released at the end."""
+        if lease is None:
+            assert thread_id is not None
+            waited = await self.wait_for_lease(caller, thread_id, counts_as_message=counts_as_message)
+            if isinstance(waited, TurnRefused):
+                yield waited
+                return
+            lease = waited
+        caller.lease = lease
+        try:
+            async for chunk in produce():
+                yield chunk
+        finally:
+            await asyncio.shield(self.release(lease))
+
     async def chatkit_reply(self, caller: Caller, lease: Lease) -> tuple[TurnStart, AsyncIterator[TurnEvent]]:
         """The answer to the user item ChatKit just stored, under the request's lease (released by the request)."""
         start = await asyncio.to_thread(self.store.start_reply, lease, caller.user_id)

@@ -105,8 +105,12 @@ class Settings:
             problems.append(
                 "set CHAT_TOKEN_SECRET (or CHAT_TOKEN_SECRET_ARN): it signs the chat tokens of the session function"
             )
-        if self.environment != "production":
-            return problems
+        if self.environment == "production":
+            problems += self._production_problems()
+        return problems
+
+    def _production_problems(self) -> list[str]:
+        problems: list[str] = []
         if self.is_sqlite:
             problems.append("production needs a PostgreSQL DATABASE_URL, not the local SQLite file")
         for name, value in (
