@@ -78,7 +78,8 @@ class StoredTurn:
 # -- the rules, once --------------------------------------------------------------------------------------------
 
 LEASE_FREE = "(turn_lease_until IS NULL OR turn_lease_until < :now)"
-UNDER_RATE = "(SELECT count(*) FROM message WHERE user_id = :uid AND role = 'user' AND created_at > :since) < :rate"
+RECENT_MESSAGES = "FROM message WHERE user_id = :uid AND role = 'user' AND created_at > :since"
+UNDER_RATE = f"(SELECT count(*) {RECENT_MESSAGES}) < :rate"
 OWNED_BY_TURN = "EXISTS (SELECT 1 FROM conversation c WHERE c.id = :cid AND c.turn_owner = :owner)"
 REPAIR = (
     "UPDATE message SET status = 'error', error_code = 'interrupted', updated_at = :now "
@@ -418,13 +419,12 @@ class TurnStore:
         return f"CAST({placeholder} AS json)" if self.postgres else placeholder
 
     def _check_rate(self, session: Session, user_id: str) -> None:
-        since = utcnow() - timedelta(minutes=1)
-        recent = (
-            col(Message.user_id) == user_id,
-            col(Message.role) == "user",
-            col(Message.created_at) > since,
+        """The rate rule of the claim, for its refusal: 429 with how long until the oldest message ages out."""
+        counted = _statement(f"SELECT count(*) AS sent, min(created_at) AS oldest {RECENT_MESSAGES}").columns(
+            oldest=UTCDateTime()
         )
-        sent, oldest = session.exec(select(sa.func.count(), sa.func.min(Message.created_at)).where(*recent)).one()
+        values = {"uid": user_id, "since": utcnow() - timedelta(minutes=1)}
+        sent, oldest = session.execute(counted, values).one()
         if sent >= self.rate_limit_per_minute:
             wait = 60 if oldest is None else max(1, int((oldest + timedelta(minutes=1) - utcnow()).total_seconds()) + 1)
             raise ApiError(
