@@ -7,10 +7,7 @@ outage goes through a TCP proxy that the benchmark cuts (`tests.support.tcp_prox
 
 from __future__ import annotations
 
-import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +17,7 @@ from typing import Any
 import httpx
 
 from infra.bench.databases import fresh_postgres
+from infra.bench.servers import free_port, server_environment, wait_until_up
 
 USER = "bench-user"
 OUTAGE_SECONDS = 3.0
@@ -55,19 +53,8 @@ def run() -> str:
 def _environment(url: str) -> dict[str, str]:
     from infra.devtoken import dev_token
 
-    secret = secrets.token_urlsafe(32)
-    os.environ["BETTER_AUTH_SECRET"] = secret
-    return {
-        **os.environ,
-        "APP_ENV": "development",
-        "DATABASE_URL": url,
-        "BETTER_AUTH_SECRET": secret,
-        "CHAT_TOKEN_SECRET": secrets.token_urlsafe(32),
-        "CHAT_RATE_LIMIT_PER_MINUTE": "10000",
-        "OPENAI_API_KEY": "",
-        "LOG_LEVEL": "ERROR",
-        "BENCH_TOKEN": dev_token(USER),
-    }
+    environment = server_environment(url, LOG_LEVEL="ERROR")
+    return {**environment, "BENCH_TOKEN": dev_token(USER)}
 
 
 def _crash(environment: dict[str, str]) -> tuple[float, str]:
@@ -175,17 +162,10 @@ def _outage(url: str, environment: dict[str, str]) -> dict[str, Any]:
 
 
 def _start(environment: dict[str, str], model: str) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "tests.support.chat_server", str(port), model], env=environment)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return server, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    if wait_until_up(base, 30):
+        return server, base
     server.kill()
     raise RuntimeError("the chat server did not start")
