@@ -39,3 +39,13 @@ def test_every_document_declares_its_bearer_schemes_and_each_routes_security(nam
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             assert operation["security"] == expected, (path, method)
+
+
+def test_the_chatkit_body_is_chatkits_request_schema() -> None:
+    document = json.loads((OUT / "chat.json").read_text())
+    body = document["paths"]["/api/{user_id}/chatkit"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/ChatKitRequest"}
+    request = document["components"]["schemas"]["ChatKitRequest"]
+    kinds = {ref["$ref"].rsplit("/", 1)[-1] for ref in request.get("oneOf", request.get("anyOf", []))}
+    assert {"ThreadsCreateReq", "ThreadsAddUserMessageReq", "ItemsListReq"} <= kinds
+    assert all(kind in document["components"]["schemas"] for kind in kinds)

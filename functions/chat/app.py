@@ -8,6 +8,7 @@ from mangum import Mangum
 from functions.chat.mcp_http import mount_mcp
 from functions.chat.mcp_server import build_task_server
 from functions.chat.models import select_model
+from functions.chat.openapi_doc import with_chatkit_request_schema
 from functions.chat.routes import router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
@@ -18,5 +19,6 @@ chat_settings = ChatSettings.from_environ()
 task_server = build_task_server()  # one MCP server: the agent's tools in process and /mcp over HTTP
 app = build_app("todo-chat chat", services, [router])
 app.state.chat = ChatRuntime.build(services, chat_settings, select_model(chat_settings), task_server)
+app.openapi = with_chatkit_request_schema(app)  # type: ignore[method-assign]
 mount_mcp(app, services, chat_settings, task_server)
 handler = Mangum(app, lifespan="off")
