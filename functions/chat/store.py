@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from functions.chat.caller import Caller
 from functions.chat.chatkit_view import item_text, items_of, row_id
-from todo_common import conversations
+from todo_common import conversations, keyset
 from todo_common.errors import ApiError
 from todo_common.models import TITLE_MAX, Conversation, Message, new_id, utcnow
 
@@ -72,15 +72,12 @@ class ChatStore(Store[Caller]):
     async def load_threads(self, limit: int, after: str | None, order: str, context: Caller) -> Page[ThreadMetadata]:
         def work(session: Session) -> Page[ThreadMetadata]:
             statement = select(Conversation).where(Conversation.user_id == context.user_id)
-            key = sa.tuple_(col(Conversation.created_at), col(Conversation.id))
+            key, direction = (col(Conversation.created_at), col(Conversation.id)), _order(order)
             if after:
                 anchor = conversations.owned_conversation(session, context.user_id, after)
-                position = (anchor.created_at, anchor.id)
-                statement = statement.where(key < position if order == "desc" else key > position)
-            direction = sa.desc if order == "desc" else sa.asc
-            statement = statement.order_by(direction(col(Conversation.created_at)), direction(col(Conversation.id)))
-            rows = list(session.exec(statement.limit(limit + 1)).all())
-            page, has_more = rows[:limit], len(rows) > limit
+                statement = statement.where(keyset.after(key, (anchor.created_at, anchor.id), direction))
+            statement = statement.order_by(*keyset.ordered(key, direction)).limit(limit + 1)
+            page, has_more = keyset.split(session.exec(statement).all(), limit)
             return Page(data=[to_thread(c) for c in page], has_more=has_more, after=page[-1].id if has_more else None)
 
         return await _read(context, work)
@@ -102,12 +99,9 @@ class ChatStore(Store[Caller]):
                 ).first()
                 if anchor_seq is None:
                     raise ApiError(400, "invalid_cursor", "The cursor is not an item of this thread.")
-                statement = statement.where(
-                    col(Message.seq) < anchor_seq if order == "desc" else col(Message.seq) > anchor_seq
-                )
-            direction = sa.desc if order == "desc" else sa.asc
-            rows = list(session.exec(statement.order_by(direction(col(Message.seq))).limit(limit + 1)).all())
-            page, has_more = rows[:limit], len(rows) > limit
+                statement = statement.where(keyset.after([col(Message.seq)], [anchor_seq], _order(order)))
+            statement = statement.order_by(*keyset.ordered([col(Message.seq)], _order(order))).limit(limit + 1)
+            page, has_more = keyset.split(session.exec(statement).all(), limit)
             items: list[ThreadItem] = []
             for row in page:
                 expanded = items_of(conversations.settled(row, conversation.turn_lease_until))
@@ -204,6 +198,10 @@ def save_feedback(caller: Caller, thread_id: str, item_ids: list[str], kind: str
         )
 
     caller.database.write(work)
+
+
+def _order(order: str) -> keyset.Order:
+    return "desc" if order == "desc" else "asc"
 
 
 def to_thread(conversation: Conversation) -> ThreadMetadata:

@@ -16,6 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from todo_common import keyset
 from todo_common.clip import clip
 from todo_common.errors import forbidden, not_found
 from todo_common.models import PREVIEW_MAX, Conversation, Message, utcnow
@@ -24,6 +25,7 @@ from todo_common.pagination import decode_cursor, encode_cursor, invalid_cursor
 T = TypeVar("T")
 Order = Literal["asc", "desc"]
 CHAT_ITEM = "message"
+_RECENT = (col(Conversation.updated_at), col(Conversation.id))  # the conversation list's sort key
 INTERRUPTED = "interrupted"
 
 
@@ -119,9 +121,7 @@ def list_conversations(
     if cursor:
         position = decode_cursor(cursor, u=datetime, i=str)
         updated_at = position["u"]
-        statement = statement.where(
-            sa.tuple_(col(Conversation.updated_at), col(Conversation.id)) < (updated_at, position["i"])
-        )
+        statement = statement.where(keyset.after(_RECENT, (updated_at, position["i"]), "desc"))
     if query:
         pattern = f"%{_escape_like(query)}%"
         in_messages = (
@@ -130,7 +130,7 @@ def list_conversations(
             .exists()
         )
         statement = statement.where(sa.or_(col(Conversation.title).ilike(pattern, escape="\\"), in_messages))
-    statement = statement.order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc()).limit(limit + 1)
+    statement = statement.order_by(*keyset.ordered(_RECENT, "desc")).limit(limit + 1)
     rows = [ConversationSummary.of(conversation, last) for conversation, last in session.exec(statement).all()]
     return _page(rows, limit, lambda c: encode_cursor(u=c.updated_at.isoformat(), i=c.id))
 
@@ -155,12 +155,8 @@ def list_messages(
         position = decode_cursor(cursor, s=int, o=str)
         if position["o"] != order:
             raise invalid_cursor()
-        statement = statement.where(
-            col(Message.seq) > position["s"] if order == "asc" else col(Message.seq) < position["s"]
-        )
-    statement = statement.order_by(col(Message.seq).asc() if order == "asc" else col(Message.seq).desc()).limit(
-        limit + 1
-    )
+        statement = statement.where(keyset.after([col(Message.seq)], [position["s"]], order))
+    statement = statement.order_by(*keyset.ordered([col(Message.seq)], order)).limit(limit + 1)
     rows = [settled(message, lease_until) for message, lease_until in session.exec(statement).all()]
     if not rows:
         check_owned(session, user_id, conversation_id)
@@ -260,9 +256,8 @@ def make_preview(content: str | None) -> str | None:
 
 
 def _page(rows: list[T], limit: int, cursor_of: Any) -> Page[T]:
-    if len(rows) > limit:
-        return Page(items=rows[:limit], next_cursor=cursor_of(rows[limit - 1]))
-    return Page(items=rows, next_cursor=None)
+    page, more = keyset.split(rows, limit)
+    return Page(items=page, next_cursor=cursor_of(page[-1]) if more else None)
 
 
 def _escape_like(text: str) -> str:
