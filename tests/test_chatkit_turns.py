@@ -189,3 +189,23 @@ def test_actions_need_a_widget_sender(services: Services, database: Database, to
             answer = client.post(f"/api/{ALICE}/chatkit", content=request.model_dump_json(), headers=headers)
             assert answer.status_code == status, answer.text
             assert answer.json()["error"]["code"] == code
+
+
+def test_every_streamed_item_time_carries_its_offset(services: Services, tokens: Tokens) -> None:
+    with TestClient(chat_app(services, ScriptedModel([[assistant_message("hi")]]))) as client:
+        request = ThreadsCreateReq(params=ThreadCreateParams(input=user_input("hello")))
+        headers = {**tokens.headers(ALICE), "Content-Type": "application/json"}
+        events = [
+            d
+            for _, d in parse_sse(
+                client.post(
+                    f"/api/{ALICE}/chatkit", content=request.model_dump_json(), headers=headers
+                ).text.splitlines()
+            )
+        ]
+    times = [e["item"]["created_at"] for e in events if e["type"] == "thread.item.done"]
+    assert {e["item"]["type"] for e in events if e["type"] == "thread.item.done"} >= {
+        "user_message",
+        "assistant_message",
+    }
+    assert all(t.endswith(("Z", "+00:00")) for t in times), times

@@ -442,3 +442,43 @@ def test_the_context_is_capped_in_characters_and_leaves_out_unfinished_answers(
     assert "newest" in given and "the failed question" in given
     assert "half an answer" not in given
     assert "old question 0" not in given
+
+
+def test_the_model_gets_the_default_context_window_of_the_last_messages(
+    services: Services, database: Database, tokens: Tokens
+) -> None:
+    from functions.chat.settings import ChatSettings
+
+    window = ChatSettings.from_environ({}).history_limit
+    assert 10 <= window <= 15  # the plan's window
+    existing = seed_conversation(database, ALICE)
+    for index in range(20):
+        add_message(database, existing.id, f"question {index}")
+        add_message(database, existing.id, f"answer {index}", role="assistant")
+    model = ScriptedModel([[assistant_message("ok")]])
+    client = TestClient(chat_app(services, model, history_limit=window, rate_limit_per_minute=100))
+    response = client.post(
+        f"/api/{ALICE}/chat", json={"message": "newest", "conversation_id": existing.id}, headers=tokens.headers(ALICE)
+    )
+    assert response.status_code == 200, response.text
+    given = [item["content"] for item in model.calls[0].input if isinstance(item, dict) and "content" in item]
+    assert len(given) == window
+    assert given[-1] == "newest" and given[0] == f"answer {20 - (window - 1) // 2 - 1}"
+
+
+def test_a_message_of_only_spaces_is_refused_and_stores_nothing(
+    services: Services, database: Database, tokens: Tokens
+) -> None:
+    client = TestClient(chat_app(services, OfflineModel()))
+    response = client.post(f"/api/{ALICE}/chat", json={"message": "   \n "}, headers=tokens.headers(ALICE))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert database.read(lambda s: s.exec(select(Conversation)).all()) == []
+
+
+def test_an_answer_is_timed_when_it_was_given(services: Services, database: Database, tokens: Tokens) -> None:
+    client = TestClient(chat_app(services, SlowModel(OfflineModel(), 0.05)))
+    answer = client.post(f"/api/{ALICE}/chat", json={"message": "hello"}, headers=tokens.headers(ALICE)).json()
+    question, reply = rows(database, answer["conversation_id"])
+    assert reply.created_at > question.created_at
+    assert conversation(database, answer["conversation_id"]).created_at == question.created_at  # type: ignore[union-attr]

@@ -111,6 +111,8 @@ class ChatStore(Store[Caller]):
         return await _read(context, work)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Caller) -> None:
+        # ChatKit sends this same item to the client next: with its true offset, like every other item's time.
+        item.created_at = aware(item.created_at)
         await self.save_item(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: Caller) -> None:

@@ -326,11 +326,12 @@ class TurnStore:
         release: bool = True,
     ) -> bool:
         """Store the answer with its final status (and release the lease), only while the turn owns its
-        conversation: False if it does not any more (deleted, or taken over), and then nothing was written."""
+        conversation: False if it does not any more (deleted, or taken over), and then nothing was written. An
+        answer's time is when it was given: its end."""
         values = self._progress_values(lease, message_id, content, calls) | {"status": status, "code": error_code}
         update = (
             f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, status = :status, "
-            f"error_code = :code, updated_at = :now WHERE id = :mid AND {OWNED_BY_TURN}"
+            f"error_code = :code, created_at = :now, updated_at = :now WHERE id = :mid AND {OWNED_BY_TURN}"
         )
         if self.postgres and release:
             sql = f"WITH finished AS ({update} RETURNING id) {_RELEASE_SQL} AND EXISTS (SELECT 1 FROM finished)"
