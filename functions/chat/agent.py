@@ -114,7 +114,7 @@ def history_to_input(messages: list[Message], max_chars: int) -> list[TResponseI
 
 def _items_of(message: Message) -> list[TResponseInputItem]:
     if message.role == "user":
-        return [{"role": "user", "content": message.content}]
+        return [{"role": "user", "content": user_text(message)}]
     items: list[TResponseInputItem] = []
     for index, call in enumerate(records_of(message.tool_calls)):
         if call.status == "running":
@@ -126,6 +126,24 @@ def _items_of(message: Message) -> list[TResponseInputItem]:
     if message.content and message.status == "complete":
         items.append({"role": "assistant", "content": message.content})
     return items
+
+
+def user_text(message: Message) -> str:
+    """What the user said as the model reads it: a ChatKit message's text with what its composer attached made
+    explicit (the passage it quotes, the tasks it @-mentions by id), so "done @walk dog" names one task even when
+    two share that title."""
+    item = message.chatkit_item or {}
+    if item.get("type") != "user_message":
+        return message.content
+    text = "".join(str(part.get("text") or "") for part in item.get("content", []))
+    notes = []
+    if item.get("quoted_text"):
+        notes.append(f"The user quotes: {json.dumps(item['quoted_text'])}")
+    for part in item.get("content", []):
+        task_id = (part.get("data") or {}).get("task_id") if part.get("type") == "input_tag" else None
+        if task_id is not None:
+            notes.append(f"@{part.get('text')} is the task with id {task_id} (title {json.dumps(part.get('text'))}).")
+    return "\n".join([text, *notes]) if notes else text
 
 
 def _json_or_text(text: str) -> Any:

@@ -44,9 +44,19 @@ _COMMANDS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+_MENTION = re.compile(r"^@(?P<title>.+) is the task with id (?P<task_id>\d+) ")
+
+
 def parse_command(text: str) -> tuple[str, dict[str, Any]] | None:
-    """The tool and arguments a message asks for, or None when it is not a command."""
-    cleaned = " ".join(text.strip().rstrip(".!").split())
+    """The tool and arguments a message asks for, or None when it is not a command. A task the message
+    @-mentions (the lines after the first say which id it is) stands for its id: "done @walk dog" is "done 7"."""
+    first, *notes = text.strip().splitlines() or [""]
+    for note in notes:
+        mention = _MENTION.match(note)
+        if mention:
+            for written in ("@" + mention["title"], mention["title"]):
+                first = first.replace(written, mention["task_id"], 1)
+    cleaned = " ".join(first.strip().rstrip(".!").split())
     for pattern, tool in _COMMANDS:
         match = pattern.match(cleaned)
         if not match:

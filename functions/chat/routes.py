@@ -3,8 +3,10 @@ POST /api/{user_id}/chatkit (the ChatKit protocol): HTTP only. The turn service 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from chatkit.server import NonStreamingResult, StreamingResult
 from chatkit.types import (
@@ -20,10 +22,11 @@ from chatkit.types import (
     ThreadsRetryAfterItemReq,
     is_streaming_req,
 )
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
+from functions.chat import tasks
 from functions.chat.caller import Caller
 from functions.chat.chatkit_view import item_text
 from functions.chat.detached import KEEPALIVE, detached
@@ -31,9 +34,10 @@ from functions.chat.runtime import ChatRuntime
 from functions.chat.schemas import ChatRequest, ChatResponse
 from functions.chat.sse import KEEPALIVE_COMMENT, failure_body, sse_event
 from functions.chat.store import not_supported
+from functions.chat.tasks import TaskSearchPage
 from functions.chat.turn import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
 from todo_common.errors import ApiError, error_responses
-from todo_common.text import no_nul
+from todo_common.text import StoredText, no_nul
 from todo_common.web import CurrentUser, ServicesDep
 
 logger = logging.getLogger(__name__)
@@ -125,6 +129,26 @@ def _check_length(text: str, limit: int) -> None:
         raise ApiError(422, "validation_error", "Invalid message: it must not contain NUL characters.") from None
     if len(text) > limit:
         raise ApiError(413, "message_too_long", f"Messages are limited to {limit} characters.")
+
+
+# -- task search (the composer's @-mentions) -------------------------------------------------------------------
+
+
+@router.get(
+    "/api/{user_id}/tasks/search",
+    response_model=TaskSearchPage,
+    summary="Search the user's tasks by title, for @-mentions in the composer",
+)
+async def search_tasks(
+    user_id: str,
+    user: CurrentUser,
+    services: ServicesDep,
+    q: Annotated[StoredText, Query(max_length=200, description="Text the title contains (empty: every task).")] = "",
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="`next_cursor` of the previous page.")] = None,
+) -> TaskSearchPage:
+    caller = Caller(user.user_id, services.database)
+    return await asyncio.to_thread(tasks.search_tasks, caller, q.strip(), limit=limit, after=cursor)
 
 
 # -- ChatKit -------------------------------------------------------------------------------------------------

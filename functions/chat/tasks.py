@@ -11,7 +11,9 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from functions.chat.caller import Caller
+from todo_common import keyset
 from todo_common.models import DESCRIPTION_MAX, TITLE_MAX, Task, utcnow
+from todo_common.text import contains_pattern
 
 TaskFilter = Literal["all", "pending", "completed"]
 
@@ -67,11 +69,31 @@ def list_tasks(caller: Caller, status: TaskFilter = "all") -> TaskList:
         statement = select(Task).where(Task.user_id == caller.user_id)
         if status != "all":
             statement = statement.where(Task.completed == (status == "completed"))
-        tasks = [
-            TaskPublic(id=t.id or 0, title=t.title, description=t.description, completed=t.completed)
-            for t in session.exec(statement.order_by(col(Task.id))).all()
-        ]
+        tasks = [_public(task) for task in session.exec(statement.order_by(col(Task.id))).all()]
         return TaskList(status=status, count=len(tasks), tasks=tasks)
+
+    return caller.database.read(work)
+
+
+class TaskSearchPage(BaseModel):
+    items: list[TaskPublic]
+    next_cursor: int | None = None
+
+
+def search_tasks(caller: Caller, query: str, *, limit: int, after: int | None = None) -> TaskSearchPage:
+    """The caller's tasks whose title contains `query` (any case), by id, `limit` at a time: what a composer's
+    @-mention search offers."""
+    pattern = contains_pattern(query)
+
+    def work(session: Session) -> TaskSearchPage:
+        statement = select(Task).where(Task.user_id == caller.user_id, col(Task.title).ilike(pattern, escape="\\"))
+        if after is not None:
+            statement = statement.where(col(Task.id) > after)
+        rows, more = keyset.split(session.exec(statement.order_by(col(Task.id)).limit(limit + 1)).all(), limit)
+        items = [
+            TaskPublic(id=t.id or 0, title=t.title, description=t.description, completed=t.completed) for t in rows
+        ]
+        return TaskSearchPage(items=items, next_cursor=items[-1].id if more and items else None)
 
     return caller.database.read(work)
 
@@ -113,6 +135,10 @@ def update_task(caller: Caller, task_id: int, title: str | None = None, descript
         return TaskChange(task_id=task_id, status="updated", title=task.title)
 
     return caller.database.write(work)
+
+
+def _public(task: Task) -> TaskPublic:
+    return TaskPublic(id=task.id or 0, title=task.title, description=task.description, completed=task.completed)
 
 
 def _owned(session: Session, caller: Caller, task_id: int) -> Task:

@@ -85,7 +85,10 @@ REPAIR = (
     "UPDATE message SET status = 'error', error_code = 'interrupted', updated_at = :now "
     "WHERE conversation_id = :cid AND status = 'streaming'"
 )
-_COLUMNS = "id, conversation_id, user_id, seq, role, item_type, content, tool_calls, status, error_code, created_at"
+_COLUMNS = (
+    "id, conversation_id, user_id, seq, role, item_type, content, tool_calls, status, error_code, chatkit_item, "
+    "created_at"
+)
 
 
 def _statement(sql: str) -> sa.TextClause:
@@ -527,7 +530,7 @@ def _changed(session: Session, statement: sa.Executable, values: dict[str, Any])
 
 def _typed(statement: sa.TextClause) -> sa.TextualSelect:
     """A raw select whose message columns come back as the table model has them."""
-    return statement.columns(created_at=UTCDateTime(), tool_calls=sa.JSON())
+    return statement.columns(created_at=UTCDateTime(), tool_calls=sa.JSON(), chatkit_item=sa.JSON())
 
 
 def _message_of(row: Row[Any]) -> Message:

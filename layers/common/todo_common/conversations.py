@@ -21,6 +21,7 @@ from todo_common.clip import clip
 from todo_common.errors import forbidden, not_found
 from todo_common.models import PREVIEW_MAX, Conversation, Message, utcnow
 from todo_common.pagination import decode_cursor, encode_cursor, invalid_cursor
+from todo_common.text import contains_pattern
 
 T = TypeVar("T")
 Order = Literal["asc", "desc"]
@@ -123,7 +124,7 @@ def list_conversations(
         updated_at = position["u"]
         statement = statement.where(keyset.after(_RECENT, (updated_at, position["i"]), "desc"))
     if query:
-        pattern = f"%{_escape_like(query)}%"
+        pattern = contains_pattern(query)
         in_messages = (
             select(Message.id)
             .where(Message.conversation_id == Conversation.id, col(Message.content).ilike(pattern, escape="\\"))
@@ -258,7 +259,3 @@ def make_preview(content: str | None) -> str | None:
 def _page(rows: list[T], limit: int, cursor_of: Any) -> Page[T]:
     page, more = keyset.split(rows, limit)
     return Page(items=page, next_cursor=cursor_of(page[-1]) if more else None)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

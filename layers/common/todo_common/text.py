@@ -28,3 +28,8 @@ def no_nul(value: str) -> str:
 
 
 StoredText = Annotated[str, AfterValidator(no_nul)]
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape character `\\`) matching any text that contains `text` literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
