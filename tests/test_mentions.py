@@ -31,7 +31,7 @@ def add_tasks(database: Database, user: str, *titles: str) -> list[int]:
         tasks = [Task(user_id=user, title=title) for title in titles]
         session.add_all(tasks)
         session.flush()
-        return [task.id for task in tasks]
+        return [task.id or 0 for task in tasks]
 
     return database.write(work)
 
