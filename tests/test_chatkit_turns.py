@@ -168,7 +168,8 @@ def test_item_times_are_true_on_a_host_that_is_not_in_utc(
         again = client.post(f"/api/{ALICE}/chatkit", content=request.model_dump_json(), headers=headers)
     question = database.read(lambda s: s.exec(select(Message).where(Message.role == "user")).one())
     assert abs(question.created_at - utcnow()) < timedelta(minutes=1)
-    assert again.status_code == 429  # the rate limit counts the message at its true time
+    refusal = [d for _, d in parse_sse(again.text.splitlines())]  # the rate limit counts the message at its true time
+    assert [e["type"] for e in refusal] == ["error"] and "try again in" in refusal[0]["message"]
 
 
 def test_actions_need_a_widget_sender(services: Services, database: Database, tokens: Tokens) -> None:
@@ -209,3 +210,45 @@ def test_every_streamed_item_time_carries_its_offset(services: Services, tokens:
         "assistant_message",
     }
     assert all(t.endswith(("Z", "+00:00")) for t in times), times
+
+
+def test_a_closed_thread_takes_no_new_message_and_says_why(
+    services: Services, database: Database, tokens: Tokens
+) -> None:
+    model = ScriptedModel([[assistant_message("one")], [assistant_message("two")]])
+    with TestClient(chat_app(services, model)) as client:
+        headers = {**tokens.headers(ALICE), "Content-Type": "application/json"}
+        created = client.post(
+            f"/api/{ALICE}/chatkit",
+            content=ThreadsCreateReq(params=ThreadCreateParams(input=user_input("hi"))).model_dump_json(),
+            headers=headers,
+        )
+        thread_id = parse_sse(created.text.splitlines())[0][1]["thread"]["id"]
+
+        def close(session: Any) -> None:
+            conversation = session.get(Conversation, thread_id)
+            conversation.chatkit = {"status": {"type": "closed", "reason": "This chat was archived."}, "metadata": {}}
+            session.add(conversation)
+
+        database.write(close)
+        before = chat_rows(database, thread_id)
+        request = ThreadsAddUserMessageReq(
+            params=ThreadAddUserMessageParams(thread_id=thread_id, input=user_input("more"))
+        )
+        answer = client.post(f"/api/{ALICE}/chatkit", content=request.model_dump_json(), headers=headers)
+    events = [d for _, d in parse_sse(answer.text.splitlines())]
+    assert [e["type"] for e in events] == ["error"]
+    assert events[0]["message"] == "This chat was archived."
+    assert chat_rows(database, thread_id) == before
+
+
+def test_the_user_sees_thinking_before_the_first_text(services: Services, tokens: Tokens) -> None:
+    with TestClient(chat_app(services, ScriptedModel([[assistant_message("hi")]]))) as client:
+        response = client.post(
+            f"/api/{ALICE}/chatkit",
+            content=ThreadsCreateReq(params=ThreadCreateParams(input=user_input("hello"))).model_dump_json(),
+            headers={**tokens.headers(ALICE), "Content-Type": "application/json"},
+        )
+    kinds = [d["type"] for _, d in parse_sse(response.text.splitlines())]
+    assert kinds.index("progress_update") < kinds.index("thread.item.added")
+    assert kinds.index("stream_options") < kinds.index("progress_update")

@@ -18,10 +18,13 @@ from chatkit.types import (
     ChatKitReq,
     ClientToolCallItem,
     FeedbackKind,
+    ProgressUpdateEvent,
     SyncCustomActionResponse,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
+    ThreadsAddUserMessageReq,
     ThreadsCustomActionReq,
+    ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
     ThreadUpdatedEvent,
@@ -38,6 +41,12 @@ from functions.chat.turns import TurnService
 from todo_common.errors import ApiError, not_found
 from todo_common.models import utcnow
 
+_MESSAGE_REQUESTS = (ThreadsAddUserMessageReq, ThreadsRetryAfterItemReq, ThreadsAddClientToolOutputReq)
+
+
+class ThreadNotOpen(Exception):
+    """A closed or locked thread takes no new messages: the client is told in the stream, nothing is stored."""
+
 
 class TodoChatKitServer(ChatKitServer[Caller]):
     def __init__(self, store: ChatStore, turns: TurnService) -> None:
@@ -49,7 +58,9 @@ class TodoChatKitServer(ChatKitServer[Caller]):
         thread (403/404), a tool output nobody asked for (409), an action whose sender is not a widget (4xx)."""
         thread_id: str | None = getattr(getattr(request, "params", None), "thread_id", None)
         if thread_id is not None:
-            await self.store.load_thread(thread_id, context)
+            thread = await self.store.load_thread(thread_id, context)
+            if isinstance(request, _MESSAGE_REQUESTS) and thread.status.type != "active":
+                raise ThreadNotOpen(thread.status.reason or f"This conversation is {thread.status.type}.")
         if isinstance(request, ThreadsAddClientToolOutputReq):
             last = await self.store.load_thread_items(request.params.thread_id, None, 1, "desc", context)
             item = last.data[0] if last.data else None
@@ -69,6 +80,7 @@ class TodoChatKitServer(ChatKitServer[Caller]):
         lease = context.lease
         if lease is None or lease.conversation_id != thread.id:
             raise CustomStreamError("This request holds no turn of this thread.", allow_retry=True)
+        yield ProgressUpdateEvent(icon="sparkle", text="Thinking…")  # until the first text or tool call
         start, events = await self.turns.chatkit_reply(context, lease)
         if start.new_title is not None:
             yield ThreadUpdatedEvent(thread=self._to_thread_response(to_thread_titled(thread, start.new_title)))

@@ -28,6 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from functions.chat import tasks
 from functions.chat.caller import Caller
+from functions.chat.chatkit_server import ThreadNotOpen
 from functions.chat.chatkit_view import item_text
 from functions.chat.detached import KEEPALIVE, detached
 from functions.chat.runtime import ChatRuntime
@@ -166,7 +167,10 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
     if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
         _check_length(item_text(parsed.params.input), runtime.settings.max_message_chars)
     caller = Caller(user.user_id, services.database)
-    await runtime.chatkit.guard(parsed, caller)  # 4xx before any stream starts
+    try:
+        await runtime.chatkit.guard(parsed, caller)  # 4xx before any stream starts
+    except ThreadNotOpen as closed:
+        return _chatkit_response(_refused(str(closed)))
 
     if not is_streaming_req(parsed):
         result = await runtime.chatkit.process(raw, caller)
@@ -176,7 +180,12 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
         return _chatkit_response(_processed(runtime, raw, caller))
     thread_id: str | None = getattr(parsed.params, "thread_id", None)
     counts = isinstance(parsed, _MESSAGE_REQUESTS)
-    lease = await runtime.turns.lease_for_chatkit(caller, thread_id, counts_as_message=counts)  # 403/404/429 here
+    try:
+        lease = await runtime.turns.lease_for_chatkit(caller, thread_id, counts_as_message=counts)  # 403/404 here
+    except ApiError as refused:
+        if refused.code != "rate_limited":
+            raise
+        return _chatkit_response(_refused(refused.message))  # a well-formed request: the reason goes in the stream
     held = runtime.turns.under_lease(
         caller, lease, thread_id, lambda: _processed(runtime, raw, caller), counts_as_message=counts
     )
@@ -192,6 +201,10 @@ async def _processed(runtime: ChatRuntime, raw: bytes, caller: Caller) -> AsyncI
     except Exception:
         logger.exception("ChatKit stream failed")
         yield _chatkit_error("Something went wrong while answering; try again.", allow_retry=True)
+
+
+async def _refused(message: str) -> AsyncIterator[bytes]:
+    yield _chatkit_error(message, allow_retry=True)
 
 
 def _chatkit_response(stream: AsyncIterator[bytes | TurnRefused]) -> StreamingResponse:
