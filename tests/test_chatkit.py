@@ -46,7 +46,7 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from tests.support.chat import chat_app, parse_sse
-from tests.support.factories import seed_conversation
+from tests.support.factories import add_message, seed_conversation
 from tests.support.tokens import Tokens
 from todo_common.db import Database
 from todo_common.models import Message, Task
@@ -265,3 +265,58 @@ def test_a_deeply_nested_chatkit_body_is_a_documented_400(chatkit: ChatKitClient
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "json_too_deep"
+
+
+def seed_tool_turns(database: Database) -> str:
+    """A thread of three turns whose answers each ran a tool: nine ChatKit items (question, workflow, answer)."""
+    conversation = seed_conversation(database, ALICE)
+    call = {"call_id": "c", "name": "list_tasks", "arguments": {}, "result": {"count": 0}, "status": "success"}
+    for index in range(3):
+        add_message(database, conversation.id, f"question {index}")
+        add_message(database, conversation.id, f"answer {index}", role="assistant", tool_calls=[call])
+    return conversation.id
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_items_list_pages_by_items_and_every_item_id_is_a_cursor(
+    chatkit: ChatKitClient, database: Database, order: str
+) -> None:
+    thread_id = seed_tool_turns(database)
+    whole = chatkit.post(ItemsListReq(params=ItemsListParams(thread_id=thread_id, limit=50, order=order))).json()
+    ids = [item["id"] for item in whole["data"]]
+    assert len(ids) == 9 and not whole["has_more"]
+    for limit in (1, 2, 3, 4):
+        page = chatkit.post(ItemsListReq(params=ItemsListParams(thread_id=thread_id, limit=limit, order=order))).json()
+        assert [item["id"] for item in page["data"]] == ids[:limit]
+    for position, item_id in enumerate(ids):
+        rest = chatkit.post(
+            ItemsListReq(params=ItemsListParams(thread_id=thread_id, limit=50, after=item_id, order=order))
+        ).json()
+        assert [item["id"] for item in rest["data"]] == ids[position + 1 :]
+
+
+def test_feedback_is_kept_per_item(chatkit: ChatKitClient, database: Database) -> None:
+    thread_id = seed_tool_turns(database)
+    items = chatkit.post(ItemsListReq(params=ItemsListParams(thread_id=thread_id, limit=50))).json()["data"]
+    answer = next(i for i in items if i["type"] == "assistant_message")
+    workflow = next(i for i in items if i["type"] == "workflow")
+    for item_id, kind in ((answer["id"], "positive"), (workflow["id"], "negative")):
+        request = ItemsFeedbackReq(params=ItemFeedbackParams(thread_id=thread_id, item_ids=[item_id], kind=kind))
+        assert chatkit.post(request).status_code == 200
+    assert database.read(lambda s: s.get(Message, answer["id"])).feedback == "positive"  # type: ignore[union-attr]
+
+
+def test_retry_on_an_answer_retries_from_the_question_before_it(chatkit: ChatKitClient, database: Database) -> None:
+    created = chatkit.stream(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("add buy milk"))))
+    thread_id = created[0][1]["thread"]["id"]
+
+    def items() -> list[Any]:
+        listed = chatkit.post(ItemsListReq(params=ItemsListParams(thread_id=thread_id, limit=50, order="asc")))
+        return list(listed.json()["data"])
+
+    for pick in ("workflow", "assistant_message"):
+        target = next(i["id"] for i in items() if i["type"] == pick)
+        request = ThreadsRetryAfterItemReq(params=ThreadRetryAfterItemParams(thread_id=thread_id, item_id=target))
+        retried = chatkit.stream(request)
+        assert "error" not in [kind for kind, _ in retried]
+        assert [i["type"] for i in items()] == ["user_message", "assistant_message"]

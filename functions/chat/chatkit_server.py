@@ -53,6 +53,24 @@ class TodoChatKitServer(ChatKitServer[Caller]):
         super().__init__(store)
         self.turns = turns
 
+    async def retry_target(self, request: ChatKitReq, context: Caller) -> bool:
+        """`threads.retry_after_item` naming an answer (or its workflow) retries from the user message before it,
+        as a user who clicks retry on an answer means; True when the request was rewritten so."""
+        if not isinstance(request, ThreadsRetryAfterItemReq):
+            return False
+        params = request.params
+        earlier = await self.store.load_thread_items(params.thread_id, None, 10_000, "desc", context)
+        ids = [item.id for item in earlier.data]
+        if params.item_id not in ids:
+            raise not_found("The item")
+        before = earlier.data[ids.index(params.item_id) :]
+        user_message = next((item for item in before if isinstance(item, UserMessageItem)), None)
+        if user_message is None:
+            raise ApiError(400, "nothing_to_retry", "There is no message of yours before this item to retry.")
+        rewritten = user_message.id != params.item_id
+        params.item_id = user_message.id
+        return rewritten
+
     async def guard(self, request: ChatKitReq, context: Caller) -> None:
         """Refuse, before any stream starts, what ChatKit would fail on later: another user's or an unknown
         thread (403/404), a tool output nobody asked for (409), an action whose sender is not a widget (4xx)."""

@@ -171,6 +171,8 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
         await runtime.chatkit.guard(parsed, caller)  # 4xx before any stream starts
     except ThreadNotOpen as closed:
         return _chatkit_response(_refused(str(closed)))
+    if await runtime.chatkit.retry_target(parsed, caller):
+        raw = parsed.model_dump_json(by_alias=True).encode()
 
     if not is_streaming_req(parsed):
         result = await runtime.chatkit.process(raw, caller)

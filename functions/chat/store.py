@@ -28,7 +28,7 @@ from chatkit.types import (
 from sqlmodel import Session, col, select
 
 from functions.chat.caller import Caller
-from functions.chat.chatkit_view import item_text, items_of, row_id
+from functions.chat.chatkit_view import WORKFLOW_PREFIX, item_text, items_of, row_id
 from todo_common import conversations, keyset
 from todo_common.errors import ApiError
 from todo_common.models import TITLE_MAX, Conversation, Message, new_id, utcnow
@@ -90,23 +90,35 @@ class ChatStore(Store[Caller]):
     async def load_thread_items(
         self, thread_id: str, after: str | None, limit: int, order: str, context: Caller
     ) -> Page[ThreadItem]:
+        """`limit` ChatKit items (an answer's row may stand for two: its workflow and its message); every item id,
+        a workflow's too, is a cursor that resumes right after that item."""
+
         def work(session: Session) -> Page[ThreadItem]:
             conversation = conversations.owned_conversation(session, context.user_id, thread_id)
-            statement = select(Message).where(Message.conversation_id == thread_id)
-            if after:
-                anchor_seq = session.exec(
-                    select(Message.seq).where(Message.conversation_id == thread_id, Message.id == row_id(after))
-                ).first()
-                if anchor_seq is None:
-                    raise ApiError(400, "invalid_cursor", "The cursor is not an item of this thread.")
-                statement = statement.where(keyset.after([col(Message.seq)], [anchor_seq], _order(order)))
-            statement = statement.order_by(*keyset.ordered([col(Message.seq)], _order(order))).limit(limit + 1)
-            page, has_more = keyset.split(session.exec(statement).all(), limit)
-            items: list[ThreadItem] = []
-            for row in page:
+            direction = _order(order)
+
+            def shown(row: Message) -> list[ThreadItem]:
                 expanded = items_of(conversations.settled(row, conversation.turn_lease_until))
-                items.extend(reversed(expanded) if order == "desc" else expanded)
-            return Page(data=items, has_more=has_more, after=page[-1].id if page and has_more else None)
+                return list(reversed(expanded)) if direction == "desc" else expanded
+
+            statement = select(Message).where(Message.conversation_id == thread_id)
+            items: list[ThreadItem] = []
+            if after:
+                anchor = session.exec(
+                    select(Message).where(Message.conversation_id == thread_id, Message.id == row_id(after))
+                ).first()
+                ids = [item.id for item in shown(anchor)] if anchor else []
+                if anchor is None or after not in ids:
+                    raise ApiError(400, "invalid_cursor", "The cursor is not an item of this thread.")
+                items = shown(anchor)[ids.index(after) + 1 :]
+                statement = statement.where(keyset.after([col(Message.seq)], [anchor.seq], direction))
+            statement = statement.order_by(*keyset.ordered([col(Message.seq)], direction)).limit(limit + 1)
+            rows, more_rows = keyset.split(session.exec(statement).all(), limit)
+            for row in rows:
+                items.extend(shown(row))
+            page, has_more = keyset.split(items, limit)
+            has_more = has_more or more_rows
+            return Page(data=page, has_more=has_more, after=page[-1].id if page and has_more else None)
 
         return await _read(context, work)
 
@@ -189,13 +201,15 @@ class ChatStore(Store[Caller]):
 
 
 def save_feedback(caller: Caller, thread_id: str, item_ids: list[str], kind: str) -> None:
-    """Record 👍/👎 on assistant messages of the user's own thread."""
+    """Record 👍/👎 on assistant messages of the user's own thread (feedback is on what was said: a workflow item,
+    a view of the message's tool calls, takes none of its own)."""
 
     def work(session: Session) -> None:
         conversations.owned_conversation(session, caller.user_id, thread_id)
+        messages = [i for i in item_ids if not i.startswith(WORKFLOW_PREFIX)]  # a workflow's row is its message's
         session.execute(
             sa.update(Message)
-            .where(col(Message.conversation_id) == thread_id, col(Message.id).in_([row_id(i) for i in item_ids]))
+            .where(col(Message.conversation_id) == thread_id, col(Message.id).in_(messages))
             .values(feedback=kind)
         )
 
