@@ -95,8 +95,7 @@ def build_gateway() -> Gateway:
         [
             (re.compile(r"^/api/[^/]+/chatkit/session/?$"), session),
             (re.compile(r"^/api/[^/]+/conversations(/.*)?$"), history),
-            (re.compile(r"^/api/[^/]+/(chatkit|chat)/?$"), chat),
-            (re.compile(r"^/api/[^/]+/chat/[^/]+/stream$"), chat),
+            (re.compile(r"^/api/[^/]+/(chatkit|chat)(/.*)?$"), chat),  # after the session's own chatkit path
             (re.compile(r"^/api/[^/]+/tasks/search$"), chat),
             (re.compile(r"^/(mcp|healthz|\.well-known/oauth-protected-resource)(/.*)?$"), chat),
         ],

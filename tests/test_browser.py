@@ -404,3 +404,18 @@ def test_a_reload_during_an_answer_follows_it_to_the_end(page: Any, gateway_url:
     followed = page.locator(".msg.assistant .text").last
     expect(followed).to_have_text(HELP, timeout=20_000)
     expect(page.locator(".msg.assistant .status")).to_have_count(0)
+
+
+@pytest.mark.parametrize("chat_model", [SlowModel(OfflineModel(), 0.3)])
+def test_stop_stops_the_answer_and_says_so(page: Any, gateway_url: str, tokens: Tokens) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{gateway_url}/?token={tokens.hs256(ALICE)}")
+    page.fill("#message", "hello")
+    page.click("button[type=submit]")
+    expect(page.locator(".msg.assistant .text").last).not_to_have_text("", timeout=10_000)
+    page.click("#stop")
+    status = page.locator(".msg.assistant .status.error").last
+    expect(status).to_contain_text("You stopped the answer", timeout=10_000)
+    expect(page.locator("#stop")).to_be_hidden()
+    assert page.locator(".msg.assistant .text").last.inner_text() != HELP

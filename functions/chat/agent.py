@@ -40,6 +40,9 @@ INSTRUCTIONS = """You are the assistant of a todo app. You manage the signed-in 
 - Keep answers short and friendly."""
 
 
+STOPPED_NOTE = "The user stopped the previous answer before it finished. Do not continue it unless asked to."
+
+
 def build_agent(model: Model, server: MCPServer) -> Agent[Caller]:
     return Agent[Caller](
         name="Todo assistant",
@@ -125,6 +128,8 @@ def _items_of(message: Message) -> list[TResponseInputItem]:
         items.append({"type": "function_call_output", "call_id": call_id, "output": json.dumps(call.result)})
     if message.content and message.status == "complete":
         items.append({"role": "assistant", "content": message.content})
+    if message.error_code == "stopped":  # the hidden context ChatKit keeps for a stopped answer, in our rows
+        items.append({"role": "system", "content": STOPPED_NOTE})
     return items
 
 

@@ -3,6 +3,7 @@ the turn, the agent's run context and the task tools, so the user id is never wr
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from functions.chat.turn_store import Lease
@@ -22,3 +23,5 @@ class Caller:
     reserved_thread_id: str | None = None
     # The lease of the turn a ChatKit request runs (taken and released by the turn service around the request).
     lease: Lease | None = None
+    # Set when this request's client stops the answer (ChatKit's Stop: the client aborts the stream).
+    stop_requested: asyncio.Event = field(default_factory=asyncio.Event)

@@ -19,6 +19,7 @@ from chatkit.types import (
     ClientToolCallItem,
     FeedbackKind,
     ProgressUpdateEvent,
+    StreamOptions,
     SyncCustomActionResponse,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
@@ -52,6 +53,10 @@ class TodoChatKitServer(ChatKitServer[Caller]):
     def __init__(self, store: ChatStore, turns: TurnService) -> None:
         super().__init__(store)
         self.turns = turns
+
+    def get_stream_options(self, thread: ThreadMetadata, context: Caller) -> StreamOptions:
+        """A Stop button only where a stop reaches this function (docs/deploy.md, "Stop")."""
+        return StreamOptions(allow_cancel=self.turns.settings.allow_cancel)
 
     async def retry_target(self, request: ChatKitReq, context: Caller) -> bool:
         """`threads.retry_after_item` naming an answer (or its workflow) retries from the user message before it,

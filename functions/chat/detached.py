@@ -8,7 +8,7 @@ the consumer gets `KEEPALIVE` so proxies keep the connection open."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Final, TypeVar
 
 import anyio
@@ -26,8 +26,10 @@ _END: Final = object()
 
 
 async def detached(
-    source: AsyncIterator[T], keepalive_seconds: float | None = None
+    source: AsyncIterator[T], keepalive_seconds: float | None = None, on_abandon: Callable[[], None] | None = None
 ) -> AsyncGenerator[T | _Keepalive, None]:
+    """`source`'s items, then its end; `on_abandon` is called when the consumer leaves before that end (the
+    producer still runs to its end)."""
     queue: asyncio.Queue[object] = asyncio.Queue()
     failure: list[BaseException] = []
 
@@ -55,5 +57,7 @@ async def detached(
             raise failure[0]
     finally:
         if not producer.done():
+            if on_abandon is not None:
+                on_abandon()
             with anyio.CancelScope(shield=True):
                 await producer

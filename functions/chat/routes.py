@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from chatkit.server import NonStreamingResult, StreamingResult
@@ -99,6 +99,16 @@ async def follow(
     return Response(status_code=204) if events is None else _sse_response(events)
 
 
+@router.post(
+    "/api/{user_id}/chat/messages/{message_id}/stop",
+    status_code=202,
+    summary="Stop the answer being written (a dropped connection does not stop it; this does)",
+)
+async def stop(user_id: str, message_id: str, request: Request, user: CurrentUser, services: ServicesDep) -> Response:
+    await runtime_of(request).turns.request_stop(Caller(user.user_id, services.database), message_id)
+    return Response(status_code=202)
+
+
 def _sse_response(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         async for event in detached(events, KEEPALIVE_SECONDS):
@@ -180,6 +190,9 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
         return Response(result.json, media_type="application/json")
     if not isinstance(parsed, _TURN_REQUESTS):
         return _chatkit_response(_processed(runtime, raw, caller))
+    # ChatKit's Stop aborts the stream: where that reaches the app (not through a Lambda Function URL, where
+    # `allow_cancel` is off), a client that goes away stops its turn. The plain endpoint's drop is no stop.
+    on_abandon = caller.stop_requested.set if runtime.settings.allow_cancel else None
     thread_id: str | None = getattr(parsed.params, "thread_id", None)
     counts = isinstance(parsed, _MESSAGE_REQUESTS)
     try:
@@ -191,7 +204,7 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
     held = runtime.turns.under_lease(
         caller, lease, thread_id, lambda: _processed(runtime, raw, caller), counts_as_message=counts
     )
-    return _chatkit_response(held)
+    return _chatkit_response(held, on_abandon)
 
 
 async def _processed(runtime: ChatRuntime, raw: bytes, caller: Caller) -> AsyncIterator[bytes]:
@@ -209,9 +222,11 @@ async def _refused(message: str) -> AsyncIterator[bytes]:
     yield _chatkit_error(message, allow_retry=True)
 
 
-def _chatkit_response(stream: AsyncIterator[bytes | TurnRefused]) -> StreamingResponse:
+def _chatkit_response(
+    stream: AsyncIterator[bytes | TurnRefused], on_abandon: Callable[[], None] | None = None
+) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
-        async for chunk in detached(stream, KEEPALIVE_SECONDS):
+        async for chunk in detached(stream, KEEPALIVE_SECONDS, on_abandon):
             if chunk is KEEPALIVE:
                 yield KEEPALIVE_COMMENT
             elif isinstance(chunk, TurnRefused):

@@ -26,6 +26,7 @@ class ChatSettings:
     lease_seconds: float = 30
     context_max_chars: int = 24_000
     agent_tracing: bool = False
+    allow_cancel: bool = True
 
     @classmethod
     def from_environ(
@@ -48,6 +49,9 @@ class ChatSettings:
             lease_seconds=source.get_int("CHAT_LEASE_SECONDS", 30, minimum=3, maximum=300),
             context_max_chars=source.get_int("CHAT_CONTEXT_MAX_CHARS", 24_000, minimum=1_000, maximum=1_000_000),
             agent_tracing=(source.get("CHAT_AGENT_TRACING") or "false").lower() in ("1", "true", "yes"),
+            # A client's abort never reaches a function behind a Lambda Function URL (docs/deploy.md, "Stop").
+            allow_cancel=(source.get("CHAT_ALLOW_CANCEL") or str(not source.get("AWS_LAMBDA_FUNCTION_NAME"))).lower()
+            in ("1", "true", "yes"),
             mcp_allowed_hosts=tuple(h.strip() for h in (source.get("MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()),
         )
         if settings.openai_base_url and not settings.openai_api_key:

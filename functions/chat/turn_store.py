@@ -33,6 +33,7 @@ from todo_common.models import Conversation, Message, UTCDateTime, new_id, utcno
 from todo_common.tool_calls import ToolCallRecord, stored
 
 TITLE_FROM_MESSAGE_CHARS = 60
+STOP_REQUESTED = "stop_requested"  # the error_code of a `streaming` answer whose user asked it to stop
 
 
 class ConversationBusy(Exception):
@@ -353,6 +354,20 @@ class TurnStore:
         """Give the lease up, if it is still this turn's (never someone else's)."""
         values = {"cid": lease.conversation_id, "owner": lease.owner}
         self.database.execute(lambda s: s.execute(sa.text(_RELEASE_SQL), values))
+
+    def request_stop(self, user_id: str, message_id: str) -> bool:
+        """Mark the user's answer being written as asked to stop (its turn sees it within a poll); False if there
+        is no such answer."""
+        statement = sa.text(
+            "UPDATE message SET error_code = :code WHERE id = :mid AND user_id = :uid AND status = 'streaming'"
+        )
+        values = {"code": STOP_REQUESTED, "mid": message_id, "uid": user_id}
+        return self.database.execute(lambda s: _changed(s, statement, values)) == 1
+
+    def stop_requested(self, message_id: str) -> bool:
+        statement = sa.text("SELECT 1 FROM message WHERE id = :mid AND error_code = :code")
+        values = {"mid": message_id, "code": STOP_REQUESTED}
+        return self.database.read(lambda s: s.execute(statement, values).first() is not None)
 
     # -- reading turns back ---------------------------------------------------------------------------------
 

@@ -58,6 +58,12 @@ TIMEOUT = Failure("timeout", "The answer took too long and was stopped; what it 
 DELETED = Failure("conversation_deleted", "The conversation was deleted while the answer was being written.")
 DATABASE = Failure("database_unavailable", "The database could not be reached; the answer may be incomplete.")
 INTERRUPTED = Failure("interrupted", "The answer was interrupted before it finished.")
+STOPPED = Failure("stopped", "You stopped the answer; what it had said so far is kept.")
+STOP_POLL_SECONDS = 0.5
+
+
+class StopRequested(Exception):
+    """The user asked the running turn to stop."""
 
 
 def model_failure(exc: BaseException) -> Failure:
@@ -286,6 +292,7 @@ class TurnService:
         events: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(start, caller, events))
         heartbeat = asyncio.create_task(self._heartbeat(start.lease, events))
+        watcher = asyncio.create_task(self._watch_for_stop(caller, start.assistant_message_id, events))
         failure: Failure | None = None
         try:
             while True:
@@ -303,10 +310,10 @@ class TurnService:
                 yield item
                 await self._maybe_flush(start, recorder)
         finally:
-            producer.cancel()
-            heartbeat.cancel()
+            for task in (producer, heartbeat, watcher):
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(producer, heartbeat, return_exceptions=True)
+                await asyncio.gather(producer, heartbeat, watcher, return_exceptions=True)
         yield await self._finish(start, recorder, failure, deadline, release=release)
 
     async def _produce(
@@ -337,7 +344,28 @@ class TurnService:
                     "lease renewal failed; the turn goes on", extra={"conversation_id": lease.conversation_id}
                 )
 
+    async def _watch_for_stop(
+        self, caller: Caller, message_id: str, events: asyncio.Queue[AgentEvent | BaseException | None]
+    ) -> None:
+        """The user's Stop: this request's own signal (a ChatKit client that went away) at once, or a stop request
+        stored by any container (`request_stop`), looked for every `STOP_POLL_SECONDS`."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(caller.stop_requested.wait(), STOP_POLL_SECONDS)
+            if caller.stop_requested.is_set() or await self._best_effort(
+                lambda: self.store.stop_requested(message_id), False
+            ):
+                events.put_nowait(StopRequested())
+                return
+
+    async def request_stop(self, caller: Caller, message_id: str) -> None:
+        """Ask the turn writing `message_id` to stop (404 unless it is the caller's answer being written)."""
+        if not await asyncio.to_thread(self.store.request_stop, caller.user_id, message_id):
+            raise ApiError(404, "not_found", "No answer of yours is being written with this id.")
+
     def _failure_of(self, exc: BaseException) -> Failure:
+        if isinstance(exc, StopRequested):
+            return STOPPED
         if isinstance(exc, TurnLost):
             return DELETED
         if isinstance(exc, DATABASE_ERRORS):
@@ -413,7 +441,7 @@ def _final_of(answer: Message) -> TurnCompleted | TurnFailed:
     calls = records_of(answer.tool_calls)
     if answer.status == "complete":
         return TurnCompleted(answer.conversation_id, answer.id, answer.content, calls)
-    known = {f.code: f for f in (TIMEOUT, DELETED, DATABASE, INTERRUPTED)}
+    known = {f.code: f for f in (TIMEOUT, DELETED, DATABASE, INTERRUPTED, STOPPED)}
     failure = known.get(answer.error_code or "", Failure(answer.error_code or "model_error", INTERRUPTED.message))
     if failure.code == "model_error":
         failure = Failure("model_error", "The assistant failed before finishing its answer.")
