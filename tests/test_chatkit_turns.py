@@ -252,3 +252,41 @@ def test_the_user_sees_thinking_before_the_first_text(services: Services, tokens
     kinds = [d["type"] for _, d in parse_sse(response.text.splitlines())]
     assert kinds.index("progress_update") < kinds.index("thread.item.added")
     assert kinds.index("stream_options") < kinds.index("progress_update")
+
+
+def test_hidden_context_reaches_the_model_and_never_the_user(
+    services: Services, database: Database, tokens: Tokens
+) -> None:
+    from chatkit.types import HiddenContextItem, ItemsListParams, ItemsListReq
+
+    from functions.chat.caller import Caller
+    from functions.chat.store import ChatStore
+
+    model = ScriptedModel([[assistant_message("one")], [assistant_message("two")]])
+    with TestClient(chat_app(services, model)) as client:
+        headers = {**tokens.headers(ALICE), "Content-Type": "application/json"}
+        created = client.post(
+            f"/api/{ALICE}/chatkit",
+            content=ThreadsCreateReq(params=ThreadCreateParams(input=user_input("hi"))).model_dump_json(),
+            headers=headers,
+        )
+        thread_id = parse_sse(created.text.splitlines())[0][1]["thread"]["id"]
+        hidden = HiddenContextItem(
+            id="itm_hidden", thread_id=thread_id, created_at=utcnow(), content="The user is vegan."
+        )
+        import asyncio
+
+        asyncio.run(ChatStore().add_thread_item(thread_id, hidden, Caller(ALICE, database)))
+        request = ThreadsAddUserMessageReq(
+            params=ThreadAddUserMessageParams(thread_id=thread_id, input=user_input("food?"))
+        )
+        client.post(f"/api/{ALICE}/chatkit", content=request.model_dump_json(), headers=headers)
+        from chatkit.types import ItemsListParams, ItemsListReq
+
+        listed = client.post(
+            f"/api/{ALICE}/chatkit",
+            content=ItemsListReq(params=ItemsListParams(thread_id=thread_id, limit=50)).model_dump_json(),
+            headers=headers,
+        ).json()
+    assert "The user is vegan." in str(model.calls[1].input)
+    assert "The user is vegan." not in str([i for i in listed["data"] if i["type"] != "hidden_context_item"])

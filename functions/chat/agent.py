@@ -116,6 +116,9 @@ def history_to_input(messages: list[Message], max_chars: int) -> list[TResponseI
 
 
 def _items_of(message: Message) -> list[TResponseInputItem]:
+    if message.item_type != "message":  # ChatKit's hidden context: for the model, never shown to the user
+        hidden = (message.chatkit_item or {}).get("content")
+        return [{"role": "system", "content": hidden if isinstance(hidden, str) else json.dumps(hidden)}]
     if message.role == "user":
         return [{"role": "user", "content": user_text(message)}]
     items: list[TResponseInputItem] = []

@@ -86,6 +86,8 @@ REPAIR = (
     "UPDATE message SET status = 'error', error_code = 'interrupted', updated_at = :now "
     "WHERE conversation_id = :cid AND status = 'streaming'"
 )
+# What the agent's context reads: chat messages, and ChatKit's hidden context items (never shown, but for the model).
+_IN_CONTEXT = "item_type IN ('message', 'hidden_context_item', 'sdk_hidden_context')"
 _COLUMNS = (
     "id, conversation_id, user_id, seq, role, item_type, content, tool_calls, status, error_code, chatkit_item, "
     "created_at"
@@ -172,7 +174,7 @@ class TurnStore:
 
     def _context_sqlite(self, session: Session, conversation_id: str) -> list[Row[Any]]:
         statement = sa.text(
-            f"SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid AND item_type = 'message' "
+            f"SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid AND {_IN_CONTEXT} "
             "ORDER BY seq DESC LIMIT :limit"
         )
         return list(session.execute(_typed(statement), {"cid": conversation_id, "limit": self.history_limit}))
@@ -227,7 +229,7 @@ class TurnStore:
                 values | {"calls": "[]"},
             )
             statement = sa.text(
-                f"SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid AND item_type = 'message' "
+                f"SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid AND {_IN_CONTEXT} "
                 "AND seq < :seq ORDER BY seq DESC LIMIT :limit"
             )
             assert turn.answer is not None
@@ -506,7 +508,7 @@ def _claim_postgres(new: bool) -> str:
         ""
         if new
         else f"LEFT JOIN LATERAL (SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid "
-        "AND item_type = 'message' ORDER BY seq DESC LIMIT :limit) m ON true"
+        f"AND {_IN_CONTEXT} ORDER BY seq DESC LIMIT :limit) m ON true"
     )
     repair = "" if new else f", repaired AS ({REPAIR} AND EXISTS (SELECT 1 FROM claimed) RETURNING id)"
     return (
