@@ -132,18 +132,26 @@ def strip(tree: Path) -> None:
     for pattern in _JUNK:
         for match in list(tree.rglob(pattern)):
             shutil.rmtree(match, ignore_errors=True) if match.is_dir() else match.unlink(missing_ok=True)
-    strip_debug_info(tree)
 
 
-def strip_debug_info(tree: Path) -> None:
+def strip_debug_info(tree: Path, architecture: str) -> None:
     """Drop the debug sections some wheels ship in their extension modules (SQLAlchemy's: ~8 MB); never needed on
-    Lambda. Best effort: without binutils, or for an ELF it cannot read, the file stays as it was."""
-    strip_tool = shutil.which("strip")
+    Lambda. Best effort: without binutils for that architecture (Debian: binutils-aarch64-linux-gnu), files stay."""
+    gnu = PLATFORMS[architecture]
+    strip_tool = shutil.which(f"{gnu}-linux-gnu-strip") or (
+        shutil.which("strip") if architecture == host_architecture() else None
+    )
     if strip_tool is None:
         return
     for library in tree.rglob("*.so*"):
         if library.is_file() and not library.is_symlink():
             subprocess.run([strip_tool, "--strip-debug", str(library)], capture_output=True, check=False)
+
+
+def finish(tree: Path, architecture: str, deployed_at: str) -> None:
+    strip(tree)
+    strip_debug_info(tree, architecture)
+    compile_bytecode(tree, deployed_at)
 
 
 def compile_bytecode(tree: Path, deployed_at: str) -> None:
@@ -216,13 +224,11 @@ def package(out: Path, architecture: str) -> dict[str, float]:
     if out.exists():
         shutil.rmtree(out)
     layer = build_layer(out, architecture)
-    strip(layer)
-    compile_bytecode(layer / "python", "/opt/python")
+    finish(layer / "python", architecture, "/opt/python")
     sizes = {"layer": size_mb(layer)}
     for name in FUNCTIONS:
         folder = build_function(out, name, architecture, layer / "python")
-        strip(folder)
-        compile_bytecode(folder, "/var/task")
+        finish(folder, architecture, "/var/task")
         sizes[name] = size_mb(folder) + sizes["layer"]
     write_template(out, architecture)
     return sizes
@@ -234,16 +240,14 @@ def sam_artifact(logical_id: str, artifacts: Path, architecture: str) -> None:
     if name == "layer":
         with tempfile.TemporaryDirectory() as scratch:
             layer = build_layer(Path(scratch), architecture)
-            strip(layer)
-            compile_bytecode(layer / "python", "/opt/python")
+            finish(layer / "python", architecture, "/opt/python")
             shutil.copytree(layer, artifacts, dirs_exist_ok=True)
         return
     with tempfile.TemporaryDirectory() as scratch:
         # The duplicates to drop are what the layer holds: resolve it beside the function.
         layer = build_layer(Path(scratch), architecture)
         build_function_into(artifacts, name, architecture, layer / "python")
-    strip(artifacts)
-    compile_bytecode(artifacts, "/var/task")
+    finish(artifacts, architecture, "/var/task")
 
 
 def main() -> None:
