@@ -206,7 +206,7 @@ def _built_template_lines(text: str, architecture: str) -> Iterator[str]:
                 continue
             in_build_metadata = False
         built = LOGICAL_IDS.get(resource)
-        if section == "Resources" and built and line.rstrip() == "    Metadata:":
+        if section == "Resources" and built and re.match(r"^    Metadata:", line):
             # BuildMethod would make `sam deploy` want `sam build` first; these folders are already built.
             in_build_metadata = True
             continue
