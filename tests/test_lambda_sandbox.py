@@ -157,6 +157,9 @@ def test_every_event_through_the_packaged_handler(
     assert list(results) == [e.name for e in events]
     for name, result in results.items():
         assert result["statusCode"] == EXPECTED.get(name.removesuffix(".json"), 200), (name, result.get("body"))
+    if function == "history":
+        latencies = [line["HistoryLatency"] for line in lines if "_aws" in line]
+        assert len(latencies) == len(events), "one EMF line per invocation"
 
 
 def free_port() -> int:
@@ -167,7 +170,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def chat_url(bundles: dict[str, Bundle], sandbox: Sandbox) -> Iterator[str]:
+def chat_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chat") / "stdout.log"
+
+
+@pytest.fixture(scope="module")
+def chat_url(bundles: dict[str, Bundle], sandbox: Sandbox, chat_log: Path) -> Iterator[str]:
     """The chat function's `run.sh`, started with the template's environment as the Web Adapter starts it, ready
     once GET /healthz answers (the adapter's readiness check)."""
     port = free_port()
@@ -181,13 +189,14 @@ def chat_url(bundles: dict[str, Bundle], sandbox: Sandbox) -> Iterator[str]:
             "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH": "/lwa/snapstart/after",
             "PORT": str(port),
         },
+        chat_log,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:
         while True:
             if process.poll() is not None:
-                output = process.stdout.read() if process.stdout else ""
+                output = chat_log.read_text(errors="replace")
                 pytest.fail(f"run.sh exited with {process.returncode} before it was ready:\n{output[-4000:]}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -248,3 +257,20 @@ def test_chat_answers_mcp_through_run_sh(chat_url: str, tokens: Tokens) -> None:
     )
     assert listing.status_code == 200, listing.text
     assert "add_task" in {tool["name"] for tool in listing.json()["result"]["tools"]}
+
+
+def test_snapstart_hooks_reconnect_what_the_snapshot_froze(chat_url: str, database_url: str, tokens: Tokens) -> None:
+    """The Web Adapter's calls around a snapshot: both hooks answer 2xx, and the app then serves a turn on a new
+    connection."""
+    assert httpx.post(f"{chat_url}/lwa/snapstart/before", timeout=10).status_code == 204
+    assert httpx.post(f"{chat_url}/lwa/snapstart/after", timeout=10).status_code == 204
+    seed(database_url)
+    answer = httpx.post(
+        f"{chat_url}/api/{DEMO_USER}/chat",
+        json={"message": "list"},
+        headers={"Authorization": f"Bearer {tokens.chat(DEMO_USER)}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "complete"
+

@@ -11,6 +11,8 @@ from functions.chat.models import select_model
 from functions.chat.routes import router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
+from functions.chat.snapstart import mount_snapstart_hooks
+from todo_common.metrics import MetricsMiddleware
 from todo_common.web import Services, build_app
 
 services = Services.from_environment("chat")
@@ -19,4 +21,6 @@ task_server = build_task_server()  # one MCP server: the agent's tools in proces
 app = build_app("todo-chat chat", services, [router])
 app.state.chat = ChatRuntime.build(services, chat_settings, select_model(chat_settings), task_server)
 mount_mcp(app, services, chat_settings, task_server)
+mount_snapstart_hooks(app, services)  # only when the Web Adapter is told to call them
+app.add_middleware(MetricsMiddleware)  # after each request; a detached turn flushes when it ends
 handler = Mangum(app, lifespan="off")

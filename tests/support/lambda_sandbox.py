@@ -122,11 +122,8 @@ class Sandbox:
         argv = [python, "-I", str(INVOKE), *(str(e) for e in events)]
         return subprocess.run(self.command(bundle, argv), capture_output=True, text=True, timeout=timeout, check=False)
 
-    def start(self, bundle: Bundle, extra: dict[str, str]) -> subprocess.Popen[str]:
-        """The chat function as the Web Adapter starts it: its handler `run.sh`, executed from the function folder."""
-        return subprocess.Popen(
-            self.command(bundle, ["./run.sh"], extra),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    def start(self, bundle: Bundle, extra: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+        """The chat function as the Web Adapter starts it: its handler `run.sh`, executed from the function folder;
+        what it prints (Lambda's log stream) goes to `log`."""
+        with log.open("wb") as output:
+            return subprocess.Popen(self.command(bundle, ["./run.sh"], extra), stdout=output, stderr=subprocess.STDOUT)
