@@ -28,7 +28,12 @@ from infra.runtime_python import runtime_python
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("session", "history", "chat")
-LOGICAL_IDS = {"CommonLayer": "layer", "SessionFunction": "session", "HistoryFunction": "history", "ChatFunction": "chat"}
+LOGICAL_IDS = {
+    "CommonLayer": "layer",
+    "SessionFunction": "session",
+    "HistoryFunction": "history",
+    "ChatFunction": "chat",
+}
 PYTHON_VERSION = "3.12"
 LAMBDA_UNZIPPED_LIMIT_MB = 250
 TARGET_MB = 120
@@ -102,9 +107,7 @@ def build_function(out: Path, name: str, architecture: str, layer_site: Path) ->
 def build_function_into(folder: Path, name: str, architecture: str, layer_site: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        pip_install(
-            ROOT / f"functions/{name}/requirements.txt", folder, architecture, layer_constraints(Path(scratch))
-        )
+        pip_install(ROOT / f"functions/{name}/requirements.txt", folder, architecture, layer_constraints(Path(scratch)))
     _drop_duplicates_of_layer(folder, layer_site)
     package = folder / "functions"
     package.mkdir(parents=True, exist_ok=True)

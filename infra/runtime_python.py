@@ -20,7 +20,10 @@ def runtime_python() -> Path | None:
     if found:
         candidates.append(found)
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    candidates.extend(str(p) for p in sorted(pyenv.glob(f"{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}.*/bin/{RUNTIME_NAME}"), reverse=True))
+    candidates.extend(
+        str(p)
+        for p in sorted(pyenv.glob(f"{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}.*/bin/{RUNTIME_NAME}"), reverse=True)
+    )
     for candidate in candidates:
         if _is_runtime(candidate):
             return Path(candidate)
@@ -38,4 +41,4 @@ def _is_runtime(executable: str) -> bool:
         )
     except OSError:
         return False
-    return result.returncode == 0 and result.stdout.strip() == "%d.%d" % RUNTIME_VERSION
+    return result.returncode == 0 and result.stdout.strip() == f"{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}"

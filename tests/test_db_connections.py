@@ -55,9 +55,7 @@ def connections_of(cluster: Cluster, application: str) -> int:
 def test_each_container_holds_one_connection(cluster: Cluster) -> None:
     """Ten containers against a server with room for exactly ten: every one of them keeps working."""
     url = cluster.url("app", "first-password", "app")
-    containers = [
-        Database.from_url(url, connect_args={"application_name": "todo-chat-pool"}) for _ in range(10)
-    ]
+    containers = [Database.from_url(url, connect_args={"application_name": "todo-chat-pool"}) for _ in range(10)]
     try:
         for _ in range(3):
             for database in containers:
@@ -143,11 +141,9 @@ def secrets_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        parameters.clear_caches()
-        parameters.base.DEFAULT_PROVIDERS.clear()
+        parameters.clear_caches()  # type: ignore[no-untyped-call]  # providers made outside moto
         yield boto3.client("secretsmanager", region_name="us-east-1")
-    parameters.clear_caches()
-    parameters.base.DEFAULT_PROVIDERS.clear()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
 def test_a_rotated_password_works_in_the_same_warm_container(
@@ -176,7 +172,8 @@ def test_a_rotated_password_works_in_the_same_warm_container(
         with admin.connect() as connection:
             connection.execute(
                 sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'todo-chat-rotation'"
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'todo-chat-rotation'"
                 )
             )
 

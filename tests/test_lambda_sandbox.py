@@ -273,4 +273,3 @@ def test_snapstart_hooks_reconnect_what_the_snapshot_froze(chat_url: str, databa
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "complete"
-

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from tests.test_template import of_type, resources  # noqa: F401 - the transformed template, shared
+from tests.test_template import PARAMETERS, _NoManagedPolicies, of_type
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -25,6 +26,19 @@ def document() -> dict[str, Any]:
     return parsed
 
 
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    document = yaml_parse(TEMPLATE.read_text())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        for resource in document["Resources"].values():
+            for key in ("CodeUri", "ContentUri"):
+                if key in resource.get("Properties", {}):
+                    resource["Properties"][key] = "s3://todo-chat-artifacts/code.zip"
+        result: dict[str, Any] = transform(document, PARAMETERS, _NoManagedPolicies())["Resources"]
+    return result
+
+
 def test_every_artifact_builds_through_the_makefile(document: dict[str, Any]) -> None:
     makefile = (ROOT / "Makefile").read_text()
     targets = re.search(r"^(build-\S+(?: build-\S+)*):", makefile, re.MULTILINE)
@@ -35,7 +49,7 @@ def test_every_artifact_builds_through_the_makefile(document: dict[str, Any]) ->
 
 
 def test_chat_runs_snapstart_through_the_web_adapter_hooks(
-    document: dict[str, Any], resources: dict[str, Any]
+    document: dict[str, Any], transformed: dict[str, Any]
 ) -> None:
     chat = document["Resources"]["ChatFunction"]["Properties"]
     assert chat["AutoPublishAlias"] == "live"
@@ -45,5 +59,5 @@ def test_chat_runs_snapstart_through_the_web_adapter_hooks(
     assert variables["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] == "/lwa/snapstart/after"
     adapter = json.dumps(chat["Layers"])
     assert "LambdaAdapterLayerArm64:30" in adapter and "LambdaAdapterLayerX86:30" in adapter  # 1.1.0
-    url = next(iter(of_type(resources, "AWS::Lambda::Url").values()))["Properties"]
+    url = next(iter(of_type(transformed, "AWS::Lambda::Url").values()))["Properties"]
     assert url["TargetFunctionArn"] == {"Ref": "ChatFunctionAliaslive"}  # the snapshotted version, not $LATEST

@@ -28,7 +28,7 @@ class Context:
 
 
 started = time.perf_counter()
-import app  # noqa: E402
+import app  # type: ignore[import-not-found]  # noqa: E402
 
 imported = time.perf_counter() - started
 print(json.dumps({"sandbox": "import", "import_s": imported, "modules": sorted(sys.modules)}), flush=True)
@@ -37,5 +37,14 @@ for path in sys.argv[1:]:
         event = json.load(file)
     context = Context()
     result = app.handler(event, context)
-    print(json.dumps({"sandbox": "invoke", "event": os.path.basename(path), "request_id": context.aws_request_id, "result": result}))
+    print(
+        json.dumps(
+            {
+                "sandbox": "invoke",
+                "event": os.path.basename(path),
+                "request_id": context.aws_request_id,
+                "result": result,
+            }
+        )
+    )
     sys.stdout.flush()

@@ -10,8 +10,8 @@ import os
 import time
 import warnings
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics import Metrics as _Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -46,7 +46,9 @@ def record_tool_call(name: str, status: str) -> None:
 
 def record_refusal(reason: str) -> None:
     """A turn refused before it ran: `Refused<Reason>` (RateLimited, Busy)."""
-    _metrics.add_metric(name=f"Refused{_camel(reason if reason in REFUSALS else 'other')}", unit=MetricUnit.Count, value=1)
+    _metrics.add_metric(
+        name=f"Refused{_camel(reason if reason in REFUSALS else 'other')}", unit=MetricUnit.Count, value=1
+    )
 
 
 def record_model_error(code: str) -> None:

@@ -1,10 +1,11 @@
 """The one settings object of a container, read from the environment and validated once at start.
 
 Every value may also come from AWS Secrets Manager: `NAME_SECRET_ARN` (`NAME_ARN` for names ending in `_SECRET`)
-is read through Powertools Parameters when `NAME` itself is not set. Values are read once per container, at start;
-the database URL is read again (Parameters' cache, `SECRETS_MAX_AGE_SECONDS`) whenever a new connection is opened,
-and fresh on an authentication failure, so a rotated database password works in a warm container. Problems are collected and reported
-together, so a misconfigured deployment fails its first start with one clear message instead of a 500 later.
+is read through Powertools Parameters when `NAME` itself is not set. Values are read once per container, at
+start; the database URL is read again (Parameters' cache, `SECRETS_MAX_AGE_SECONDS`) whenever a new connection
+is opened, and fresh on an authentication failure, so a rotated database password works in a warm container.
+Problems are collected and reported together, so a misconfigured deployment fails its first start with one clear
+message instead of a 500 later.
 """
 
 from __future__ import annotations
