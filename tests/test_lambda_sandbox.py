@@ -102,19 +102,17 @@ def seed(url: str) -> None:
     database.dispose()
 
 
-def events_of(function: str, tokens: Tokens, into: Path) -> list[Path]:
+def events_of(function: str, tokens: Tokens) -> list[tuple[str, dict[str, Any]]]:
     """Every sample event of `function`, with a fresh token; the delete runs last (it removes what others read)."""
     names = sorted((n for n, route in ROUTES.items() if route[0] == function), key=lambda n: ("delete" in n, n))
     assert {p.stem for p in EVENTS.glob(f"{function}_*.json")} == set(names), "events/ and infra.events agree"
-    paths = []
+    events = []
     for name in names:
         event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
         token = tokens.hs256(DEMO_USER) if function == "session" else tokens.chat(DEMO_USER)
         event["headers"]["authorization"] = f"Bearer {token}"
-        path = into / f"{name}.json"
-        path.write_text(json.dumps(event))
-        paths.append(path)
-    return paths
+        events.append((name, event))
+    return events
 
 
 def lines_of(output: str) -> list[dict[str, Any]]:
@@ -129,12 +127,6 @@ def lines_of(output: str) -> list[dict[str, Any]]:
     return parsed
 
 
-def invoke_all(sandbox: Sandbox, bundle: Bundle, events: list[Path]) -> list[dict[str, Any]]:
-    run = sandbox.invoke(bundle, events)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return lines_of(run.stdout)
-
-
 @pytest.mark.parametrize("function", ["session", "history", "chat"])
 def test_every_event_through_the_packaged_handler(
     function: str,
@@ -144,19 +136,22 @@ def test_every_event_through_the_packaged_handler(
     tokens: Tokens,
     tmp_path: Path,
 ) -> None:
+    """One cold container per function, invoked through the Runtime API by the runtime's own client."""
     seed(database_url)
-    events = events_of(function, tokens, tmp_path)
-    lines = invoke_all(sandbox, bundles[function], events)
+    events = events_of(function, tokens)
+    log = tmp_path / "stdout.log"
+    outcomes = sandbox.invoke(bundles[function], [event for _, event in events], log)
+    lines = lines_of(log.read_text(errors="replace"))
 
     imported = next(line for line in lines if line.get("sandbox") == "import")
     loaded = {name.split(".")[0] for name in imported["modules"]}
     if function != "chat":
         assert not loaded & HEAVY, f"{function} imports {loaded & HEAVY}"
     assert "boto3" not in loaded, "no secret ARN configured: nothing needs boto3"
-    results = {line["event"]: line["result"] for line in lines if line.get("sandbox") == "invoke"}
-    assert list(results) == [e.name for e in events]
-    for name, result in results.items():
-        assert result["statusCode"] == EXPECTED.get(name.removesuffix(".json"), 200), (name, result.get("body"))
+    for (name, _), outcome in zip(events, outcomes, strict=True):
+        assert outcome.kind == "response", (name, outcome.body)
+        assert outcome.body["statusCode"] == EXPECTED.get(name, 200), (name, outcome.body.get("body"))
+        assert outcome.body["headers"]["x-request-id"] == outcome.request_id, "Lambda's request id, end to end"
     if function == "history":
         latencies = [line["HistoryLatency"] for line in lines if "_aws" in line]
         assert len(latencies) == len(events), "one EMF line per invocation"

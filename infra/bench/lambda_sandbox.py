@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from infra.package import host_architecture, package
-from tests.support.lambda_sandbox import INVOKE, Bundle, Sandbox, can_unshare, runtime_environment
+from tests.support.lambda_sandbox import Bundle, Sandbox, can_unshare, runtime_environment
 
 RUNS = 7
 FUNCTIONS = ("session", "history", "chat")
@@ -68,8 +68,7 @@ def run() -> str:
 
 
 def _samples(sandbox: Sandbox, bundle: Bundle) -> tuple[list[float], list[float]]:
-    python = str(sandbox.runtime / "bin" / "python")
-    command = sandbox.command(bundle, [python, "-I", str(INVOKE)])
+    command = sandbox.command(bundle, sandbox.bootstrap())
     subprocess.run(command, capture_output=True, check=True)  # warm-up: the page cache, not the bytecode
     imports, walls = [], []
     for _ in range(RUNS):

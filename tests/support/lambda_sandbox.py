@@ -14,10 +14,12 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.runtime_python import runtime_python
+from tests.support.runtime_api import Outcome, RuntimeApi
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_REQUIREMENTS = ROOT / "tests" / "lambda-runtime.txt"
@@ -116,11 +118,29 @@ class Sandbox:
         script = f"{mounts} && exec env -i {assignments} {' '.join(shlex.quote(a) for a in argv)}"
         return ["unshare", "-m", "--propagation", "private", "sh", "-c", script]
 
-    def invoke(self, bundle: Bundle, events: list[Path], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """One cold container of a buffered function: import `app`, then `app.handler` with each event, in turn."""
-        python = str(self.runtime / "bin" / "python")
-        argv = [python, "-I", str(INVOKE), *(str(e) for e in events)]
-        return subprocess.run(self.command(bundle, argv), capture_output=True, text=True, timeout=timeout, check=False)
+    def bootstrap(self) -> list[str]:
+        """The runtime's own start: its Python, isolated, running the bootstrap stand-in."""
+        return [str(self.runtime / "bin" / "python"), "-I", str(INVOKE)]
+
+    def invoke(self, bundle: Bundle, events: list[Any], log: Path, timeout: float = 60) -> list[Outcome]:
+        """One cold container of a buffered function, fed `events` one invocation at a time through a local Runtime
+        API, then stopped (as Lambda freezes and later discards it); what it printed is in `log`."""
+        api = RuntimeApi(function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:todo-chat-{bundle.name}")
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                self.command(bundle, self.bootstrap(), {"AWS_LAMBDA_RUNTIME_API": api.address}),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            return [api.invoke(event, lambda: process.poll() is None, timeout) for event in events]
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            api.close()
 
     def start(self, bundle: Bundle, extra: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         """The chat function as the Web Adapter starts it: its handler `run.sh`, executed from the function folder;

@@ -16,6 +16,7 @@ password) and connects with what it holds.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -101,7 +102,8 @@ def create_db_engine(
 ) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **options)
-    options.setdefault("pool_size", 1)
+    # One per Lambda container; a long-running server of many concurrent requests (the local gateway) sets more.
+    options.setdefault("pool_size", int(os.environ.get("DATABASE_POOL_SIZE") or 1))
     options.setdefault("max_overflow", 0)
     options.setdefault("pool_recycle", 240)
     options.setdefault("pool_timeout", 10)
