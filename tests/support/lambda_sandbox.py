@@ -128,7 +128,10 @@ class Sandbox:
         api = RuntimeApi(function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:todo-chat-{bundle.name}")
         with log.open("wb") as output:
             process = subprocess.Popen(
-                self.command(bundle, self.bootstrap(), {"AWS_LAMBDA_RUNTIME_API": api.address}),
+                # chat's deployed handler is run.sh; its buffered app.handler is what `sam local invoke` runs
+                self.command(
+                    bundle, self.bootstrap(), {"AWS_LAMBDA_RUNTIME_API": api.address, "_HANDLER": "app.handler"}
+                ),
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
