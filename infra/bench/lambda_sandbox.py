@@ -6,6 +6,7 @@ without bytecode costs on a read-only file system)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -32,6 +33,7 @@ def run() -> str:
     if not can_unshare():
         raise SystemExit("the Lambda sandbox needs a private mount namespace (unshare -m)")
     sandbox = Sandbox(runtime=runtime_environment(), environment=ENVIRONMENT)
+    load_before = os.getloadavg()[0]
     scratch = Path(tempfile.mkdtemp(prefix="todo-chat-sandbox-bench-"))
     try:
         with_bytecode = scratch / "with"
@@ -51,6 +53,7 @@ def run() -> str:
             rows.append(f"| {name} | " + " | ".join(cells) + " |")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    load_after = os.getloadavg()[0]
     return "\n".join(
         [
             "## Cold import in the Lambda sandbox",
@@ -58,7 +61,9 @@ def run() -> str:
             f"`make package` for {host_architecture()}, run as Lambda runs it (see `tests/support/lambda_sandbox.py`): "
             f"{RUNS} fresh processes per cell, each importing `app` once. *import* is the time of `import app` "
             "(min / median), *process* the whole process's wall time (median), interpreter start and sandbox "
-            "mounts included. Without bytecode is the same bundle with every `__pycache__` removed.",
+            "mounts included (and its exit, which a cold start does not wait for). Without bytecode is the same bundle "
+            f"with every `__pycache__` removed. Load average (1 min) of the shared machine: {load_before:.1f} at the "
+            f"start, {load_after:.1f} at the end; on a quiet machine every figure is lower, the ratios hold.",
             "",
             "| function | import, no bytecode | process | import, with bytecode | process |",
             "|---|---|---|---|---|",
