@@ -185,3 +185,36 @@ def test_a_rotated_password_works_in_the_same_warm_container(
     finally:
         database.dispose()
         admin.dispose()
+
+
+def test_the_secrets_max_age_is_honoured_for_new_connections(
+    cluster: Cluster, secrets_manager: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rotation by alternating users (both stay valid): once the secret's max age has passed, the next connection
+    the container opens uses the new value, with no failed login needed."""
+    admin = sa.create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text("CREATE ROLE app_clone LOGIN PASSWORD 'clone-password' IN ROLE app"))
+    admin.dispose()
+    client: object = secrets_manager
+    arn = client.create_secret(  # type: ignore[attr-defined]
+        Name="todo-chat/database-url-alternating", SecretString=cluster.url("app", "second-password", "app")
+    )["ARN"]
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL_SECRET_ARN", arn)
+    monkeypatch.setenv("SECRETS_MAX_AGE_SECONDS", "1")
+    database = Database.from_url(Settings.from_environ().database_url, idle_seconds=0)
+
+    def user(session: Session) -> str:
+        return str(session.execute(sa.text("SELECT current_user")).scalar_one())
+
+    try:
+        assert database.read(user) == "app"
+        client.put_secret_value(  # type: ignore[attr-defined]
+            SecretId=arn, SecretString=cluster.url("app_clone", "clone-password", "app")
+        )
+        assert database.read(user) == "app"  # the cached value, within its max age
+        time.sleep(1.2)
+        assert database.read(user) == "app_clone"
+    finally:
+        database.dispose()
