@@ -153,7 +153,7 @@ def test_every_event_through_the_packaged_handler(
         assert outcome.body["statusCode"] == EXPECTED.get(name, 200), (name, outcome.body.get("body"))
         assert outcome.body["headers"]["x-request-id"] == outcome.request_id, "Lambda's request id, end to end"
     if function == "history":
-        latencies = [line["HistoryLatency"] for line in lines if "_aws" in line]
+        latencies = [line["HistoryLatencyMs"] for line in lines if "_aws" in line]
         assert len(latencies) == len(events), "one EMF line per invocation"
 
 

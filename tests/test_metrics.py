@@ -50,21 +50,25 @@ def test_a_turn_and_its_parts_in_one_line(capsys: pytest.CaptureFixture[str]) ->
     [line] = emf_lines(capsys.readouterr().out)
     assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TodoChat"
     assert metric_names(line) == {
-        "Turns",
-        "TurnComplete",
-        "TurnInterrupted",
-        "TimeToFirstByte",
-        "TurnDuration",
+        "TurnsComplete",
+        "TurnsInterrupted",
+        "FirstByteMs",
+        "TurnDurationMs",
         "ToolCalls",
-        "ToolCallSuccess",
-        "ToolCallFailure",
-        "RefusedRateLimited",
-        "RefusedBusy",
+        "ToolCallsSuccess",
+        "ToolCallsFailure",
+        "Refusals",
+        "RefusalsRateLimited",
+        "RefusalsBusy",
         "ModelErrors",
     }
-    assert line["Turns"] == [1.0, 1.0]
-    assert line["TimeToFirstByte"] == [7.5]
-    assert line["TurnDuration"] == [420.0, 90.0]
+    dimensions = line["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert dimensions == [["service"]], "the alarms read these names with the service dimension only"
+    assert line["TurnsComplete"] == [1.0]
+    assert line["ToolCalls"] == [1.0, 1.0]
+    assert line["Refusals"] == [1.0, 1.0]
+    assert line["FirstByteMs"] == [7.5]
+    assert line["TurnDurationMs"] == [420.0, 90.0]
     assert line["tool_failure"] == "delete_task"
     assert line["model_error"] == "model_error"
 
@@ -74,7 +78,7 @@ def test_every_turn_outcome_has_its_count(outcome: str, capsys: pytest.CaptureFi
     metrics.record_turn(outcome, 1.0, 2.0)
     metrics.flush()
     [line] = emf_lines(capsys.readouterr().out)
-    assert f"Turn{outcome.capitalize()}" in metric_names(line)
+    assert f"Turns{outcome.capitalize()}" in metric_names(line)
 
 
 def test_flush_writes_nothing_when_nothing_was_recorded(capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,7 +100,7 @@ def test_each_history_request_flushes_its_latency(
             assert answer.status_code == 200
     lines = emf_lines(capsys.readouterr().out)
     assert len(lines) == 2
-    assert all(metric_names(line) == {"HistoryLatency"} and line["HistoryLatency"][0] > 0 for line in lines)
+    assert all(metric_names(line) == {"HistoryLatencyMs"} and line["HistoryLatencyMs"][0] > 0 for line in lines)
 
 
 def test_what_a_request_records_is_flushed_when_it_ends(capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,6 +117,6 @@ def test_what_a_request_records_is_flushed_when_it_ends(capsys: pytest.CaptureFi
     app.add_middleware(MetricsMiddleware)
     with TestClient(app) as client:
         assert client.post("/turn").status_code == 200
-        assert emf_lines(capsys.readouterr().out)[0]["TurnComplete"] == [1.0]
+        assert emf_lines(capsys.readouterr().out)[0]["TurnsComplete"] == [1.0]
         assert client.post("/turn").status_code == 200
     assert len(emf_lines(capsys.readouterr().out)) == 1

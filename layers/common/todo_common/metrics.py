@@ -2,7 +2,10 @@
 which Lambda's log pipeline turns into metrics with no extra infrastructure (and `make dev` shows in its output).
 
 Callers record as things happen and flush at the end of a unit of work: `MetricsMiddleware` flushes after every
-request (session, history, and chat's non-streamed answers); a chat turn calls `flush()` when it has finished."""
+request (session, history, and chat's non-streamed answers); a chat turn calls `flush()` when it has finished.
+
+The names are a contract: the template's alarms and dashboard read them (docs/deploy.md, "Metrics the code emits"),
+one metric name per outcome and no dimension beyond `service`."""
 
 from __future__ import annotations
 
@@ -27,28 +30,27 @@ def _camel(value: str) -> str:
 
 
 def record_turn(outcome: str, first_byte_ms: float | None, duration_ms: float) -> None:
-    """A finished chat turn: `Turns` and `Turn<Outcome>` counts, `TimeToFirstByte` (when a byte was sent) and
-    `TurnDuration`."""
+    """A finished chat turn: `Turns<Outcome>` (Complete, Error, Timeout, Interrupted, Stopped), `FirstByteMs` (when a
+    byte was sent) and `TurnDurationMs`."""
     name = outcome if outcome in TURN_OUTCOMES else "other"
-    _metrics.add_metric(name="Turns", unit=MetricUnit.Count, value=1)
-    _metrics.add_metric(name=f"Turn{_camel(name)}", unit=MetricUnit.Count, value=1)
+    _metrics.add_metric(name=f"Turns{_camel(name)}", unit=MetricUnit.Count, value=1)
     if first_byte_ms is not None:
-        _metrics.add_metric(name="TimeToFirstByte", unit=MetricUnit.Milliseconds, value=first_byte_ms)
-    _metrics.add_metric(name="TurnDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
+        _metrics.add_metric(name="FirstByteMs", unit=MetricUnit.Milliseconds, value=first_byte_ms)
+    _metrics.add_metric(name="TurnDurationMs", unit=MetricUnit.Milliseconds, value=duration_ms)
 
 
 def record_tool_call(name: str, status: str) -> None:
-    """`ToolCalls` and `ToolCall<Status>` (Success, Failure); the tool's name goes to the line's metadata."""
+    """`ToolCalls`, and `ToolCalls<Status>` (Success, Failure); the tool's name goes to the line's metadata."""
     _metrics.add_metric(name="ToolCalls", unit=MetricUnit.Count, value=1)
-    _metrics.add_metric(name=f"ToolCall{_camel(status)}", unit=MetricUnit.Count, value=1)
+    _metrics.add_metric(name=f"ToolCalls{_camel(status)}", unit=MetricUnit.Count, value=1)
     _metrics.add_metadata(key=f"tool_{_camel(status).lower()}", value=name)
 
 
 def record_refusal(reason: str) -> None:
-    """A turn refused before it ran: `Refused<Reason>` (RateLimited, Busy)."""
-    _metrics.add_metric(
-        name=f"Refused{_camel(reason if reason in REFUSALS else 'other')}", unit=MetricUnit.Count, value=1
-    )
+    """A turn refused before it ran: `Refusals`, and `Refusals<Reason>` (RateLimited, Busy)."""
+    _metrics.add_metric(name="Refusals", unit=MetricUnit.Count, value=1)
+    kind = _camel(reason if reason in REFUSALS else "other")
+    _metrics.add_metric(name=f"Refusals{kind}", unit=MetricUnit.Count, value=1)
 
 
 def record_model_error(code: str) -> None:
@@ -57,7 +59,7 @@ def record_model_error(code: str) -> None:
 
 
 def record_history_latency(ms: float) -> None:
-    _metrics.add_metric(name="HistoryLatency", unit=MetricUnit.Milliseconds, value=ms)
+    _metrics.add_metric(name="HistoryLatencyMs", unit=MetricUnit.Milliseconds, value=ms)
 
 
 def flush() -> None:
@@ -74,7 +76,7 @@ def flush() -> None:
 
 
 class MetricsMiddleware:
-    """Flushes after each request; with `record_latency`, records the request's duration as `HistoryLatency`."""
+    """Flushes after each request; with `record_latency`, records the request's duration as `HistoryLatencyMs`."""
 
     def __init__(self, app: ASGIApp, record_latency: bool = False) -> None:
         self.app = app
