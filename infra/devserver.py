@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import struct
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from starlette.routing import Route as PageRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infra.devtoken import DEMO_USER, dev_token, load_dev_environment
-from infra.migrate import upgrade
+from infra.migrate import prepare
 
 Route = tuple[re.Pattern[str], ASGIApp]
 
@@ -38,16 +40,50 @@ class Gateway:
 
 
 DEV_PAGE = Path(__file__).with_name("devpage") / "index.html"
+ACCENT = (0x0F, 0xFF, 0x50)
+
+
+def favicon_ico(size: int = 32) -> bytes:
+    """A small ICO (one PNG inside): a check mark on an accent-green disc, drawn here so no binary is tracked."""
+    rows = []
+    centre, radius = (size - 1) / 2, size / 2 - 1
+    for y in range(size):
+        row = bytearray(b"\x00")  # PNG filter type: none
+        for x in range(size):
+            inside = (x - centre) ** 2 + (y - centre) ** 2 <= radius**2
+            # The check: a short stroke down to (13, 22), a long one up to (24, 10), each about 3 px wide.
+            short = 7 <= x <= 13 and abs((y - 16) - (x - 7)) <= 2
+            long = 13 <= x <= 24 and abs((y - 22) + (x - 13) * 12 / 11) <= 2.2
+            r, g, b = (0x0E, 0x11, 0x16) if short or long else ACCENT
+            row += bytes((r, g, b, 255 if inside else 0))
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = b"\x89PNG\r\n\x1a\n"
+    png += chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + chunk(b"IEND", b"")
+    header = struct.pack("<HHH", 0, 1, 1)
+    entry = struct.pack("<BBBBHHII", size, size, 0, 0, 1, 32, len(png), 6 + 16)
+    return header + entry + png
 
 
 def dev_page_app() -> Starlette:
+    icon = favicon_ico()
+
     async def page(_request: Request) -> Response:
         return FileResponse(DEV_PAGE, media_type="text/html")
+
+    async def favicon(_request: Request) -> Response:
+        return Response(icon, media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"})
 
     async def not_found(_request: Request, _exc: Exception) -> Response:
         return JSONResponse({"error": {"code": "not_found", "message": "There is no such route."}}, status_code=404)
 
-    return Starlette(routes=[PageRoute("/", page)], exception_handlers={404: not_found})
+    return Starlette(
+        routes=[PageRoute("/", page), PageRoute("/favicon.ico", favicon)], exception_handlers={404: not_found}
+    )
 
 
 def build_gateway() -> Gateway:
@@ -60,7 +96,8 @@ def build_gateway() -> Gateway:
             (re.compile(r"^/api/[^/]+/chatkit/session/?$"), session),
             (re.compile(r"^/api/[^/]+/conversations(/.*)?$"), history),
             (re.compile(r"^/api/[^/]+/(chatkit|chat)/?$"), chat),
-            (re.compile(r"^/(mcp|healthz)(/.*)?$"), chat),
+            (re.compile(r"^/api/[^/]+/chat/[^/]+/stream$"), chat),
+            (re.compile(r"^/(mcp|healthz|\.well-known/oauth-protected-resource)(/.*)?$"), chat),
         ],
         fallback=dev_page_app(),
     )
@@ -70,7 +107,7 @@ def main() -> None:
     load_dev_environment()
     # One process serves every user here, unlike a Lambda container (one request at a time, one connection).
     os.environ.setdefault("DATABASE_POOL_SIZE", "10")
-    upgrade(os.environ.get("DATABASE_URL") or "sqlite:///.data/todo-chat.db")
+    prepare(os.environ.get("DATABASE_URL") or "sqlite:///.data/todo-chat.db")
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
     gateway = build_gateway()
     token = dev_token()
@@ -79,7 +116,7 @@ def main() -> None:
     print(f"\n  todo-chat backend on http://{host}:{port}  (database: {database}, {model})")
     print(f"  chat page:  http://{host}:{port}/?token={token}")
     print(f"  dev token for {DEMO_USER} (12 h):\n\n    {token}\n")
-    print("  token for another user:  .venv/bin/python -m infra.devtoken OTHER_USER_ID\n")
+    print("  token for another user:  make token USER=OTHER_USER_ID\n")
     uvicorn.run(gateway, host=host, port=port, log_level="info")
 
 

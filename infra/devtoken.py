@@ -1,10 +1,12 @@
 """Development sign-in: secrets kept under `.data/` and Better Auth-style HS256 tokens for local users.
 
-`python -m infra.devtoken [USER_ID]` prints a token for USER_ID (default: the demo user). Only for local use: the
-secrets are random per checkout and production refuses them anyway (APP_ENV=production needs real ones)."""
+`make token USER=mallory` (or `.venv/bin/python -m infra.devtoken [USER_ID]`) prints a token for USER_ID (default:
+the demo user). Only for local use: the secrets are random per checkout and production refuses them anyway
+(APP_ENV=production needs real ones)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import secrets
 import sys
@@ -46,9 +48,19 @@ def dev_token(user_id: str = DEMO_USER, *, hours: int = DEV_TOKEN_HOURS) -> str:
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.devtoken",
+        description="Print a development Better Auth token (HS256, signed with this checkout's .data/dev-secrets.env).",
+        epilog="Open the dev page as http://127.0.0.1:8000/?token=<token> to act as that user.",
+    )
+    parser.add_argument("user_id", nargs="?", default=DEMO_USER, help=f"the token's subject (default: {DEMO_USER})")
+    parser.add_argument("--hours", type=int, default=DEV_TOKEN_HOURS, help=f"lifetime (default: {DEV_TOKEN_HOURS})")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.user_id.startswith("-") or not args.user_id.strip():
+        parser.error(f"not a user id: {args.user_id!r}")
     load_dev_environment()
-    print(dev_token(sys.argv[1] if len(sys.argv) > 1 else DEMO_USER))
+    print(dev_token(args.user_id, hours=args.hours))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""Write each function's OpenAPI document to `docs/openapi/<name>.json`: `python -m infra.openapi`."""
+"""Write each function's OpenAPI document to `docs/openapi/<name>.json`: `make openapi`
+(or `.venv/bin/python -m infra.openapi`)."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 from pathlib import Path
@@ -23,7 +25,11 @@ def render(spec: dict[str, Any]) -> str:
     return json.dumps(spec, indent=2, sort_keys=True) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(
+        prog="python -m infra.openapi",
+        description=f"Regenerate the OpenAPI documents of {', '.join(FUNCTIONS)} under docs/openapi/.",
+    ).parse_args(argv)
     load_dev_environment()
     OUT.mkdir(parents=True, exist_ok=True)
     for name in FUNCTIONS:

@@ -189,10 +189,11 @@ def size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1_000_000
 
 
-def write_template(out: Path, architecture: str) -> Path:
+def write_template(out: Path, architecture: str | None = None) -> Path:
     """The source template pointed at the built folders, without build metadata, defaulting to the built arch."""
     target = out / "template.yaml"
-    target.write_text("".join(_built_template_lines((ROOT / "template.yaml").read_text(), architecture)))
+    built = architecture or host_architecture()
+    target.write_text("".join(_built_template_lines((ROOT / "template.yaml").read_text(), built)))
     return target
 
 

@@ -3,6 +3,10 @@
 1. Send a message, reload: the conversation is still there.
 2. Open another user's conversation: 403 is shown.
 3. "add buy milk": a Success badge appears on the tool call.
+
+Then what a newcomer trips over on the dev page: error banners that clear, a refused send that keeps the text,
+scrolling, phone width, confirmation, disabled looks, hints, search, export, older messages, failed answers with
+Retry, and both color schemes. Screenshots go to pytest's tmp folder (BROWSER_SCREENSHOT names one for the README).
 """
 
 from __future__ import annotations
@@ -11,15 +15,20 @@ import asyncio
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from agents.models.interface import Model
 
-from functions.chat.offline_model import OfflineModel
-from tests.support.factories import seed_conversation
+from functions.chat.offline_model import HELP, OfflineModel
+from tests.support.chat import SlowModel
+from tests.support.factories import add_message, seed_conversation
 from tests.support.server import Server
 from tests.support.tokens import Tokens
+from todo_common import conversations
 from todo_common.db import Database
+from todo_common.models import Message
 from todo_common.web import Services
 
 pytestmark = pytest.mark.browser
@@ -28,7 +37,12 @@ ALICE, BOB = "user_alice", "user_bob"
 
 
 @pytest.fixture
-def gateway_url(services: Services) -> Iterator[str]:
+def chat_model() -> Model:
+    return OfflineModel()
+
+
+@pytest.fixture
+def gateway_url(services: Services, chat_model: Model) -> Iterator[str]:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("Chromium is required under CI (apt-get install chromium)")
@@ -43,7 +57,7 @@ def gateway_url(services: Services) -> Iterator[str]:
     saved: list[Any] = [m.app.state.services for m in modules] + [chat.app.state.chat]
     for module in modules:
         module.app.state.services = services
-    chat.app.state.chat = ChatRuntime.build(services, chat.chat_settings, OfflineModel())
+    chat.app.state.chat = ChatRuntime.build(services, chat.chat_settings, chat_model, chat.task_server)
     asyncio.set_event_loop(None)
     with Server(build_gateway()) as url:
         yield url
@@ -52,14 +66,20 @@ def gateway_url(services: Services) -> Iterator[str]:
     chat.app.state.chat = saved[-1]
 
 
-@pytest.fixture
-def page(gateway_url: str) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium for the module (starting it is most of a test's time); each test gets a fresh context."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Chromium is required under CI (apt-get install chromium)")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[
+                "--headless",
                 "--no-sandbox",
                 "--disable-gpu",
                 "--disable-quic",
@@ -69,9 +89,16 @@ def page(gateway_url: str) -> Iterator[Any]:
                 "--disable-sync",
             ],
         )
-        page = browser.new_page()
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, gateway_url: str) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
 
 
 def test_message_survives_a_reload_and_add_task_shows_success(
@@ -84,11 +111,15 @@ def test_message_survives_a_reload_and_add_task_shows_success(
     page.click("button[type=submit]")
 
     badge = page.locator(".badge.success")
-    expect(badge).to_have_text("add_task: Success", timeout=10_000)
+    expect(badge).to_have_text("add_task: Success", timeout=20_000)
     expect(page.locator(".msg.assistant .text").last).to_contain_text("buy milk")
+    expect(page.locator("#conversations .conv")).to_have_count(1)
+    expect(page.locator("#title")).to_have_text("add buy milk")
     screenshot = os.environ.get("BROWSER_SCREENSHOT")
-    if screenshot:
+    if screenshot:  # the README's picture (docs/img/dev-chat.png), in the dark scheme
+        page.emulate_media(color_scheme="dark")
         page.screenshot(path=screenshot)
+        page.emulate_media(color_scheme="light")
 
     page.reload()
     expect(page.locator("#conversations .conv").first).to_contain_text("add buy milk", timeout=10_000)
@@ -106,3 +137,270 @@ def test_another_users_conversation_shows_403(page: Any, gateway_url: str, datab
     expect(page.locator("#error")).to_contain_text("forbidden")
     expect(page.locator(".msg")).to_have_count(0)
     expect(page.locator("#conversations")).not_to_contain_text("Bob's plans")
+
+
+def open_page(page: Any, gateway_url: str, token: str, conversation_id: str | None = None) -> None:
+    page.goto(f"{gateway_url}/?token={token}" + (f"#{conversation_id}" if conversation_id else ""))
+    if conversation_id:
+        page.locator(f"#conversations .conv[data-id='{conversation_id}']").wait_for(timeout=10_000)
+
+
+def test_error_banners_clear_on_the_next_success(
+    page: Any, gateway_url: str, database: Database, tokens: Tokens
+) -> None:
+    from playwright.sync_api import expect
+
+    groceries = seed_conversation(database, ALICE, title="Groceries", messages=2)
+    open_page(page, gateway_url, tokens.hs256(ALICE), groceries.id)
+    page.once("dialog", lambda dialog: dialog.accept("x" * 201))
+    page.click("#rename")
+    expect(page.locator("#error")).to_contain_text("422", timeout=10_000)
+    expect(page.locator("#error")).to_contain_text("200 characters")
+
+    page.fill("#message", "list")
+    page.click("button[type=submit]")
+    expect(page.locator(".msg.assistant").last).not_to_contain_text("…", timeout=10_000)
+    expect(page.locator("#error")).to_be_empty()
+
+    page.fill("#message", "m" * 4001)
+    page.click("button[type=submit]")
+    expect(page.locator("#error")).to_contain_text("413", timeout=10_000)
+    page.fill("#message", "add buy milk")
+    page.click("button[type=submit]")
+    expect(page.locator(".badge.success", has_text="add_task")).to_have_count(1, timeout=10_000)
+    expect(page.locator("#error")).to_be_empty()
+
+    page.fill("#token", "not-a-token.eyJzdWIiOiJ1c2VyX2FsaWNlIn0.x")
+    page.dispatch_event("#token", "change")
+    expect(page.locator("#error")).to_contain_text("401", timeout=10_000)
+    page.fill("#token", tokens.hs256(ALICE))
+    page.dispatch_event("#token", "change")
+    expect(page.locator("#conversations .conv")).to_have_count(1, timeout=10_000)
+    expect(page.locator("#error")).to_be_empty()
+
+
+def test_a_refused_send_takes_its_bubbles_back_and_keeps_the_text(
+    page: Any, gateway_url: str, database: Database, tokens: Tokens
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{gateway_url}/?token={tokens.hs256(ALICE)}")
+    too_long = "buy " + "m" * 3997
+    page.fill("#message", too_long)
+    page.click("button[type=submit]")
+    expect(page.locator("#error")).to_contain_text("413", timeout=10_000)
+    expect(page.locator(".msg")).to_have_count(0)
+    assert page.input_value("#message") == too_long
+
+    bobs = seed_conversation(database, BOB, title="Bob's plans", messages=2)
+    page.goto(f"{gateway_url}/?token={tokens.hs256(ALICE)}#{bobs.id}")
+    expect(page.locator("#error")).to_contain_text("403", timeout=10_000)
+    page.fill("#message", "add buy milk")
+    page.click("button[type=submit]")
+    expect(page.locator("#error")).to_contain_text("403 forbidden", timeout=10_000)
+    expect(page.locator(".msg")).to_have_count(0)
+    assert page.input_value("#message") == "add buy milk"
+    assert database.read(lambda session: conversations.all_messages(session, bobs.id))[-1].content == "message 1"
+
+
+def test_the_list_scrolls_to_the_end_of_the_newest_answer(
+    page: Any, gateway_url: str, database: Database, tokens: Tokens
+) -> None:
+    from playwright.sync_api import expect
+
+    long = seed_conversation(database, ALICE, title="Long", messages=18)
+    page.set_viewport_size({"width": 1000, "height": 600})
+    open_page(page, gateway_url, tokens.hs256(ALICE), long.id)
+    page.fill("#message", "add buy milk")
+    page.click("button[type=submit]")
+    expect(page.locator(".badge.success")).to_have_count(1, timeout=10_000)
+    page.wait_for_function(
+        "() => { const l = document.getElementById('log'); return l.scrollHeight - l.scrollTop - l.clientHeight < 2 }"
+    )
+    log = page.locator("#log").bounding_box()
+    last = page.locator(".msg.assistant").last.bounding_box()
+    assert page.evaluate("document.getElementById('log').scrollHeight") > log["height"]  # it did overflow
+    assert last["y"] + last["height"] <= log["y"] + log["height"] + 1
+
+
+def test_phone_width_has_no_horizontal_overflow(
+    page: Any, gateway_url: str, database: Database, tokens: Tokens, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    word = "Supercalifragilisticexpialidocious" * 8
+    conversation = seed_conversation(database, ALICE, title=word[:200])
+    add_message(database, conversation.id, f"add {word}")
+    add_message(database, conversation.id, f"Added {word} (#1).", role="assistant")
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_page(page, gateway_url, tokens.hs256(ALICE), conversation.id)
+    expect(page.locator(".msg")).to_have_count(2)
+
+    page.screenshot(path=str(tmp_path / "dev-page-390.png"), full_page=True)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    for selector in (".msg.user", ".msg.assistant", "#conversations .conv", "#title"):
+        box = page.locator(selector).first.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
+
+
+def test_delete_asks_first_and_disabled_buttons_look_disabled(
+    page: Any, gateway_url: str, database: Database, tokens: Tokens
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{gateway_url}/?token={tokens.hs256(ALICE)}")
+    for button in ("#rename", "#delete", "#export"):
+        expect(page.locator(button)).to_be_disabled()
+        assert float(page.eval_on_selector(button, "b => getComputedStyle(b).opacity")) < 0.6
+        assert page.eval_on_selector(button, "b => getComputedStyle(b).cursor") == "not-allowed"
+
+    groceries = seed_conversation(database, ALICE, title="Groceries", messages=2)
+    open_page(page, gateway_url, tokens.hs256(ALICE), groceries.id)
+    expect(page.locator("#delete")).to_be_enabled()
+    assert page.eval_on_selector("#delete", "b => getComputedStyle(b).opacity") == "1"
+
+    questions: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        questions.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.click("#delete")
+    expect(page.locator("#conversations .conv")).to_have_count(1)
+    assert questions and "Delete “Groceries”" in questions[0]
+    assert database.read(lambda session: conversations.all_messages(session, groceries.id))
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete")
+    expect(page.locator("#conversations .conv")).to_have_count(0, timeout=10_000)
+    expect(page.locator("#conversations")).to_contain_text("No conversations yet.")
+
+
+def test_the_first_page_hints_what_the_offline_model_understands(page: Any, gateway_url: str, tokens: Tokens) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{gateway_url}/?token={tokens.hs256(ALICE)}")
+    hints = page.locator("#hints button")
+    expect(hints).to_have_text(["add buy milk", "list", "done 1", "delete 1", "rename 1 to oat milk"])
+    hints.nth(4).click()
+    assert page.input_value("#message") == "rename 1 to oat milk"
+    favicon = page.request.get(f"{gateway_url}/favicon.ico")
+    assert favicon.status == 200 and favicon.headers["content-type"] == "image/x-icon"
+
+
+def test_search_export_and_older_messages_use_the_history_api(
+    page: Any, gateway_url: str, database: Database, tokens: Tokens, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    long = seed_conversation(database, ALICE, title="Weekend plans", messages=30)
+    seed_conversation(database, ALICE, title="Groceries", messages=2)
+    page.goto(f"{gateway_url}/?token={tokens.hs256(ALICE)}")
+    expect(page.locator("#conversations .conv")).to_have_count(2, timeout=10_000)
+
+    page.fill("#search", "weekend")
+    expect(page.locator("#conversations .conv")).to_have_count(1)
+    expect(page.locator("#conversations .conv")).to_contain_text("Weekend plans")
+    page.fill("#search", "no such thing")
+    expect(page.locator("#conversations")).to_contain_text("No conversation matches “no such thing”.")
+    page.fill("#search", "")
+    expect(page.locator("#conversations .conv")).to_have_count(2)
+
+    page.click(f"#conversations .conv[data-id='{long.id}']")
+    expect(page.locator(".msg")).to_have_count(20, timeout=10_000)
+    expect(page.locator(".msg .text").first).to_have_text("message 10")
+    page.click("#older")
+    expect(page.locator(".msg")).to_have_count(30)
+    expect(page.locator(".msg .text").first).to_have_text("message 0")
+    expect(page.locator(".msg .text").last).to_have_text("message 29")
+    expect(page.locator("#older")).to_have_count(0)
+
+    with page.expect_download() as download_info:
+        page.click("#export")
+    download = download_info.value
+    assert download.suggested_filename == f"Weekend-plans-{long.id}.md"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    text = saved.read_text()
+    assert text.startswith("# Weekend plans")
+    assert "message 0" in text and "message 29" in text
+
+
+def test_a_failed_answer_shows_its_reason_after_a_reload_and_retries_the_same_turn(
+    page: Any, gateway_url: str, database: Database, tokens: Tokens
+) -> None:
+    from playwright.sync_api import expect
+
+    conversation = seed_conversation(database, ALICE, title="Flaky")
+    add_message(database, conversation.id, "add buy milk", client_message_id="cm-retry-1")
+    failed = add_message(database, conversation.id, "Adding", role="assistant", status="error")
+
+    def mark(session: Any) -> None:
+        row = session.get(Message, failed.id)
+        row.error_code = "model_error"
+        session.add(row)
+
+    database.write(mark)
+    open_page(page, gateway_url, tokens.hs256(ALICE), conversation.id)
+    status = page.locator(".msg.assistant .status.error")
+    expect(status).to_contain_text("The model failed before finishing this answer.", timeout=10_000)
+
+    with page.expect_request(lambda request: request.url.endswith(f"/api/{ALICE}/chat")) as sent:
+        status.locator("button.retry").click()
+    body = sent.value.post_data_json
+    assert body == {"message": "add buy milk", "conversation_id": conversation.id, "client_message_id": "cm-retry-1"}
+    expect(page.locator(".msg.user")).to_have_count(1)  # a retry is the same turn, not a new question
+    expect(page.locator(".msg.assistant")).to_have_count(1)
+
+
+def test_light_and_dark_themes_follow_the_system_and_the_toggle(
+    page: Any, gateway_url: str, database: Database, tokens: Tokens, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    groceries = seed_conversation(database, ALICE, title="Groceries", messages=2)
+
+    def background() -> str:
+        return str(page.evaluate("getComputedStyle(document.body).backgroundColor"))
+
+    def accent() -> str:
+        return str(page.eval_on_selector("#new", "b => getComputedStyle(b).backgroundColor"))
+
+    page.emulate_media(color_scheme="dark")
+    open_page(page, gateway_url, tokens.hs256(ALICE), groceries.id)
+    expect(page.locator(".msg")).to_have_count(2)
+    assert background() == "rgb(14, 17, 22)" and accent() == "rgb(15, 255, 80)"
+    page.screenshot(path=str(tmp_path / "dev-page-dark.png"))
+
+    page.emulate_media(color_scheme="light")
+    assert background() == "rgb(246, 248, 250)" and accent() == "rgb(15, 255, 80)"
+    page.screenshot(path=str(tmp_path / "dev-page-light.png"))
+
+    page.emulate_media(color_scheme="dark")
+    page.click("#theme")  # system → light, whatever the system says
+    expect(page.locator("#theme")).to_contain_text("light")
+    assert background() == "rgb(246, 248, 250)"
+    page.click("#theme")  # light → dark
+    assert background() == "rgb(14, 17, 22)"
+    page.emulate_media(color_scheme="light")
+    assert background() == "rgb(14, 17, 22)"  # the toggle wins over the system
+    page.reload()
+    expect(page.locator("#theme")).to_contain_text("dark")
+    assert background() == "rgb(14, 17, 22)"
+
+
+@pytest.mark.parametrize("chat_model", [SlowModel(OfflineModel(), 0.25)])
+def test_a_reload_during_an_answer_follows_it_to_the_end(page: Any, gateway_url: str, tokens: Tokens) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{gateway_url}/?token={tokens.hs256(ALICE)}")
+    page.fill("#message", "hello")
+    page.click("button[type=submit]")
+    answer = page.locator(".msg.assistant .text").last
+    expect(answer).not_to_have_text("", timeout=10_000)
+    page.wait_for_function("location.hash.length > 1")
+    page.reload()
+    followed = page.locator(".msg.assistant .text").last
+    expect(followed).to_have_text(HELP, timeout=20_000)
+    expect(page.locator(".msg.assistant .status")).to_have_count(0)

@@ -153,6 +153,7 @@ def test_a_whole_conversation(chatkit: ChatKitClient, database: Database) -> Non
     assert chatkit.post(ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=thread_id))).status_code == 200
     gone = chatkit.post(ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id)))
     assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "not_found"
 
 
 def test_items_list_pages_with_cursor_and_order(chatkit: ChatKitClient, database: Database) -> None:
@@ -204,7 +205,7 @@ def test_attachments_and_dictation_are_not_supported(chatkit: ChatKitClient) -> 
         InputTranscribeReq(params=InputTranscribeParams(audio_base64="AAAA", mime_type="audio/webm"))
     )
     assert [attach.status_code, dictate.status_code] == [400, 400]
-    assert attach.json()["error"]["code"] == "not_supported"
+    assert attach.json()["error"]["code"] == dictate.json()["error"]["code"] == "not_supported"
 
 
 def test_unknown_and_malformed_requests(chatkit: ChatKitClient, tokens: Tokens) -> None:
@@ -216,6 +217,7 @@ def test_unknown_and_malformed_requests(chatkit: ChatKitClient, tokens: Tokens) 
     assert unknown.status_code == 422
     assert unknown.json()["error"]["code"] == "invalid_chatkit_request"
     assert broken.status_code == 400
+    assert broken.json()["error"]["code"] == "malformed_json"
 
 
 def test_actions_and_client_tool_outputs_are_answered_clearly(chatkit: ChatKitClient, database: Database) -> None:
@@ -254,3 +256,12 @@ def test_two_tool_calls_make_one_workflow_with_two_tasks(services: Services, tok
     titles = [task["title"] for task in done[0]["workflow"]["tasks"]]
     assert titles == ["add_task: Success", "complete_task: Failed"]
     assert done[0]["workflow"]["summary"]["title"] == "Used 2 tools, 1 failed"
+
+
+def test_a_deeply_nested_chatkit_body_is_a_documented_400(chatkit: ChatKitClient, tokens: Tokens) -> None:
+    nested = b'{"type":"threads.create","params":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = chatkit.client.post(
+        f"/api/{ALICE}/chatkit", content=nested, headers={**tokens.headers(ALICE), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "json_too_deep"

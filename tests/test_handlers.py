@@ -40,7 +40,9 @@ def handlers(services: Services) -> Iterator[dict[str, ModuleType]]:
     saved_chat = chat.app.state.chat
     for module in modules.values():
         module.app.state.services = services
-    chat.app.state.chat = ChatRuntime.build(services, chat.chat_settings, select_model(chat.chat_settings))
+    chat.app.state.chat = ChatRuntime.build(
+        services, chat.chat_settings, select_model(chat.chat_settings), chat.task_server
+    )
     yield modules
     for name, module in modules.items():
         module.app.state.services = saved[name]
@@ -80,15 +82,30 @@ def test_every_route_through_its_handler(
     if result["statusCode"] == 204:
         return
     body = base64.b64decode(result["body"]).decode() if result.get("isBase64Encoded") else result["body"]
-    if name == "chat_chatkit_create_thread":
-        assert '"type":"thread.created"' in body
-    elif name == "history_export_conversation":
-        assert body.startswith("# Weekend milk")
-    elif name == "chat_message":
-        answer = json.loads(body)
-        assert [(c["name"], c["status"]) for c in answer["tool_calls"]] == [("add_task", "success")]
-    else:
-        assert isinstance(json.loads(body), dict)
+    assert BODY_CHECKS[name](body), body
+
+
+def _json(body: str) -> Any:
+    return json.loads(body)
+
+
+# What each sample event's answer must say (not only that it is JSON).
+BODY_CHECKS: dict[str, Any] = {
+    "chat_chatkit_create_thread": lambda b: '"type":"thread.created"' in b and '"type":"thread.item.done"' in b,
+    "chat_chatkit_list_threads": lambda b: [t["id"] for t in _json(b)["data"]] == [CONVERSATION],
+    "chat_message": lambda b: [(c["name"], c["status"]) for c in _json(b)["tool_calls"]] == [("add_task", "success")],
+    "history_export_conversation": lambda b: b.startswith("# Weekend milk") and "Added milk." in b,
+    "history_get_conversation": lambda b: (_json(b)["title"], _json(b)["message_count"]) == ("Weekend milk", 2),
+    "history_list_conversations": lambda b: [c["id"] for c in _json(b)["items"]] == [CONVERSATION],
+    "history_list_messages": lambda b: [m["content"] for m in _json(b)["items"]] == ["add milk", "Added milk."],
+    "history_rename_conversation": lambda b: _json(b)["title"] == "Groceries",
+    "history_search_conversations": lambda b: [c["id"] for c in _json(b)["items"]] == [CONVERSATION],
+    "session_create": lambda b: _json(b)["token"] and _json(b)["conversation_id"].startswith("thr_"),
+}
+
+
+def test_every_route_has_a_body_check() -> None:
+    assert set(BODY_CHECKS) == set(ROUTES) - {"history_delete_conversation"}
 
 
 @pytest.mark.parametrize("name", ["session_create", "history_list_conversations", "chat_message"])

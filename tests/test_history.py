@@ -92,14 +92,31 @@ def test_messages_in_descending_order(history_client: TestClient, database: Data
     ).json()
     assert [m["content"] for m in first["items"] + rest["items"]] == ["message 2", "message 1", "message 0"]
     assert first["items"][0]["role"] == "user"
-    assert set(first["items"][0]) == {"id", "conversation_id", "role", "content", "tool_calls", "status", "created_at"}
+    assert set(first["items"][0]) == {
+        "id",
+        "conversation_id",
+        "role",
+        "content",
+        "tool_calls",
+        "status",
+        "error_code",
+        "client_message_id",
+        "created_at",
+    }
 
 
 def test_message_fields_include_tool_calls_and_status(
     history_client: TestClient, database: Database, tokens: Tokens
 ) -> None:
     conversation = seed_conversation(database, ALICE)
-    call = {"name": "add_task", "arguments": {"title": "milk"}, "result": {"task_id": 1}, "status": "success"}
+    call = {
+        "call_id": "call_1",
+        "name": "add_task",
+        "arguments": {"title": "milk"},
+        "result": {"task_id": 1},
+        "status": "success",
+        "text_offset": 0,
+    }
     add_message(database, conversation.id, "Added milk.", role="assistant", tool_calls=[call], status="complete")
     body = history_client.get(
         f"/api/{ALICE}/conversations/{conversation.id}/messages", headers=tokens.headers(ALICE)

@@ -233,6 +233,8 @@ def test_chat_answers_mcp_through_run_sh(chat_url: str, tokens: Tokens) -> None:
         "Accept": "application/json, text/event-stream",
         "Authorization": f"Bearer {tokens.chat(DEMO_USER)}",
         "MCP-Protocol-Version": "2025-06-18",
+        # The Web Adapter forwards the Function URL's Host; production answers only its own (CHAT_BASE_URL's) host.
+        "Host": "chat.example.com",
     }
     initialize = {
         "jsonrpc": "2.0",

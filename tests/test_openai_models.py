@@ -10,6 +10,7 @@ from agents.testing import assistant_message, function_call
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from functions.chat.mcp_server import build_task_server
 from functions.chat.models import select_model
 from functions.chat.routes import router
 from functions.chat.runtime import ChatRuntime
@@ -42,7 +43,7 @@ def test_responses_api_turn_end_to_end(
         ChatSettings.from_environ({}), openai_api_key="sk-test-fake", openai_base_url=base_url, chat_model="gpt-test"
     )
     app = build_app("chat", services, [router])
-    app.state.chat = ChatRuntime.build(services, settings, select_model(settings))
+    app.state.chat = ChatRuntime.build(services, settings, select_model(settings), build_task_server())
 
     with TestClient(app) as client:
         response = client.post(
@@ -66,3 +67,19 @@ def test_responses_api_turn_end_to_end(
     outputs = [item for item in second["input"] if item.get("type") == "function_call_output"]
     assert outputs[0]["call_id"] == "call_abc"
     assert '"status": "created"' in outputs[0]["output"]
+
+
+def test_agent_tracing_is_off_unless_asked_for() -> None:
+    from agents.tracing import get_trace_provider
+
+    base = ChatSettings.from_environ({})
+    for settings, traced in (
+        (dataclasses.replace(base, openai_api_key="sk-test"), False),
+        (dataclasses.replace(base, openai_api_key="sk-test", agent_tracing=True), True),
+        (dataclasses.replace(base, openai_api_key="sk-test", agent_tracing=True, openai_base_url="http://x/v1"), False),
+        (dataclasses.replace(base, agent_tracing=True), False),
+    ):
+        select_model(settings)
+        assert get_trace_provider()._disabled is not traced  # type: ignore[attr-defined]
+    select_model(base)
+    assert ChatSettings.from_environ({"CHAT_AGENT_TRACING": "true"}).agent_tracing is True

@@ -3,30 +3,46 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 from sqlmodel import select
 
-from functions.chat.mcp_server import build_task_server, current_owner
-from functions.chat.tasks import TaskOwner
+from functions.chat.caller import Caller
+from functions.chat.mcp_server import build_task_server, current_caller
 from todo_common.db import Database
 from todo_common.models import Task
 
 ALICE, BOB = "user_alice", "user_bob"
 
 
-def call(database: Database, user: str, tool: str, **arguments: Any) -> Any:
+def call_result(database: Database, user: str, tool: str, **arguments: Any) -> Any:
     async def go() -> Any:
-        token = current_owner.set(TaskOwner(user, database))
+        token = current_caller.set(Caller(user, database))
         try:
-            result = await build_task_server().call_tool(tool, arguments)
+            return await build_task_server().call_tool(tool, arguments)
         finally:
-            current_owner.reset(token)
-        return result.structured_content  # type: ignore[union-attr]
+            current_caller.reset(token)
 
     return asyncio.run(go())
+
+
+def call(database: Database, user: str, tool: str, **arguments: Any) -> Any:
+    result = call_result(database, user, tool, **arguments)
+    assert not result.is_error, result
+    return result.structured_content
+
+
+def refused(database: Database, user: str, tool: str, **arguments: Any) -> str:
+    """The code of a refusal: an MCP error result whose structured content is `{"error": {code, message}}`."""
+    result = call_result(database, user, tool, **arguments)
+    assert result.is_error
+    error = result.structured_content["error"]
+    assert error["message"]
+    assert json.loads(result.content[0].text) == result.structured_content
+    return str(error["code"])
 
 
 def tasks_of(database: Database) -> list[tuple[str, str, bool]]:
@@ -66,8 +82,7 @@ def test_refusals_are_clear_and_change_nothing(
     database: Database, tool: str, arguments: dict[str, Any], code: str
 ) -> None:
     call(database, ALICE, "add_task", title="keep me")
-    with pytest.raises(ToolError, match=code):
-        call(database, ALICE, tool, **arguments)
+    assert refused(database, ALICE, tool, **arguments) == code
     assert tasks_of(database) == [(ALICE, "keep me", False)]
 
 
@@ -79,8 +94,7 @@ def test_another_users_tasks_can_be_neither_seen_nor_changed(database: Database)
         ("delete_task", {"task_id": alices}),
         ("update_task", {"task_id": alices, "title": "pwned"}),
     ]:
-        with pytest.raises(ToolError, match="task_not_found"):
-            call(database, BOB, tool, **arguments)
+        assert refused(database, BOB, tool, **arguments) == "task_not_found"
     # A user argument is not part of any tool: it is ignored, the task is the caller's.
     call(database, BOB, "add_task", title="bob's", user_id=ALICE)
     assert tasks_of(database) == [(ALICE, "alice's secret", False), (BOB, "bob's", False)]
@@ -92,3 +106,17 @@ def test_no_bound_user_means_no_access(database: Database) -> None:
 
     with pytest.raises(ToolError, match="No signed-in user"):
         asyncio.run(unbound())
+
+
+def test_every_tool_declares_its_result_schema_and_hints() -> None:
+    tools = {tool.name: tool for tool in asyncio.run(build_task_server().list_tools())}
+    assert set(tools) == {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+    assert all(tool.output_schema and tool.output_schema.get("properties") for tool in tools.values())
+    hints = {name: tool.annotations for name, tool in tools.items()}
+    assert hints["list_tasks"] is not None and hints["list_tasks"].read_only_hint is True
+    assert hints["delete_task"] is not None and hints["delete_task"].destructive_hint is True
+    for name in ("add_task", "complete_task", "update_task"):
+        annotation = hints[name]
+        assert annotation is not None and annotation.destructive_hint is False and not annotation.read_only_hint
+    assert hints["complete_task"].idempotent_hint is True  # type: ignore[union-attr]
+    assert hints["add_task"].idempotent_hint is False  # type: ignore[union-attr]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +21,7 @@ PARAMETERS = {
     "DatabaseUrlSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:todo/db-AbCdEf",
     "ChatTokenSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:todo/chat-AbCdEf",
 }
+FUNCTIONS = ("SessionFunction", "HistoryFunction", "ChatFunction")
 
 
 class _NoManagedPolicies:
@@ -26,8 +29,7 @@ class _NoManagedPolicies:
         return None
 
 
-@pytest.fixture(scope="module")
-def resources() -> dict[str, Any]:
+def transformed_template(parameters: dict[str, str] | None = None) -> dict[str, Any]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # offline: the translator only needs a region name
         document = yaml_parse(TEMPLATE.read_text())
@@ -35,8 +37,18 @@ def resources() -> dict[str, Any]:
             for key in ("CodeUri", "ContentUri"):
                 if key in resource.get("Properties", {}):
                     resource["Properties"][key] = "s3://todo-chat-artifacts/code.zip"
-        transformed = transform(document, PARAMETERS, _NoManagedPolicies())
-    result: dict[str, Any] = transformed["Resources"]
+        result: dict[str, Any] = transform(document, {**PARAMETERS, **(parameters or {})}, _NoManagedPolicies())
+    return result
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return transformed_template()
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = template["Resources"]
     return result
 
 
@@ -52,16 +64,10 @@ def test_cfn_lint_is_clean() -> None:
 
 
 def test_session_and_history_routes_on_the_http_api(resources: dict[str, Any]) -> None:
-    api = next(iter(of_type(resources, "AWS::ApiGatewayV2::Api").values()), None)
-    routes = (
-        {(r["Properties"]["RouteKey"]) for r in of_type(resources, "AWS::ApiGatewayV2::Route").values()}
-        if api is None
-        else set()
-    )
-    if api is not None:
-        body = api["Properties"]["Body"]
-        routes = {f"{method.upper()} {path}" for path, ops in body["paths"].items() for method in ops}
-        assert "https://todo.example.com" in json.dumps(body["x-amazon-apigateway-cors"]["allowOrigins"])
+    [api] = of_type(resources, "AWS::ApiGatewayV2::Api").values()
+    body = api["Properties"]["Body"]
+    routes = {f"{method.upper()} {path}" for path, ops in body["paths"].items() for method in ops}
+    assert "https://todo.example.com" in json.dumps(body["x-amazon-apigateway-cors"]["allowOrigins"])
     assert {
         "POST /api/{user_id}/chatkit/session",
         "GET /api/{user_id}/conversations",
@@ -100,22 +106,286 @@ def test_each_function_has_the_common_layer_once_and_its_own_size(resources: dic
 
 
 def test_secrets_policy_is_least_privilege(resources: dict[str, Any]) -> None:
-    for role in of_type(resources, "AWS::IAM::Role").values():
-        for policy in role["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                if "secretsmanager:GetSecretValue" not in json.dumps(statement["Action"]):
-                    continue
-                text = json.dumps(statement["Resource"])
-                assert "*" not in text.replace('"Fn::', "")
-                assert "DatabaseUrlSecretArn" in text or PARAMETERS["DatabaseUrlSecretArn"] in text
+    statements = [
+        statement
+        for role in of_type(resources, "AWS::IAM::Role").values()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"])
+    ]
+    assert len(statements) == len(FUNCTIONS)
+    for statement in statements:
+        text = json.dumps(statement["Resource"])
+        assert "*" not in text.replace('"Fn::', "")
+        assert "DatabaseUrlSecretArn" in text
 
 
 def test_log_retention_snapstart_and_outputs() -> None:
     document = yaml_parse(TEMPLATE.read_text())
     groups = of_type(document["Resources"], "AWS::Logs::LogGroup")
-    assert len(groups) == 3
-    assert all("RetentionInDays" in g["Properties"] for g in groups.values())
+    assert set(groups) == {"SessionLogGroup", "HistoryLogGroup", "ChatLogGroup", "HttpApiAccessLogGroup"}
+    assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
     for name in ("SessionFunction", "HistoryFunction"):
         assert document["Resources"][name]["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-    assert set(document["Outputs"]) == {"HttpApiUrl", "ChatFunctionUrl"}
+    assert set(document["Outputs"]) == {"HttpApiUrl", "ChatFunctionUrl", "AlarmTopicArn", "DashboardUrl"}
     assert document["Parameters"]["Architecture"]["Default"] == "arm64"
+
+
+def alarms_on(resources: dict[str, Any], namespace: str, metric: str) -> dict[str, dict[str, Any]]:
+    """Alarms on one metric, keyed by their dimensions as `name=value` text."""
+    found: dict[str, dict[str, Any]] = {}
+    for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        if (properties["Namespace"], properties["MetricName"]) == (namespace, metric):
+            key = ",".join(f"{d['Name']}={json.dumps(d['Value'])}" for d in properties["Dimensions"])
+            found[key] = properties
+    return found
+
+
+def function_key(name: str) -> str:
+    return f"FunctionName={json.dumps({'Ref': name})}"
+
+
+def test_every_function_is_traced_with_xray(resources: dict[str, Any]) -> None:
+    functions = of_type(resources, "AWS::Lambda::Function")
+    assert set(functions) == set(FUNCTIONS)
+    for name, function in functions.items():
+        assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}, name
+        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        assert "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess" in role["Properties"]["ManagedPolicyArns"], name
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_each_function_alarms_on_errors_and_throttles(resources: dict[str, Any], metric: str) -> None:
+    alarms = alarms_on(resources, "AWS/Lambda", metric)
+    assert set(alarms) == {function_key(name) for name in FUNCTIONS}
+    for alarm in alarms.values():
+        assert (alarm["Statistic"], alarm["Threshold"], alarm["Period"]) == ("Sum", 1, 60)
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_each_function_alarms_at_80_percent_of_its_timeout(resources: dict[str, Any]) -> None:
+    alarms = alarms_on(resources, "AWS/Lambda", "Duration")
+    assert set(alarms) == {function_key(name) for name in FUNCTIONS}
+    for name in FUNCTIONS:
+        alarm = alarms[function_key(name)]
+        timeout_ms = resources[name]["Properties"]["Timeout"] * 1000
+        assert alarm["ExtendedStatistic"] == "p99"
+        assert alarm["Threshold"] == 0.8 * timeout_ms, name
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_http_api_5xx_alarm(resources: dict[str, Any]) -> None:
+    alarms = alarms_on(resources, "AWS/ApiGateway", "5xx")
+    assert list(alarms) == [f"ApiId={json.dumps({'Ref': 'HttpApi'})}"]
+    assert alarms[f"ApiId={json.dumps({'Ref': 'HttpApi'})}"]["Statistic"] == "Sum"
+
+
+@pytest.mark.parametrize("metric", ["TurnsError", "TurnsTimeout", "TurnsInterrupted"])
+def test_failed_and_interrupted_turns_alarm_on_the_chat_metrics(resources: dict[str, Any], metric: str) -> None:
+    alarms = alarms_on(resources, "TodoChat", metric)
+    assert list(alarms) == ['service="chat"']
+    alarm = alarms['service="chat"']
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 1)
+    assert alarm["TreatMissingData"] == "notBreaching"  # no turn at all is not an incident
+
+
+def test_every_alarm_notifies_the_topic_with_an_optional_email(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3 * len(FUNCTIONS) + 1 + 3
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}], name
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    [subscription] = of_type(resources, "AWS::SNS::Subscription").values()
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    assert template["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+
+
+def test_one_dashboard_of_the_functions_and_the_chat_metrics(resources: dict[str, Any]) -> None:
+    [dashboard] = of_type(resources, "AWS::CloudWatch::Dashboard").values()
+    body = json.loads(dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
+    shown = {
+        (metric[0], metric[1], metric[3], metric[4]["stat"])
+        for widget in body["widgets"]
+        for metric in widget["properties"]["metrics"]
+    }
+    for name in FUNCTIONS:
+        function = f"${{{name}}}"
+        for metric, stat in [
+            ("Invocations", "Sum"),
+            ("Errors", "Sum"),
+            ("Duration", "p50"),
+            ("Duration", "p99"),
+            ("Throttles", "Sum"),
+            ("ConcurrentExecutions", "Maximum"),
+        ]:
+            assert ("AWS/Lambda", metric, function, stat) in shown, (name, metric, stat)
+    chat = {
+        (metric, stat) for namespace, metric, service, stat in shown if (namespace, service) == ("TodoChat", "chat")
+    }
+    assert {
+        ("TurnsComplete", "Sum"),
+        ("TurnsError", "Sum"),
+        ("TurnsTimeout", "Sum"),
+        ("TurnsInterrupted", "Sum"),
+        ("FirstByteMs", "p99"),
+        ("TurnDurationMs", "p99"),
+        ("ToolCalls", "Sum"),
+        ("ModelErrors", "Sum"),
+        ("Refusals", "Sum"),
+    } <= chat
+    assert ("TodoChat", "HistoryLatencyMs", "history", "p99") in shown
+
+
+def test_http_api_access_logs_are_json_with_retention(resources: dict[str, Any]) -> None:
+    [stage] = of_type(resources, "AWS::ApiGatewayV2::Stage").values()
+    settings = stage["Properties"]["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"]}
+    assert resources["HttpApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    variables = re.findall(r"\$context\.[A-Za-z.]+", settings["Format"])
+    line = json.loads(re.sub(r"\$context\.[A-Za-z.]+", "sample", settings["Format"]))
+    assert {
+        "requestId": "$context.requestId",
+        "lambdaRequestId": "$context.integration.requestId",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "responseLatency": "$context.responseLatency",
+        "integrationLatency": "$context.integrationLatency",
+    }.items() <= dict(zip(line, variables, strict=True)).items()
+
+
+def test_http_api_default_route_throttling(template: dict[str, Any]) -> None:
+    [stage] = of_type(template["Resources"], "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "HttpApiThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "HttpApiThrottlingBurstLimit"},
+    }
+    rate = int(template["Parameters"]["HttpApiThrottlingRateLimit"]["Default"])
+    burst = int(template["Parameters"]["HttpApiThrottlingBurstLimit"]["Default"])
+    assert 1 <= rate <= burst <= 1000  # far below the account's 10 000 requests/s shared by every API
+
+
+def test_chat_concurrency_is_reserved_and_bounded(template: dict[str, Any]) -> None:
+    chat = template["Resources"]["ChatFunction"]["Properties"]
+    assert chat["ReservedConcurrentExecutions"] == {"Ref": "ChatReservedConcurrency"}
+    parameter = template["Parameters"]["ChatReservedConcurrency"]
+    assert 1 <= int(parameter["Default"]) <= 50
+    assert int(parameter["MinValue"]) == 1  # 0 would throttle every request, not remove the bound
+
+
+def test_chat_function_url_targets_the_live_alias(resources: dict[str, Any]) -> None:
+    [url] = of_type(resources, "AWS::Lambda::Url").values()
+    alias = resources[url["Properties"]["TargetFunctionArn"]["Ref"]]
+    assert alias["Type"] == "AWS::Lambda::Alias"
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionName"] == {"Ref": "ChatFunction"}
+    assert "Qualifier" not in url["Properties"]  # the alias ARN is the qualifier
+    assert url["Properties"]["AuthType"] == "NONE"
+    public = [
+        permission["Properties"]
+        for permission in of_type(resources, "AWS::Lambda::Permission").values()
+        if permission["Properties"]["Principal"] == "*"
+    ]
+    assert {p["Action"] for p in public} == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert all(p["FunctionName"] == url["Properties"]["TargetFunctionArn"] for p in public)
+
+
+def test_chat_provisioned_concurrency_is_off_by_default(template: dict[str, Any]) -> None:
+    alias = template["Resources"]["ChatFunctionAliaslive"]["Properties"]
+    assert alias["ProvisionedConcurrencyConfig"] == {
+        "Fn::If": [
+            "HasChatProvisionedConcurrency",
+            {"ProvisionedConcurrentExecutions": {"Ref": "ChatProvisionedConcurrency"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert template["Conditions"]["HasChatProvisionedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ChatProvisionedConcurrency"}, "0"]}]
+    }
+    assert str(template["Parameters"]["ChatProvisionedConcurrency"]["Default"]) == "0"
+
+
+ROLLBACK_ALARMS = {
+    "SessionFunction": ["SessionErrorsAlarm", "SessionDurationAlarm"],
+    "HistoryFunction": ["HistoryErrorsAlarm", "HistoryDurationAlarm"],
+    "ChatFunction": [
+        "ChatErrorsAlarm",
+        "ChatDurationAlarm",
+        "TurnsErrorAlarm",
+        "TurnsTimeoutAlarm",
+        "TurnsInterruptedAlarm",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_canary_deployments_roll_back_on_the_alarms(resources: dict[str, Any], name: str) -> None:
+    alias = resources[f"{name}Aliaslive"]
+    update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    group = resources[update["DeploymentGroupName"]["Ref"]]["Properties"]
+    assert group["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": "Canary10Percent5Minutes"}
+    assert group["AlarmConfiguration"] == {
+        "Enabled": True,
+        "Alarms": [{"Name": {"Ref": alarm}} for alarm in ROLLBACK_ALARMS[name]],
+    }
+    assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+
+
+def test_deployment_type_is_a_parameter() -> None:
+    resources = transformed_template({"DeploymentType": "Linear10PercentEvery1Minute"})["Resources"]
+    configs = {
+        json.dumps(group["Properties"]["DeploymentConfigName"])
+        for group in of_type(resources, "AWS::CodeDeploy::DeploymentGroup").values()
+    }
+    assert configs == {
+        json.dumps(
+            {"Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": "Linear10PercentEvery1Minute"}]}
+        )
+    }
+
+
+def test_the_translator_is_the_pinned_one() -> None:
+    pins = dict(
+        line.split("==") for line in (TEMPLATE.parent / "requirements-dev.txt").read_text().splitlines() if "==" in line
+    )
+    assert importlib.metadata.version("aws-sam-translator") == pins["aws-sam-translator"]
+    assert importlib.metadata.version("cfn-lint") == pins["cfn-lint"]
+
+
+DEPLOY_DOC = TEMPLATE.parent / "docs" / "deploy.md"
+
+
+def test_deploy_docs_name_every_custom_metric_the_template_reads(resources: dict[str, Any]) -> None:
+    alarmed = {
+        (alarm["Properties"]["MetricName"], alarm["Properties"]["Dimensions"][0]["Value"])
+        for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["Namespace"] == "TodoChat"
+    }
+    [dashboard] = of_type(resources, "AWS::CloudWatch::Dashboard").values()
+    body = json.loads(dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
+    graphed = {
+        (metric[1], metric[3])
+        for widget in body["widgets"]
+        for metric in widget["properties"]["metrics"]
+        if metric[0] == "TodoChat"
+    }
+    contract = DEPLOY_DOC.read_text().split("### Metrics the code emits", 1)[1].split("\n### ", 1)[0]
+    assert "**`TodoChat`**" in contract
+    documented = set(re.findall(r"^\| `(\w+)` \| \w+ \| (\w+) \|", contract, flags=re.MULTILINE))
+    assert alarmed <= graphed
+    assert graphed == documented
+
+
+def test_deploy_docs_list_every_template_parameter() -> None:
+    parameters = set(yaml_parse(TEMPLATE.read_text())["Parameters"])
+    text = DEPLOY_DOC.read_text()
+    table = text.split("Parameters asked by `--guided`:", 1)[1].split("\n\n", 2)[1]
+    assert parameters == set(re.findall(r"`(\w+)`", " ".join(line.split(" | ")[0] for line in table.splitlines())))

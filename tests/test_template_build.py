@@ -53,7 +53,11 @@ def test_chat_runs_snapstart_through_the_web_adapter_hooks(
 ) -> None:
     chat = document["Resources"]["ChatFunction"]["Properties"]
     assert chat["AutoPublishAlias"] == "live"
-    assert chat["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    condition, without, with_snapstart = chat["SnapStart"]["Fn::If"]
+    assert condition == "HasChatProvisionedConcurrency" and without == {"Ref": "AWS::NoValue"}
+    assert with_snapstart == {"ApplyOn": "PublishedVersions"}
+    function = transformed["ChatFunction"]["Properties"]
+    assert function["SnapStart"]["Fn::If"][2] == {"ApplyOn": "PublishedVersions"}
     variables = chat["Environment"]["Variables"]
     assert variables["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"] == "/lwa/snapstart/before"
     assert variables["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] == "/lwa/snapstart/after"

@@ -6,7 +6,10 @@ import { getSessionCookie } from "better-auth/cookies";
 export function proxy(request: NextRequest) {
   if (getSessionCookie(request)) return NextResponse.next();
   if (request.nextUrl.pathname.startsWith("/api/")) {
-    return NextResponse.json({ error: { code: "unauthorized", message: "Sign in first." } }, { status: 401 });
+    return NextResponse.json(
+      { error: { code: "unauthorized", message: "Sign in first." } },
+      { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="todo-chat"' } },
+    );
   }
   return NextResponse.redirect(new URL(`/sign-in?next=${request.nextUrl.pathname}`, request.url));
 }

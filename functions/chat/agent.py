@@ -1,35 +1,35 @@
 """The todo assistant: an Agents SDK agent whose tools are the MCP task server, called in process.
 
 Each MCP tool becomes an Agents SDK function tool that calls `MCPServer.call_tool` directly, after binding the
-run's user (from `ChatContext`, i.e. from the verified token) as the tool owner: no network hop, no subprocess,
-the same validation and results as an MCP client gets, and no way for the model to pick the user.
-
-Tool outputs the model (and the chat stream) sees are JSON: the tool's structured result, or
-`{"error": {"code": ..., "message": ...}}` for a refusal; `tool_call_status` tells the two apart.
-"""
+run's caller (from the verified token) as the tool's user: no network hop, no subprocess, the same validation and
+results as an MCP client gets, and no way for the model to pick the user. How each call ended is kept, typed, on
+the caller (`Caller.tool_results`); the model reads the same result as JSON text."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import json
+import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from agents import Agent, FunctionTool
 from agents.items import TResponseInputItem
 from agents.models.interface import Model
 from agents.tool_context import ToolContext
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from sqlalchemy.exc import DBAPIError
 
-from functions.chat.mcp_server import build_task_server, current_owner
-from functions.chat.tasks import TaskOwner
-from todo_common.db import Database
+from functions.chat.caller import Caller
+from functions.chat.mcp_server import current_caller, refusal
+from todo_common.db import DatabaseUnavailable
 from todo_common.models import Message
+from todo_common.tool_calls import ToolCallRecord, records_of
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 INSTRUCTIONS = """You are the assistant of a todo app. You manage the signed-in user's tasks with your tools.
 - Use the tools for every change and every question about tasks; never invent tasks or ids.
@@ -40,45 +40,29 @@ INSTRUCTIONS = """You are the assistant of a todo app. You manage the signed-in 
 - Keep answers short and friendly."""
 
 
-@dataclass(frozen=True)
-class ChatContext:
-    """What a run knows about its request: who the user is (from the verified token) and the database."""
-
-    user_id: str
-    database: Database
-
-
-def build_agent(model: Model, server: MCPServer | None = None) -> Agent[ChatContext]:
-    task_server = server or build_task_server()
-    return Agent[ChatContext](
+def build_agent(model: Model, server: MCPServer) -> Agent[Caller]:
+    return Agent[Caller](
         name="Todo assistant",
         instructions=INSTRUCTIONS,
         model=model,
-        tools=[_in_process_tool(task_server, spec) for spec in _blocking(task_server.list_tools())],
+        tools=[_in_process_tool(server, spec) for spec in _blocking(server.list_tools())],
     )
 
 
 def _in_process_tool(server: MCPServer, spec: Any) -> FunctionTool:
     name = str(spec.name)
 
-    async def invoke(context: ToolContext[ChatContext], arguments_json: str) -> str:
-        run_context = context.context
-        try:
-            arguments = json.loads(arguments_json or "{}")
-        except ValueError:
-            return _error("invalid_arguments", "The tool arguments are not valid JSON.")
-        token = current_owner.set(TaskOwner(run_context.user_id, run_context.database))
-        try:
-            result = await server.call_tool(name, arguments if isinstance(arguments, dict) else {})
-        except ToolError as exc:
-            return _tool_error(str(exc))
-        finally:
-            current_owner.reset(token)
-        structured = getattr(result, "structured_content", None)
-        if structured is not None:
-            return json.dumps(structured)
-        texts = [getattr(block, "text", "") for block in getattr(result, "content", [])]
-        return json.dumps({"result": "\n".join(texts)})
+    async def invoke(context: ToolContext[Caller], arguments_json: str) -> str:
+        caller = context.context
+        result, failed = await _call(server, name, caller, arguments_json)
+        caller.tool_results[context.tool_call_id] = ToolCallRecord(
+            call_id=context.tool_call_id,
+            name=name,
+            arguments=_json_or_text(arguments_json),
+            result=result,
+            status="failure" if failed else "success",
+        )
+        return json.dumps(result)
 
     return FunctionTool(
         name=name,
@@ -89,52 +73,66 @@ def _in_process_tool(server: MCPServer, spec: Any) -> FunctionTool:
     )
 
 
-def history_to_input(messages: list[Message]) -> list[TResponseInputItem]:
-    """The agent's input rebuilt from stored messages, earlier tool calls and their results included."""
+async def _call(server: MCPServer, name: str, caller: Caller, arguments_json: str) -> tuple[Any, bool]:
+    """The tool's structured result and whether it failed: a refusal as the tool words it, arguments the schema
+    refuses as `invalid_arguments`, a crash as `internal_error` (or `database_unavailable`)."""
+    try:
+        arguments = json.loads(arguments_json or "{}")
+    except ValueError:
+        return refusal("invalid_arguments", "The tool arguments are not valid JSON."), True
+    binding = current_caller.set(caller)
+    try:
+        result = await server.call_tool(name, arguments if isinstance(arguments, dict) else {})
+    except UnexpectedToolError as exc:
+        logger.error("tool %s failed unexpectedly", name, exc_info=exc.__cause__ or exc)
+        if isinstance(exc.__cause__, DatabaseUnavailable | DBAPIError):
+            return refusal("database_unavailable", "The task list cannot be reached right now; try again."), True
+        return refusal("internal_error", "The tool failed; nothing was changed. Try again."), True
+    except ToolError as exc:
+        return refusal("invalid_arguments", str(exc)), True
+    finally:
+        current_caller.reset(binding)
+    structured = getattr(result, "structured_content", None)
+    return structured, bool(getattr(result, "is_error", False))
+
+
+def history_to_input(messages: list[Message], max_chars: int) -> list[TResponseInputItem]:
+    """The agent's input rebuilt from stored messages, oldest first, earlier tool calls and results included, the
+    newest that fit in `max_chars` (the newest message always). An answer that did not complete gives the model
+    its tool calls (they did happen) but not its partial text, which is no finished reply."""
+    groups: list[list[TResponseInputItem]] = []
+    used = 0
+    for message in reversed(messages):
+        group = _items_of(message)
+        size = sum(len(json.dumps(item)) for item in group)
+        if groups and used + size > max_chars:
+            break
+        used += size
+        groups.append(group)
+    return [item for group in reversed(groups) for item in group]
+
+
+def _items_of(message: Message) -> list[TResponseInputItem]:
+    if message.role == "user":
+        return [{"role": "user", "content": message.content}]
     items: list[TResponseInputItem] = []
-    for message in messages:
-        if message.role == "user":
-            items.append({"role": "user", "content": message.content})
+    for index, call in enumerate(records_of(message.tool_calls)):
+        if call.status == "running":
             continue
-        for index, call in enumerate(message.tool_calls):
-            call_id = str(call.get("call_id") or f"call_{message.id}_{index}")
-            arguments = call.get("arguments")
-            items.append(
-                {
-                    "type": "function_call",
-                    "call_id": call_id,
-                    "name": str(call.get("name") or "tool"),
-                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments or {}),
-                }
-            )
-            items.append({"type": "function_call_output", "call_id": call_id, "output": json.dumps(call.get("result"))})
-        if message.content:
-            items.append({"role": "assistant", "content": message.content})
+        call_id = call.call_id or f"call_{message.id}_{index}"
+        arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments or {})
+        items.append({"type": "function_call", "call_id": call_id, "name": call.name, "arguments": arguments})
+        items.append({"type": "function_call_output", "call_id": call_id, "output": json.dumps(call.result)})
+    if message.content and message.status == "complete":
+        items.append({"role": "assistant", "content": message.content})
     return items
 
 
-def tool_call_status(output: Any) -> Literal["success", "failure"]:
+def _json_or_text(text: str) -> Any:
     try:
-        parsed = json.loads(output) if isinstance(output, str) else output
+        return json.loads(text or "{}")
     except ValueError:
-        return "failure"
-    return "failure" if isinstance(parsed, dict) and "error" in parsed else "success"
-
-
-def _tool_error(text: str) -> str:
-    start = text.find("{")
-    if start >= 0:
-        try:
-            parsed = json.loads(text[start:])
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and "error" in parsed:
-            return json.dumps(parsed)
-    return _error("invalid_arguments", text)
-
-
-def _error(code: str, message: str) -> str:
-    return json.dumps({"error": {"code": code, "message": message}})
+        return text
 
 
 def _blocking(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -1,185 +1,100 @@
-"""The self-hosted ChatKit server: ChatKit's protocol on top of the shared chat turn."""
+"""The self-hosted ChatKit server: ChatKit's protocol over the turn service, rendered through the ChatKit view.
+
+The request's lease is taken (and released) by the route through the turn service; `respond` only asks that
+service for the answer under it."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 from chatkit.actions import Action
 from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer
+from chatkit.store import NotFoundError
 from chatkit.types import (
-    AssistantMessageContent,
-    AssistantMessageContentPartAdded,
-    AssistantMessageContentPartDone,
-    AssistantMessageContentPartTextDelta,
-    AssistantMessageItem,
     AudioInput,
+    ChatKitReq,
+    ClientToolCallItem,
     FeedbackKind,
     SyncCustomActionResponse,
-    ThreadItemAddedEvent,
-    ThreadItemDoneEvent,
-    ThreadItemUpdatedEvent,
     ThreadMetadata,
+    ThreadsAddClientToolOutputReq,
+    ThreadsCustomActionReq,
+    ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
+    ThreadUpdatedEvent,
     TranscriptionResult,
     UserMessageItem,
     WidgetItem,
-    WorkflowItem,
-    WorkflowTaskAdded,
-    WorkflowTaskUpdated,
 )
 
-from functions.chat.agent import ChatContext
-from functions.chat.store import (
-    ChatStore,
-    RequestContext,
-    item_text,
-    not_supported,
-    save_feedback,
-    tool_task,
-    workflow_item,
-)
-from functions.chat.turn import TextDelta, ToolCallLog, ToolFinished, ToolStarted, TurnEngine, TurnFailed
-from functions.chat.turn_store import title_from
+from functions.chat.caller import Caller
+from functions.chat.chatkit_view import TurnView
+from functions.chat.store import ChatStore, not_supported, save_feedback
+from functions.chat.turn import TurnFailed
+from functions.chat.turns import TurnService
+from todo_common.errors import ApiError, not_found
 from todo_common.models import utcnow
 
 
-class TodoChatKitServer(ChatKitServer[RequestContext]):
-    def __init__(self, store: ChatStore, engine: TurnEngine) -> None:
+class TodoChatKitServer(ChatKitServer[Caller]):
+    def __init__(self, store: ChatStore, turns: TurnService) -> None:
         super().__init__(store)
-        self.chat_store = store
-        self.engine = engine
+        self.turns = turns
+
+    async def guard(self, request: ChatKitReq, context: Caller) -> None:
+        """Refuse, before any stream starts, what ChatKit would fail on later: another user's or an unknown
+        thread (403/404), a tool output nobody asked for (409), an action whose sender is not a widget (4xx)."""
+        thread_id: str | None = getattr(getattr(request, "params", None), "thread_id", None)
+        if thread_id is not None:
+            await self.store.load_thread(thread_id, context)
+        if isinstance(request, ThreadsAddClientToolOutputReq):
+            last = await self.store.load_thread_items(request.params.thread_id, None, 1, "desc", context)
+            item = last.data[0] if last.data else None
+            if not (isinstance(item, ClientToolCallItem) and item.status == "pending"):
+                raise ApiError(409, "no_pending_tool_call", "This thread is not waiting for a client tool's output.")
+        if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)) and request.params.item_id:
+            try:
+                sender = await self.store.load_item(request.params.thread_id, request.params.item_id, context)
+            except NotFoundError:
+                raise not_found("The item") from None
+            if not isinstance(sender, WidgetItem):
+                raise ApiError(400, "invalid_sender", "Actions can only come from a widget item.")
 
     async def respond(
-        self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: RequestContext
+        self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: Caller
     ) -> AsyncIterator[ThreadStreamEvent]:
-        if input_user_message is not None and not thread.title:
-            thread.title = title_from(item_text(input_user_message)) or None
-        start = await asyncio.to_thread(self.engine.store.start_reply, context.user_id, thread.id)
-        chat_context = ChatContext(user_id=context.user_id, database=self.chat_store.database)
-        view = _TurnView(thread.id, start.assistant_message_id)
-        async for event in self.engine.run(start, chat_context):
+        lease = context.lease
+        if lease is None or lease.conversation_id != thread.id:
+            raise CustomStreamError("This request holds no turn of this thread.", allow_retry=True)
+        start, events = await self.turns.chatkit_reply(context, lease)
+        if start.new_title is not None:
+            yield ThreadUpdatedEvent(thread=self._to_thread_response(to_thread_titled(thread, start.new_title)))
+        view = TurnView(thread.id, start.assistant_message_id, utcnow())
+        async for event in events:
             for out in view.render(event):
                 yield out
-        if view.failure is not None:
-            raise CustomStreamError(view.failure, allow_retry=True)
+            if isinstance(event, TurnFailed):
+                raise CustomStreamError(event.message, allow_retry=event.code != "conversation_deleted")
 
-    async def add_feedback(
-        self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
-    ) -> None:
-        await asyncio.to_thread(save_feedback, self.chat_store.database, context.user_id, thread_id, item_ids, feedback)
+    async def add_feedback(self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: Caller) -> None:
+        await asyncio.to_thread(save_feedback, context, thread_id, item_ids, feedback)
 
-    async def transcribe(self, audio_input: AudioInput, context: RequestContext) -> TranscriptionResult:
-        raise NotImplementedError  # refused by the route before it gets here
+    async def transcribe(self, audio_input: AudioInput, context: Caller) -> TranscriptionResult:
+        raise not_supported("Dictation")  # refused by the route before it gets here
 
     def action(
-        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: Caller
     ) -> AsyncIterator[ThreadStreamEvent]:
         raise CustomStreamError("This assistant has no custom actions.", allow_retry=False)
 
     async def sync_action(
-        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: Caller
     ) -> SyncCustomActionResponse:
         raise not_supported("Custom actions")
 
 
-class _TurnView:
-    """Turns `TurnEvent`s into ChatKit thread events: a workflow of tool tasks, then the assistant message."""
-
-    def __init__(self, thread_id: str, message_id: str) -> None:
-        self.thread_id = thread_id
-        self.message_id = message_id
-        self.created_at: datetime = utcnow()
-        self.log = ToolCallLog()
-        self.workflow: WorkflowItem | None = None
-        self.text = ""
-        self.message_open = False
-        self.failure: str | None = None
-
-    def render(self, event: object) -> list[ThreadStreamEvent]:
-        match event:
-            case ToolStarted():
-                index = self.log.record(event)
-                if self.workflow is None:
-                    self.workflow = workflow_item(self.message_id, self.thread_id, self.created_at, self.log.calls)
-                    return [ThreadItemAddedEvent(item=self.workflow)]
-                return [
-                    ThreadItemUpdatedEvent(
-                        item_id=self.workflow.id,
-                        update=WorkflowTaskAdded(task_index=index, task=tool_task(self.log.calls[index])),
-                    )
-                ]
-            case ToolFinished():
-                if self.workflow is None:
-                    return []
-                index = self.log.record(event)
-                return [
-                    ThreadItemUpdatedEvent(
-                        item_id=self.workflow.id,
-                        update=WorkflowTaskUpdated(task_index=index, task=tool_task(self.log.calls[index])),
-                    )
-                ]
-            case TextDelta():
-                events = self._open_message()
-                self.text += event.text
-                events.append(
-                    ThreadItemUpdatedEvent(
-                        item_id=self.message_id,
-                        update=AssistantMessageContentPartTextDelta(content_index=0, delta=event.text),
-                    )
-                )
-                return events
-            case TurnFailed():
-                self.failure = event.message
-                return self._close()
-            case _ if getattr(event, "kind", None) == "completed":
-                return self._close()
-        return []
-
-    def _open_message(self) -> list[ThreadStreamEvent]:
-        if self.message_open:
-            return []
-        events = self._close_workflow()
-        self.message_open = True
-        events += [
-            ThreadItemAddedEvent(item=self._message("")),
-            ThreadItemUpdatedEvent(
-                item_id=self.message_id,
-                update=AssistantMessageContentPartAdded(content_index=0, content=AssistantMessageContent(text="")),
-            ),
-        ]
-        return events
-
-    def _close_workflow(self) -> list[ThreadStreamEvent]:
-        if self.workflow is None:
-            return []
-        done = workflow_item(self.message_id, self.thread_id, self.created_at, self.log.calls)
-        self.workflow = None
-        return [ThreadItemDoneEvent(item=done)]
-
-    def _close(self) -> list[ThreadStreamEvent]:
-        events = self._close_workflow()
-        if not self.text and self.failure is not None:
-            return events
-        events += self._open_message()
-        events += [
-            ThreadItemUpdatedEvent(
-                item_id=self.message_id,
-                update=AssistantMessageContentPartDone(
-                    content_index=0, content=AssistantMessageContent(text=self.text)
-                ),
-            ),
-            ThreadItemDoneEvent(item=self._message(self.text)),
-        ]
-        return events
-
-    def _message(self, text: str) -> AssistantMessageItem:
-        return AssistantMessageItem(
-            id=self.message_id,
-            thread_id=self.thread_id,
-            created_at=self.created_at,
-            content=[AssistantMessageContent(text=text)],
-        )
+def to_thread_titled(thread: ThreadMetadata, title: str) -> ThreadMetadata:
+    return thread.model_copy(update={"title": title})

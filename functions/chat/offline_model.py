@@ -13,6 +13,7 @@ stream by the SDK's own deterministic model, so the agent runner sees exactly th
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -22,8 +23,6 @@ from agents.items import ModelResponse, TResponseOutputItem, TResponseStreamEven
 from agents.models.interface import Model
 from agents.testing import ScriptedModel, assistant_message, function_call
 from openai.types.responses import ResponseTextDeltaEvent
-
-from functions.chat.jsontext import parse_json_text
 
 HELP = (
     "I can manage your tasks. Try: “add buy milk”, “list”, “list pending”, “done 3”, “delete 3” "
@@ -107,7 +106,7 @@ class OfflineModel(Model):
             )
             return [
                 assistant_message(
-                    describe_result(str(call.get("name")), parse_json_text(last.get("output"))),
+                    describe_result(str(call.get("name")), _json(last.get("output"))),
                     item_id=f"msg_offline_{len(items)}",
                 )
             ]
@@ -142,3 +141,11 @@ def _text(item: dict[str, Any]) -> str:
 def _chunks(text: str) -> list[str]:
     words = re.findall(r"\S+\s*|\s+", text)
     return ["".join(words[i : i + _DELTA_WORDS]) for i in range(0, len(words), _DELTA_WORDS)] or [text]
+
+
+def _json(output: Any) -> Any:
+    """A tool output as the model reads it (JSON text), parsed back; anything else as it is."""
+    try:
+        return json.loads(output) if isinstance(output, str) else output
+    except ValueError:
+        return output

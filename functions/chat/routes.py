@@ -1,18 +1,17 @@
-"""POST /api/{user_id}/chatkit (ChatKit protocol) and POST /api/{user_id}/chat (JSON or SSE)."""
+"""POST /api/{user_id}/chat (JSON or SSE), GET /api/{user_id}/chat/{conversation_id}/stream, and
+POST /api/{user_id}/chatkit (the ChatKit protocol): HTTP only. The turn service does the work."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+import logging
+from collections.abc import AsyncIterator
 
-from chatkit.server import NonStreamingResult
+from chatkit.server import NonStreamingResult, StreamingResult
 from chatkit.types import (
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     ChatKitReq,
-    ClientToolCallItem,
+    ErrorEvent,
     InputTranscribeReq,
     ThreadsAddClientToolOutputReq,
     ThreadsAddStructuredInputReq,
@@ -23,55 +22,29 @@ from chatkit.types import (
 )
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from functions.chat.agent import ChatContext
+from functions.chat.caller import Caller
+from functions.chat.chatkit_view import item_text
 from functions.chat.detached import KEEPALIVE, detached
 from functions.chat.runtime import ChatRuntime
-from functions.chat.sse import KEEPALIVE_COMMENT, sse_event
-from functions.chat.store import RequestContext, item_text, not_supported
-from functions.chat.turn import TurnCompleted, TurnEvent, TurnFailed, TurnStarted
-from functions.chat.turn_store import ConversationBusy, StoredTurn, TurnStart
-from todo_common.errors import ApiError, ErrorBody
-from todo_common.text import StoredText, no_nul
+from functions.chat.schemas import ChatRequest, ChatResponse
+from functions.chat.sse import KEEPALIVE_COMMENT, failure_body, sse_event
+from functions.chat.store import not_supported
+from functions.chat.turn import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
+from todo_common.errors import ApiError, error_responses
+from todo_common.text import no_nul
 from todo_common.web import CurrentUser, ServicesDep
 
-T = TypeVar("T")
-ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
-router = APIRouter(tags=["chat"], responses=ERRORS)  # type: ignore[arg-type]
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["chat"], responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504))
 _CHATKIT_REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
 _SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 KEEPALIVE_SECONDS = 10.0
-LEASE_WAIT_SECONDS = 30.0
-REPLAY_WAIT_SECONDS = 60.0
-
-
-class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    message: StoredText = Field(min_length=1, description="What the user says.")
-    conversation_id: StoredText | None = Field(
-        default=None, min_length=1, max_length=64, description="Omit to start one."
-    )
-    client_message_id: StoredText | None = Field(
-        default=None, min_length=1, max_length=128, description="Makes a retry return the same turn."
-    )
-
-
-class ToolCallOut(BaseModel):
-    call_id: str | None = None
-    name: str
-    arguments: Any = None
-    result: Any = None
-    status: str
-
-
-class ChatResponse(BaseModel):
-    conversation_id: str
-    message_id: str
-    response: str
-    tool_calls: list[ToolCallOut]
-    status: str = "complete"
+# How a turn that did not complete answers as JSON.
+_FAILURE_STATUS = {"timeout": 504, "database_unavailable": 503, "conversation_deleted": 409}
+_TURN_REQUESTS = (ThreadsCreateReq, ThreadsAddUserMessageReq, ThreadsRetryAfterItemReq, ThreadsAddClientToolOutputReq)
+_MESSAGE_REQUESTS = (ThreadsCreateReq, ThreadsAddUserMessageReq, ThreadsRetryAfterItemReq)
 
 
 def runtime_of(request: Request) -> ChatRuntime:
@@ -96,16 +69,10 @@ async def healthz() -> dict[str, str]:
 async def chat(user_id: str, body: ChatRequest, request: Request, user: CurrentUser, services: ServicesDep) -> Response:
     runtime = runtime_of(request)
     _check_length(body.message, runtime.settings.max_message_chars)
-    wants_stream = "text/event-stream" in request.headers.get("accept", "")
-
-    start = await _start_turn(runtime, user.user_id, body)
-    if isinstance(start, StoredTurn):
-        return await _replay(runtime, start, wants_stream)
-
-    context = ChatContext(user_id=user.user_id, database=services.database)
-    events = _released(runtime, start.conversation_id, runtime.engine.run(start, context))
-    if wants_stream:
-        return StreamingResponse(_sse(events), media_type="text/event-stream", headers=_SSE_HEADERS)
+    caller = Caller(user.user_id, services.database)
+    events = await runtime.turns.open(caller, body.conversation_id, body.message, body.client_message_id)
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return _sse_response(events)
     final: TurnEvent | None = None
     async for event in detached(events):
         if event is not KEEPALIVE:
@@ -113,47 +80,26 @@ async def chat(user_id: str, body: ChatRequest, request: Request, user: CurrentU
     return _final_json(final)
 
 
-async def _start_turn(runtime: ChatRuntime, user_id: str, body: ChatRequest) -> TurnStart | StoredTurn:
-    return await _when_free(
-        lambda: runtime.turns.start(
-            user_id, body.conversation_id, body.message, client_message_id=body.client_message_id
-        )
+@router.get(
+    "/api/{user_id}/chat/{conversation_id}/stream",
+    summary="Follow the answer being written in a conversation (SSE); 204 when none is",
+    responses={200: {"content": {"text/event-stream": {}}}, 204: {"description": "No answer is being written."}},
+)
+async def follow(
+    user_id: str, conversation_id: str, request: Request, user: CurrentUser, services: ServicesDep
+) -> Response:
+    events = await runtime_of(request).turns.follow_conversation(
+        Caller(user.user_id, services.database), conversation_id
     )
+    return Response(status_code=204) if events is None else _sse_response(events)
 
 
-async def _when_free(take_lease: Callable[[], T]) -> T:
-    """Run `take_lease` (in a thread) until the conversation is free: turns queue up, they never interleave."""
-    deadline = time.monotonic() + LEASE_WAIT_SECONDS
-    delay = 0.05
-    while True:
-        try:
-            return await asyncio.to_thread(take_lease)
-        except ConversationBusy:
-            if time.monotonic() + delay > deadline:
-                raise ApiError(
-                    409, "conversation_busy", "Another message in this conversation is still being answered."
-                ) from None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+def _sse_response(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
+    async def body() -> AsyncIterator[bytes]:
+        async for event in detached(events, KEEPALIVE_SECONDS):
+            yield KEEPALIVE_COMMENT if event is KEEPALIVE else sse_event(event)  # type: ignore[arg-type]
 
-
-async def _released(
-    runtime: ChatRuntime, conversation_id: str, events: AsyncIterator[TurnEvent]
-) -> AsyncIterator[TurnEvent]:
-    """The turn's events; the lease is released with the stored answer, or here if the turn ended otherwise."""
-    finished = False
-    try:
-        async for event in events:
-            finished = isinstance(event, (TurnCompleted, TurnFailed))
-            yield event
-    finally:
-        if not finished:
-            await asyncio.shield(asyncio.to_thread(runtime.turns.release, conversation_id))
-
-
-async def _sse(events: AsyncIterator[TurnEvent]) -> AsyncIterator[bytes]:
-    async for event in detached(events, KEEPALIVE_SECONDS):
-        yield KEEPALIVE_COMMENT if event is KEEPALIVE else sse_event(event)  # type: ignore[arg-type]
+    return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
 def _final_json(final: TurnEvent | None) -> JSONResponse:
@@ -162,60 +108,14 @@ def _final_json(final: TurnEvent | None) -> JSONResponse:
             conversation_id=final.conversation_id,
             message_id=final.message_id,
             response=final.text,
-            tool_calls=[ToolCallOut.model_validate(c) for c in final.tool_calls],
+            tool_calls=final.tool_calls,
         )
         return JSONResponse(payload.model_dump(mode="json"))
     if isinstance(final, TurnFailed):
-        return JSONResponse(
-            {
-                "error": {
-                    "code": final.code,
-                    "message": final.message,
-                    "conversation_id": final.conversation_id,
-                    "message_id": final.message_id,
-                    "partial_response": final.partial_text,
-                }
-            },
-            status_code=502,
-        )
+        return JSONResponse({"error": failure_body(final)}, status_code=_FAILURE_STATUS.get(final.code, 502))
+    if isinstance(final, TurnRefused):
+        raise ApiError(final.status, final.code, final.message, headers=final.headers or None)
     raise ApiError(502, "model_error", "The assistant gave no answer.")
-
-
-async def _replay(runtime: ChatRuntime, stored: StoredTurn, wants_stream: bool) -> Response:
-    """The turn a retried `client_message_id` already started: waited for if still running, never rerun."""
-    deadline = time.monotonic() + REPLAY_WAIT_SECONDS
-    while stored.assistant_message is not None and stored.assistant_message.status == "streaming":
-        if time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.2)
-        found = await asyncio.to_thread(
-            runtime.turns.find_by_client_id, stored.user_message.user_id, stored.user_message.client_message_id or ""
-        )
-        stored = found or stored
-    answer = stored.assistant_message
-    message_id = answer.id if answer else ""
-    final: TurnEvent
-    if answer is not None and answer.status == "error":
-        final = TurnFailed(
-            stored.conversation_id,
-            message_id,
-            "model_error",
-            "The assistant failed before finishing its answer.",
-            answer.content,
-            answer.tool_calls,
-        )
-    else:
-        final = TurnCompleted(
-            stored.conversation_id, message_id, answer.content if answer else "", answer.tool_calls if answer else []
-        )
-    if not wants_stream:
-        return _final_json(final)
-
-    async def replayed() -> AsyncIterator[bytes]:
-        yield sse_event(TurnStarted(stored.conversation_id, stored.user_message.id, message_id))
-        yield sse_event(final)
-
-    return StreamingResponse(replayed(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
 def _check_length(text: str, limit: int) -> None:
@@ -235,13 +135,62 @@ def _check_length(text: str, limit: int) -> None:
     summary="ChatKit protocol endpoint (self-hosted ChatKit)",
     responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}},
 )
-async def chatkit(user_id: str, request: Request, user: CurrentUser) -> Response:
+async def chatkit(user_id: str, request: Request, user: CurrentUser, services: ServicesDep) -> Response:
     runtime = runtime_of(request)
     raw = await request.body()
+    parsed = _parse_chatkit(raw)
+    if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
+        _check_length(item_text(parsed.params.input), runtime.settings.max_message_chars)
+    caller = Caller(user.user_id, services.database)
+    await runtime.chatkit.guard(parsed, caller)  # 4xx before any stream starts
+
+    if not is_streaming_req(parsed):
+        result = await runtime.chatkit.process(raw, caller)
+        assert isinstance(result, NonStreamingResult)
+        return Response(result.json, media_type="application/json")
+    if not isinstance(parsed, _TURN_REQUESTS):
+        return _chatkit_response(_processed(runtime, raw, caller))
+    thread_id: str | None = getattr(parsed.params, "thread_id", None)
+    counts = isinstance(parsed, _MESSAGE_REQUESTS)
+    lease = await runtime.turns.lease_for_chatkit(caller, thread_id, counts_as_message=counts)  # 403/404/429 here
+    held = runtime.turns.under_lease(
+        caller, lease, thread_id, lambda: _processed(runtime, raw, caller), counts_as_message=counts
+    )
+    return _chatkit_response(held)
+
+
+async def _processed(runtime: ChatRuntime, raw: bytes, caller: Caller) -> AsyncIterator[bytes]:
+    try:
+        result = await runtime.chatkit.process(raw, caller)
+        assert isinstance(result, StreamingResult)
+        async for chunk in result:
+            yield chunk
+    except Exception:
+        logger.exception("ChatKit stream failed")
+        yield _chatkit_error("Something went wrong while answering; try again.", allow_retry=True)
+
+
+def _chatkit_response(stream: AsyncIterator[bytes | TurnRefused]) -> StreamingResponse:
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in detached(stream, KEEPALIVE_SECONDS):
+            if chunk is KEEPALIVE:
+                yield KEEPALIVE_COMMENT
+            elif isinstance(chunk, TurnRefused):
+                yield _chatkit_error(chunk.message, allow_retry=True)
+            else:
+                yield chunk  # type: ignore[misc]
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+def _parse_chatkit(raw: bytes) -> ChatKitReq:
     try:
         parsed = _CHATKIT_REQUEST.validate_json(raw)
     except ValidationError as exc:
-        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        invalid = [err for err in exc.errors() if err.get("type") == "json_invalid"]
+        if any("recursion limit" in str(err.get("msg")) for err in invalid):
+            raise ApiError(400, "json_too_deep", "The request body is nested too deeply.") from None
+        if invalid:
             raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from None
         raise ApiError(422, "invalid_chatkit_request", "The body is not a ChatKit request this server knows.") from None
     if isinstance(parsed, (AttachmentsCreateReq, AttachmentsDeleteReq)):
@@ -250,57 +199,11 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser) -> Response
         raise not_supported("Dictation")
     if isinstance(parsed, ThreadsAddStructuredInputReq):
         raise not_supported("Structured input")
-    if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
-        _check_length(item_text(parsed.params.input), runtime.settings.max_message_chars)
-        if parsed.params.input.attachments:
-            raise not_supported("Attachments")
-
-    context = RequestContext(user.user_id)
-    thread_id: str | None = getattr(getattr(parsed, "params", None), "thread_id", None)
-    if thread_id is not None:
-        await runtime.chatkit.store.load_thread(thread_id, context)  # 403/404 before any stream starts
-    if isinstance(parsed, ThreadsAddClientToolOutputReq):
-        await _require_pending_client_tool_call(runtime, parsed.params.thread_id, context)
-
-    if not is_streaming_req(parsed):
-        result = await runtime.chatkit.process(raw, context)
-        assert isinstance(result, NonStreamingResult)
-        return Response(result.json, media_type="application/json")
-
-    sends_message = isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq, ThreadsRetryAfterItemReq))
-    if thread_id is None:
-        if sends_message:
-            await asyncio.to_thread(runtime.turns.check_rate, user.user_id)
-        stream = await runtime.chatkit.process(raw, context)
-        return StreamingResponse(_chatkit_sse(stream), media_type="text/event-stream", headers=_SSE_HEADERS)
-
-    await _when_free(lambda: runtime.turns.acquire(user.user_id, thread_id, count_toward_rate=sends_message))
-    try:
-        stream = await runtime.chatkit.process(raw, context)
-    except BaseException:
-        await asyncio.to_thread(runtime.turns.release, thread_id)
-        raise
-    return StreamingResponse(
-        _chatkit_sse(_released_bytes(runtime, thread_id, stream)), media_type="text/event-stream", headers=_SSE_HEADERS
-    )
+    if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)) and parsed.params.input.attachments:
+        raise not_supported("Attachments")
+    return parsed
 
 
-async def _require_pending_client_tool_call(runtime: ChatRuntime, thread_id: str, context: RequestContext) -> None:
-    """The agent has no client-side tools; a tool output only makes sense after a pending client tool call."""
-    last = await runtime.chatkit.store.load_thread_items(thread_id, None, 1, "desc", context)
-    pending = last.data and isinstance(last.data[0], ClientToolCallItem) and last.data[0].status == "pending"
-    if not pending:
-        raise ApiError(409, "no_pending_tool_call", "This thread is not waiting for a client tool's output.")
-
-
-async def _released_bytes(runtime: ChatRuntime, thread_id: str, stream: Any) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in stream:
-            yield chunk
-    finally:
-        await asyncio.shield(asyncio.to_thread(runtime.turns.release, thread_id))
-
-
-async def _chatkit_sse(stream: Any) -> AsyncIterator[bytes]:
-    async for chunk in detached(aiter(stream), KEEPALIVE_SECONDS):
-        yield KEEPALIVE_COMMENT if chunk is KEEPALIVE else chunk  # type: ignore[misc]
+def _chatkit_error(message: str, *, allow_retry: bool) -> bytes:
+    event = ErrorEvent(code="custom", message=message, allow_retry=allow_retry)
+    return b"data: " + event.model_dump_json(by_alias=True, exclude_none=True).encode() + b"\n\n"

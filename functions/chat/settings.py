@@ -22,6 +22,10 @@ class ChatSettings:
     rate_limit_per_minute: int = 20
     max_message_chars: int = 4000
     mcp_allowed_hosts: tuple[str, ...] = ()
+    turn_deadline_seconds: float = 90
+    lease_seconds: float = 30
+    context_max_chars: int = 24_000
+    agent_tracing: bool = False
 
     @classmethod
     def from_environ(
@@ -40,6 +44,10 @@ class ChatSettings:
             history_limit=source.get_int("CHAT_HISTORY_LIMIT", 30, minimum=1, maximum=200),
             rate_limit_per_minute=source.get_int("CHAT_RATE_LIMIT_PER_MINUTE", 20, minimum=1, maximum=10_000),
             max_message_chars=source.get_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1, maximum=100_000),
+            turn_deadline_seconds=source.get_int("CHAT_TURN_DEADLINE_SECONDS", 90, minimum=5, maximum=900),
+            lease_seconds=source.get_int("CHAT_LEASE_SECONDS", 30, minimum=3, maximum=300),
+            context_max_chars=source.get_int("CHAT_CONTEXT_MAX_CHARS", 24_000, minimum=1_000, maximum=1_000_000),
+            agent_tracing=(source.get("CHAT_AGENT_TRACING") or "false").lower() in ("1", "true", "yes"),
             mcp_allowed_hosts=tuple(h.strip() for h in (source.get("MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()),
         )
         if settings.openai_base_url and not settings.openai_api_key:

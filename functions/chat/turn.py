@@ -1,29 +1,27 @@
-"""One chat turn, shared by the ChatKit endpoint and the plain chat endpoint: run the agent on the context rebuilt
-from the database, translate its stream into `TurnEvent`s, and keep the assistant message in the database up to
-date: partial text at bounded intervals, then `complete`, or `error` with whatever text there was."""
+"""The engine of a chat turn: run the agent on the rebuilt context and translate the Agents SDK stream into the
+turn's events. It knows no HTTP, no ChatKit and no database: the turn service records what it yields.
+
+The events a client of the turn service sees, in order: `TurnStarted`, any of `TextDelta`, `ToolStarted`,
+`ToolFinished`, and exactly one of `TurnCompleted` or `TurnFailed` at the end (or `TurnRefused`, instead of all of
+them, when a waiting message could not start a turn)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from agents import Agent, Runner
-from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent, StreamEvent
+from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
 
-from functions.chat.agent import ChatContext, history_to_input, tool_call_status
-from functions.chat.jsontext import parse_json_text
-from functions.chat.turn_store import TurnStart, TurnStore
+from functions.chat.agent import history_to_input
+from functions.chat.caller import Caller
+from todo_common.models import Message
+from todo_common.tool_calls import ToolCallRecord
 
-logger = logging.getLogger(__name__)
 MAX_AGENT_TURNS = 10
-
-AgentProvider = Callable[[ChatContext], AbstractAsyncContextManager[Agent[ChatContext]]]
 
 
 @dataclass(frozen=True)
@@ -31,31 +29,21 @@ class TurnStarted:
     conversation_id: str
     user_message_id: str
     assistant_message_id: str
-    kind: Literal["started"] = "started"
 
 
 @dataclass(frozen=True)
 class TextDelta:
     text: str
-    kind: Literal["text_delta"] = "text_delta"
 
 
 @dataclass(frozen=True)
 class ToolStarted:
-    call_id: str
-    name: str
-    arguments: Any
-    kind: Literal["tool_started"] = "tool_started"
+    call: ToolCallRecord
 
 
 @dataclass(frozen=True)
 class ToolFinished:
-    call_id: str
-    name: str
-    arguments: Any
-    result: Any
-    status: Literal["success", "failure"]
-    kind: Literal["tool_finished"] = "tool_finished"
+    call: ToolCallRecord
 
 
 @dataclass(frozen=True)
@@ -63,8 +51,7 @@ class TurnCompleted:
     conversation_id: str
     message_id: str
     text: str
-    tool_calls: list[dict[str, Any]]
-    kind: Literal["completed"] = "completed"
+    tool_calls: list[ToolCallRecord]
 
 
 @dataclass(frozen=True)
@@ -74,146 +61,94 @@ class TurnFailed:
     code: str
     message: str
     partial_text: str
-    tool_calls: list[dict[str, Any]]
-    kind: Literal["failed"] = "failed"
+    tool_calls: list[ToolCallRecord]
 
 
-TurnEvent = TurnStarted | TextDelta | ToolStarted | ToolFinished | TurnCompleted | TurnFailed
+@dataclass(frozen=True)
+class TurnRefused:
+    """A message that waited for a busy conversation and could not start (still busy, or now rate limited)."""
+
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class ToolCallLog:
-    """The turn's tool calls as stored on the assistant message: `{call_id, name, arguments, result, status}`."""
-
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def record(self, event: ToolStarted | ToolFinished) -> int:
-        """Add or update the call the event is about; its index in `calls`."""
-        index = next((i for i, call in enumerate(self.calls) if call["call_id"] == event.call_id), None)
-        if index is None:
-            self.calls.append(
-                {
-                    "call_id": event.call_id,
-                    "name": event.name,
-                    "arguments": event.arguments,
-                    "result": None,
-                    "status": "running",
-                }
-            )
-            index = len(self.calls) - 1
-        if isinstance(event, ToolFinished):
-            self.calls[index].update(result=event.result, status=event.status)
-        return index
-
-
-@dataclass
-class TurnRecorder:
-    """What the turn has produced so far, written to the database at most every `flush_seconds`."""
-
-    store: TurnStore
-    message_id: str
-    flush_seconds: float
-    text: str = ""
-    log: ToolCallLog = field(default_factory=ToolCallLog)
-    _dirty: bool = False
-    _flushed_at: float = field(default_factory=time.monotonic)
-
-    def apply(self, event: TurnEvent) -> None:
-        if isinstance(event, TextDelta):
-            self.text += event.text
-        elif isinstance(event, ToolStarted | ToolFinished):
-            self.log.record(event)
-        else:
-            return
-        self._dirty = True
-
-    @property
-    def tool_calls(self) -> list[dict[str, Any]]:
-        return self.log.calls
-
-    async def maybe_flush(self) -> None:
-        if self._dirty and time.monotonic() - self._flushed_at >= self.flush_seconds:
-            await self.flush()
-
-    async def flush(self) -> None:
-        self._dirty = False
-        self._flushed_at = time.monotonic()
-        await asyncio.to_thread(self.store.save_progress, self.message_id, self.text, list(self.tool_calls))
-
-    async def finish(self, status: Literal["complete", "error"]) -> None:
-        for call in self.tool_calls:
-            if call.get("status") == "running":
-                call["status"] = "failure"
-        await asyncio.to_thread(
-            self.store.finish, self.message_id, content=self.text, tool_calls=self.tool_calls, status=status
-        )
+AgentEvent = TextDelta | ToolStarted | ToolFinished
+TurnEvent = TurnStarted | AgentEvent | TurnCompleted | TurnFailed | TurnRefused
 
 
 class TurnEngine:
-    def __init__(self, store: TurnStore, open_agent: AgentProvider, *, flush_seconds: float = 0.75) -> None:
-        self.store = store
-        self.open_agent = open_agent
-        self.flush_seconds = flush_seconds
+    def __init__(self, agent: Agent[Caller], *, max_context_chars: int) -> None:
+        self.agent = agent
+        self.max_context_chars = max_context_chars
 
-    async def run(self, start: TurnStart, context: ChatContext) -> AsyncIterator[TurnEvent]:
-        """The turn's events; the last one is `TurnCompleted` or `TurnFailed`, and by then the assistant message
-        is stored with its final status."""
-        yield TurnStarted(start.conversation_id, start.user_message_id, start.assistant_message_id)
-        recorder = TurnRecorder(self.store, start.assistant_message_id, self.flush_seconds)
-        try:
-            async with self.open_agent(context) as agent:
-                result = Runner.run_streamed(
-                    agent, history_to_input(start.context), context=context, max_turns=MAX_AGENT_TURNS
-                )
-                started: dict[str, ToolStarted] = {}
-                async for raw in result.stream_events():
-                    for event in translate(raw, started):
-                        recorder.apply(event)
-                        yield event
-                    await recorder.maybe_flush()
-        except Exception as exc:
-            logger.exception("chat turn failed", extra={"conversation_id": start.conversation_id})
-            await asyncio.shield(recorder.finish("error"))
-            yield TurnFailed(
-                start.conversation_id,
-                start.assistant_message_id,
-                code="model_error",
-                message=f"The assistant failed before finishing its answer ({type(exc).__name__}).",
-                partial_text=recorder.text,
-                tool_calls=recorder.tool_calls,
-            )
-            return
-        await asyncio.shield(recorder.finish("complete"))
-        yield TurnCompleted(start.conversation_id, start.assistant_message_id, recorder.text, recorder.tool_calls)
+    async def run(self, context: list[Message], caller: Caller) -> AsyncIterator[AgentEvent]:
+        """The agent's answer to the last message of `context`, as it streams. Raises what the model raises."""
+        result = Runner.run_streamed(
+            self.agent, history_to_input(context, self.max_context_chars), context=caller, max_turns=MAX_AGENT_TURNS
+        )
+        translator = _Translator(caller)
+        async for raw in result.stream_events():
+            for event in translator.translate(raw):
+                yield event
 
 
-def translate(event: StreamEvent, started: dict[str, ToolStarted]) -> list[TurnEvent]:
-    """The parts of the Agents SDK stream a client sees: text deltas and each tool call's start and end
-    (`started` remembers each call's name and arguments for its end)."""
-    if isinstance(event, RawResponsesStreamEvent):
-        if isinstance(event.data, ResponseTextDeltaEvent) and event.data.delta:
-            return [TextDelta(event.data.delta)]
+@dataclass
+class _Translator:
+    """The parts of the Agents SDK stream a client sees: text deltas and each tool call's start and end."""
+
+    caller: Caller
+    text_length: int = 0
+    started: dict[str, ToolCallRecord] = field(default_factory=dict)
+
+    def translate(self, event: Any) -> list[AgentEvent]:
+        if isinstance(event, RawResponsesStreamEvent):
+            if isinstance(event.data, ResponseTextDeltaEvent) and event.data.delta:
+                self.text_length += len(event.data.delta)
+                return [TextDelta(event.data.delta)]
+            return []
+        if not isinstance(event, RunItemStreamEvent):
+            return []
+        raw = event.item.raw_item
+        if event.name == "tool_called":
+            return [ToolStarted(self._started(raw))]
+        if event.name == "tool_output":
+            return [
+                ToolFinished(self._finished(str(_field(raw, "call_id") or ""), getattr(event.item, "output", None)))
+            ]
         return []
-    if not isinstance(event, RunItemStreamEvent):
-        return []
-    raw = event.item.raw_item
-    if event.name == "tool_called":
+
+    def _started(self, raw: Any) -> ToolCallRecord:
         name = str(_field(raw, "name") or "tool")
-        call = ToolStarted(str(_field(raw, "call_id") or _field(raw, "id") or name), name, _arguments(raw))
-        started[call.call_id] = call
-        return [call]
-    if event.name == "tool_output":
-        call_id = str(_field(raw, "call_id") or "")
-        output = getattr(event.item, "output", None)
-        origin = started.get(call_id)
-        name, arguments = (origin.name, origin.arguments) if origin else ("tool", None)
-        return [ToolFinished(call_id, name, arguments, parse_json_text(output), tool_call_status(output))]
-    return []
+        call_id = str(_field(raw, "call_id") or _field(raw, "id") or name)
+        call = ToolCallRecord(
+            call_id=call_id,
+            name=name,
+            arguments=_arguments(_field(raw, "arguments")),
+            status="running",
+            text_offset=self.text_length,
+        )
+        self.started[call_id] = call
+        return call
+
+    def _finished(self, call_id: str, output: Any) -> ToolCallRecord:
+        origin = self.started.get(call_id) or ToolCallRecord(call_id=call_id, name="tool", status="running")
+        outcome = self.caller.tool_results.get(call_id)
+        if outcome is None:  # the SDK answered for the tool (an unknown tool, arguments it could not read)
+            error = {"error": {"code": "tool_error", "message": str(output)}}
+            return origin.model_copy(update={"result": error, "status": "failure"})
+        return origin.model_copy(update={"result": outcome.result, "status": outcome.status})
 
 
 def _field(raw: Any, name: str) -> Any:
     return raw.get(name) if isinstance(raw, dict) else getattr(raw, name, None)
 
 
-def _arguments(raw: Any) -> Any:
-    return parse_json_text(_field(raw, "arguments"))
+def _arguments(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

@@ -1,9 +1,15 @@
-"""The database side of a chat turn: start it (lease, rate limit, messages), record its progress, finish it.
+"""The SQL of a chat turn, on both databases: claim (lease, rate limit, messages, repair), progress, finish.
 
-A turn holds a lease on its conversation (`turn_lease_until`) from start to finish, so two turns sent at once to
-one conversation run one after the other and never interleave. The lease lives in a column, not in a session-level
-lock, because production talks to PgBouncer in transaction mode. A turn that dies without finishing (a Lambda
-timeout) blocks its conversation only until the lease expires.
+A turn owns its conversation through a lease: `turn_lease_until` (short, renewed by the turn's heartbeat) and
+`turn_owner` (a token of the turn's own, set by the claim). Every write of the turn names its owner, so a turn
+whose lease was taken over (it was presumed dead) or whose conversation was deleted changes nothing, and only the
+owner releases. The lease lives in columns, not in a session-level lock, because production talks to PgBouncer in
+transaction mode.
+
+Whoever takes an expired lease repairs the turn that held it: that turn's `streaming` answer becomes `error` /
+`interrupted`, its partial text kept, in the same statement as the claim. On PostgreSQL the claim of a turn, its
+two messages, the repair and the agent's context are one statement; SQLite runs the same steps in one
+transaction. The rules themselves (lease free, under the rate limit) are written once, below, for both.
 """
 
 from __future__ import annotations
@@ -11,17 +17,20 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from todo_common import conversations
+from todo_common.clip import clip
 from todo_common.db import Database
 from todo_common.errors import ApiError
 from todo_common.models import Conversation, Message, UTCDateTime, new_id, utcnow
+from todo_common.tool_calls import ToolCallRecord, stored
 
 TITLE_FROM_MESSAGE_CHARS = 60
 
@@ -30,229 +39,393 @@ class ConversationBusy(Exception):
     """Another turn holds the conversation's lease."""
 
 
+class TurnLost(Exception):
+    """The turn no longer owns its conversation: it was deleted, or the lease was taken over."""
+
+
 class _NotClaimed(Exception):
     """The claim matched no row: roll back whatever the transaction did so far."""
 
 
 @dataclass(frozen=True)
-class TurnStart:
+class Lease:
     conversation_id: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    lease: Lease
     user_message_id: str
     assistant_message_id: str
-    context: list[Message]
+    context: list[Message]  # the conversation before this answer, oldest first, the user's new message last
+    new_title: str | None = None  # set when this turn gave the conversation its title
+
+    @property
+    def conversation_id(self) -> str:
+        return self.lease.conversation_id
 
 
 @dataclass(frozen=True)
 class StoredTurn:
-    """A turn found again through its `client_message_id`: nothing new is written."""
+    """A turn found again through its `client_message_id`, its answer as reads show it."""
 
     conversation_id: str
     user_message: Message
-    assistant_message: Message | None
+    answer: Message | None
+
+
+# -- the rules, once --------------------------------------------------------------------------------------------
+
+LEASE_FREE = "(turn_lease_until IS NULL OR turn_lease_until < :now)"
+RECENT_MESSAGES = "FROM message WHERE user_id = :uid AND role = 'user' AND created_at > :since"
+UNDER_RATE = f"(SELECT count(*) {RECENT_MESSAGES}) < :rate"
+OWNED_BY_TURN = "EXISTS (SELECT 1 FROM conversation c WHERE c.id = :cid AND c.turn_owner = :owner)"
+REPAIR = (
+    "UPDATE message SET status = 'error', error_code = 'interrupted', updated_at = :now "
+    "WHERE conversation_id = :cid AND status = 'streaming'"
+)
+_COLUMNS = "id, conversation_id, user_id, seq, role, item_type, content, tool_calls, status, error_code, created_at"
+
+
+def _statement(sql: str) -> sa.TextClause:
+    """Raw SQL with the turn's datetimes bound as UTC columns (SQLite keeps naive UTC)."""
+    return sa.text(sql).bindparams(
+        *(sa.bindparam(name, type_=UTCDateTime()) for name in ("now", "lease", "since", "created") if f":{name}" in sql)
+    )
 
 
 class TurnStore:
     def __init__(
-        self, database: Database, *, history_limit: int, rate_limit_per_minute: int, lease_seconds: int = 180
+        self,
+        database: Database,
+        *,
+        history_limit: int,
+        rate_limit_per_minute: int,
+        lease_seconds: float = 30,
     ) -> None:
         self.database = database
         self.history_limit = history_limit
         self.rate_limit_per_minute = rate_limit_per_minute
-        self.lease = timedelta(seconds=lease_seconds)
+        self.lease_seconds = lease_seconds
+        self.postgres = database.dialect == "postgresql"
 
-    # -- starting ------------------------------------------------------------------------------------------
+    # -- claiming -------------------------------------------------------------------------------------------
 
-    def find_by_client_id(self, user_id: str, client_message_id: str) -> StoredTurn | None:
-        return self.database.read(lambda session: _stored_turn(session, user_id, client_message_id))
-
-    def start(
+    def claim(
         self, user_id: str, conversation_id: str | None, text: str, *, client_message_id: str | None = None
     ) -> TurnStart | StoredTurn:
-        """Take the lease, commit the user's message and an empty assistant message (status `streaming`), and
-        load the agent's context. Returns the stored turn instead when `client_message_id` was seen before;
-        raises `ConversationBusy` while another turn runs, 403/404/429 as `ApiError`."""
-        cid = conversation_id or new_id("thr")
-        new_title = title_from(text) if conversation_id is None else None
-        user_message_id, assistant_message_id = new_id("msg"), new_id("msg")
+        """Take the lease, store the user's message and an empty `streaming` answer, repair a dead turn, and load
+        the agent's context. A `client_message_id` seen before gives its stored turn instead (409 if it came with
+        another message); raises `ConversationBusy` while another turn runs, 403/404/429 as `ApiError`."""
+        values = self._values(user_id, conversation_id or new_id("thr"), owner=new_id("turn"))
+        values.update(user_msg=new_id("msg"), assistant_msg=new_id("msg"), text=text, client_id=client_message_id)
+        if conversation_id is None:
+            values["title"] = clip(text, TITLE_FROM_MESSAGE_CHARS)
         try:
-            started = self._claim(
-                user_id, cid, text, client_message_id, user_message_id, assistant_message_id, new_title=new_title
-            )
+            rows = self._claim_rows(values, new=conversation_id is None)
         except IntegrityError:
-            started = False  # the client_message_id is taken: the diagnosis finds the stored turn
-        if not started:
-            return self._refusal(user_id, conversation_id, client_message_id)
-        context = self.database.read(
-            lambda session: conversations.recent_messages(session, cid, self.history_limit + 1)
-        )
+            rows = None  # the client_message_id is taken: the diagnosis finds its turn
+        if rows is None:
+            return self._refusal(user_id, conversation_id, client_message_id, text)
+        user_message = _new_message(values, values["user_msg"], "user", text, "complete", seq=0)
         return TurnStart(
-            conversation_id=cid,
-            user_message_id=user_message_id,
-            assistant_message_id=assistant_message_id,
-            context=[m for m in context if m.id != assistant_message_id],
+            Lease(values["cid"], values["owner"]),
+            values["user_msg"],
+            values["assistant_msg"],
+            [*self._context(rows), user_message],
         )
 
-    def _claim(
-        self,
-        user_id: str,
-        conversation_id: str,
-        text: str,
-        client_message_id: str | None,
-        user_message_id: str,
-        assistant_message_id: str,
-        *,
-        new_title: str | None,
-    ) -> bool:
-        """One conditional update takes the lease (if the conversation is the user's, free, and the user under
-        the rate limit) and two seqs; the two messages are inserted with them. On PostgreSQL, in an existing
-        conversation, both are one statement: a turn's start costs one round trip. A new conversation is created
-        in the same transaction, so a refused turn leaves nothing behind."""
-        now = utcnow()
-        values = {
-            "cid": conversation_id,
-            "uid": user_id,
-            "now": now,
-            "lease": now + self.lease,
-            "since": now - timedelta(minutes=1),
-            "rate": self.rate_limit_per_minute,
-            "user_msg": user_message_id,
-            "assistant_msg": assistant_message_id,
-            "text": text,
-            "client_id": client_message_id,
-        }
-        if new_title is None and self.database.dialect == "postgresql":
-            return self.database.execute(lambda session: session.execute(_CLAIM_POSTGRES, values).first()) is not None
+    def _claim_rows(self, values: dict[str, Any], *, new: bool) -> list[Row[Any]] | None:
+        if self.postgres:
+            rows = self.database.execute(
+                lambda s: list(
+                    s.execute(_typed(_statement(_claim_postgres(new))), values | {"limit": self.history_limit})
+                )
+            )
+            return rows or None
 
-        def work(session: Session) -> bool:
-            if new_title is not None:
-                conversations.create_conversation(session, user_id, title=new_title, conversation_id=conversation_id)
-            seq = session.execute(_claim_update(), values).scalar_one_or_none()
-            if seq is None:
+        def work(session: Session) -> list[Row[Any]]:
+            claimed = session.execute(_statement(_CREATE_SQL if new else _CLAIM_SQL), values).first()
+            if claimed is None:
                 raise _NotClaimed
+            seq = int(claimed.last_seq)
+            context = [] if new else self._context_sqlite(session, values["cid"])
+            session.execute(_statement(REPAIR), values)
             session.execute(
                 sa.insert(Message),
                 [
-                    _new_message(values, user_message_id, seq - 1, "user", text, "complete", client_message_id),
-                    _new_message(values, assistant_message_id, seq, "assistant", "", "streaming", None),
+                    _new_message_row(values, values["user_msg"], seq - 1, "user", values["text"], "complete"),
+                    _new_message_row(values, values["assistant_msg"], seq, "assistant", "", "streaming"),
                 ],
             )
-            return True
+            return context
 
         try:
             return self.database.write(work)
         except _NotClaimed:
-            return False
+            return None
 
-    def _refusal(self, user_id: str, conversation_id: str | None, client_message_id: str | None) -> StoredTurn:
+    def _context_sqlite(self, session: Session, conversation_id: str) -> list[Row[Any]]:
+        statement = sa.text(
+            f"SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid AND item_type = 'message' "
+            "ORDER BY seq DESC LIMIT :limit"
+        )
+        return list(session.execute(_typed(statement), {"cid": conversation_id, "limit": self.history_limit}))
+
+    def _context(self, rows: list[Row[Any]]) -> list[Message]:
+        """The context rows (newest first, as selected) as messages, oldest first; the rows of an interrupted
+        turn read as interrupted, since the claim just repaired them."""
+        messages = [conversations.settled(_message_of(row), None) for row in rows if row.id is not None]
+        keep = max(0, self.history_limit - 1)  # the user's new message takes the last place
+        return list(reversed(messages[:keep]))
+
+    def _refusal(
+        self, user_id: str, conversation_id: str | None, client_message_id: str | None, text: str
+    ) -> StoredTurn:
         """Why a turn could not start: the stored turn of a retried client_message_id, or an error."""
 
         def diagnose(session: Session) -> StoredTurn:
-            if conversation_id is not None:
-                conversations.check_owned(session, user_id, conversation_id)
             if client_message_id:
-                stored = _stored_turn(session, user_id, client_message_id)
-                if stored is not None:
-                    return stored
-            self._check_rate(session, user_id)
-            raise ConversationBusy(conversation_id or "new conversation")
+                if conversation_id is not None:
+                    conversations.check_owned(session, user_id, conversation_id)
+                found = _stored_turn(session, user_id, client_message_id)
+                if found is not None:
+                    _same_request(found, conversation_id, text)
+                    return found
+            self._refuse(session, user_id, conversation_id)
 
         return self.database.read(diagnose)
 
-    def start_reply(self, user_id: str, conversation_id: str) -> TurnStart:
-        """For ChatKit, which stores the user's message itself: the assistant message and the context only
-        (the caller already holds the lease)."""
+    def _refuse(self, session: Session, user_id: str, conversation_id: str | None) -> NoReturn:
+        """403/404 for a conversation not the user's, 429 over the rate limit, else busy."""
+        if conversation_id is not None:
+            conversations.check_owned(session, user_id, conversation_id)
+        self._check_rate(session, user_id)
+        raise ConversationBusy(conversation_id or "new conversation")
+
+    def claim_rerun(self, user_id: str, turn: StoredTurn) -> TurnStart:
+        """Answer a stored user message again (its answer failed or was interrupted): take the lease, reset the
+        answer to an empty `streaming` row, and load the context up to that message."""
+        assert turn.answer is not None
+        values = self._values(user_id, turn.conversation_id, owner=new_id("turn"))
+        values["mid"] = turn.answer.id
+
+        def work(session: Session) -> list[Row[Any]]:
+            if session.execute(_statement(_lease_sql(counts_as_message=False)), values).first() is None:
+                raise _NotClaimed
+            session.execute(_statement(REPAIR), values)
+            session.execute(
+                _statement(
+                    "UPDATE message SET content = '', tool_calls = :calls, status = 'streaming', error_code = NULL, "
+                    "updated_at = :now WHERE id = :mid"
+                ),
+                values | {"calls": "[]"},
+            )
+            statement = sa.text(
+                f"SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid AND item_type = 'message' "
+                "AND seq < :seq ORDER BY seq DESC LIMIT :limit"
+            )
+            assert turn.answer is not None
+            bounds = {"cid": turn.conversation_id, "seq": turn.answer.seq, "limit": self.history_limit}
+            return list(session.execute(_typed(statement), bounds))
+
+        try:
+            rows = self.database.write(work)
+        except _NotClaimed:
+            self.database.read(lambda session: self._refuse(session, user_id, turn.conversation_id))
+        context = list(reversed([_message_of(row) for row in rows]))
+        return TurnStart(Lease(turn.conversation_id, values["owner"]), turn.user_message.id, turn.answer.id, context)
+
+    def take_lease(self, user_id: str, conversation_id: str, *, counts_as_message: bool) -> Lease:
+        """The lease alone, for a ChatKit request on an existing thread (ChatKit stores the user's item itself)."""
+        values = self._values(user_id, conversation_id, owner=new_id("turn"))
+        sql = _lease_sql(counts_as_message=counts_as_message)
+
+        def work(session: Session) -> None:
+            if session.execute(_statement(sql), values).first() is None:
+                raise _NotClaimed
+            session.execute(_statement(REPAIR), values)
+
+        try:
+            self.database.write(work)
+        except _NotClaimed:
+            self.database.read(lambda session: self._refuse(session, user_id, conversation_id))
+        return Lease(conversation_id, values["owner"])
+
+    def create_leased(self, user_id: str) -> Lease:
+        """A new, empty conversation whose lease the caller holds (ChatKit's `threads.create`)."""
+        values = self._values(user_id, new_id("thr"), owner=new_id("turn"))
+        values["title"] = None
+        sql = _CREATE_SQL.replace("2, 2,", "0, 0,")
+        if self.database.write(lambda s: s.execute(_statement(sql), values).first()) is None:
+            self.database.read(lambda s: self._check_rate(s, user_id))
+            raise ConversationBusy("new conversation")  # pragma: no cover - the rate check raised
+        return Lease(values["cid"], values["owner"])
+
+    def start_reply(self, lease: Lease, user_id: str) -> TurnStart:
+        """For ChatKit, whose store saved the user's item: the empty `streaming` answer and the context."""
+        values = self._values(user_id, lease.conversation_id, owner=lease.owner)
+        values["assistant_msg"] = new_id("msg")
 
         def work(session: Session) -> TurnStart:
-            conversation = conversations.owned_conversation(session, user_id, conversation_id)
-            assistant = conversations.append_message(
-                session, conversation, role="assistant", content="", status="streaming"
+            seq = session.execute(
+                sa.text(
+                    "UPDATE conversation SET last_seq = last_seq + 1, message_count = message_count + 1 "
+                    "WHERE id = :cid AND turn_owner = :owner RETURNING last_seq"
+                ),
+                values,
+            ).scalar_one_or_none()
+            if seq is None:
+                raise TurnLost(lease.conversation_id)
+            context = self._context_sqlite(session, lease.conversation_id)
+            session.execute(
+                sa.insert(Message),
+                [_new_message_row(values, values["assistant_msg"], seq, "assistant", "", "streaming")],
             )
-            context = [
-                m
-                for m in conversations.recent_messages(session, conversation.id, self.history_limit + 1)
-                if m.id != assistant.id
-            ]
-            last_user = next((m.id for m in reversed(context) if m.role == "user"), "")
-            return TurnStart(conversation.id, last_user, assistant.id, context)
+            messages = self._context(context)
+            last_user = next((m for m in reversed(messages) if m.role == "user"), None)
+            title = clip(last_user.content, TITLE_FROM_MESSAGE_CHARS) if last_user else ""
+            set_title = sa.text("UPDATE conversation SET title = :title WHERE id = :cid AND title IS NULL")
+            # A title set meanwhile (a rename) is kept.
+            titled = bool(title) and _changed(session, set_title, {"title": title, "cid": lease.conversation_id}) == 1
+            return TurnStart(
+                lease, last_user.id if last_user else "", values["assistant_msg"], messages, title if titled else None
+            )
 
         return self.database.write(work)
 
-    def acquire(self, user_id: str, conversation_id: str, *, count_toward_rate: bool) -> None:
-        """Take the conversation's lease for a ChatKit request (ownership checked first)."""
+    # -- while it runs and at its end -----------------------------------------------------------------------
 
-        def work(session: Session) -> None:
-            conversations.owned_conversation(session, user_id, conversation_id)
-            if count_toward_rate:
-                self._check_rate(session, user_id)
-            self._take_lease(session, conversation_id)
-
-        self.database.write(work)
-
-    def check_rate(self, user_id: str) -> None:
-        self.database.read(lambda session: self._check_rate(session, user_id))
-
-    def release(self, conversation_id: str) -> None:
-        self.database.execute(
-            lambda session: session.execute(
-                sa.update(Conversation).where(col(Conversation.id) == conversation_id).values(turn_lease_until=None)
-            )
+    def renew(self, lease: Lease) -> None:
+        """The heartbeat: push the lease's end forward; `TurnLost` if it is no longer this turn's."""
+        values = {"cid": lease.conversation_id, "owner": lease.owner, "lease": self._lease_end()}
+        statement = _statement(
+            "UPDATE conversation SET turn_lease_until = :lease WHERE id = :cid AND turn_owner = :owner"
         )
+        if self.database.execute(lambda s: _changed(s, statement, values)) != 1:
+            raise TurnLost(lease.conversation_id)
 
-    # -- progress and end ----------------------------------------------------------------------------------
-
-    def save_progress(self, message_id: str, content: str, tool_calls: Sequence[dict[str, Any]]) -> None:
-        statement = (
-            sa.update(Message)
-            .where(col(Message.id) == message_id)
-            .values(content=content, tool_calls=list(tool_calls), updated_at=utcnow())
+    def save_progress(self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]) -> None:
+        values = self._progress_values(lease, message_id, content, calls)
+        statement = _statement(
+            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, updated_at = :now "
+            f"WHERE id = :mid AND status = 'streaming' AND {OWNED_BY_TURN}"
         )
-        self.database.execute(lambda session: session.execute(statement))
+        self.database.execute(lambda s: s.execute(statement, values))
 
-    def finish(self, message_id: str, *, content: str, tool_calls: Sequence[dict[str, Any]], status: str) -> None:
-        """Store the answer with its final status and release the conversation's lease (one statement on
-        PostgreSQL)."""
-        values = {
+    def finish(
+        self,
+        lease: Lease,
+        message_id: str,
+        *,
+        content: str,
+        calls: Sequence[ToolCallRecord],
+        status: str,
+        error_code: str | None = None,
+        release: bool = True,
+    ) -> bool:
+        """Store the answer with its final status (and release the lease), only while the turn owns its
+        conversation: False if it does not any more (deleted, or taken over), and then nothing was written."""
+        values = self._progress_values(lease, message_id, content, calls) | {"status": status, "code": error_code}
+        update = (
+            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, status = :status, "
+            f"error_code = :code, updated_at = :now WHERE id = :mid AND {OWNED_BY_TURN}"
+        )
+        if self.postgres and release:
+            sql = f"WITH finished AS ({update} RETURNING id) {_RELEASE_SQL} AND EXISTS (SELECT 1 FROM finished)"
+            sql += " RETURNING id"
+            return self.database.execute(lambda s: s.execute(_statement(sql), values).first()) is not None
+
+        def work(session: Session) -> bool:
+            written = _changed(session, _statement(update), values) == 1
+            if written and release:
+                session.execute(sa.text(_RELEASE_SQL), values)
+            return written
+
+        return self.database.write(work)
+
+    def release(self, lease: Lease) -> None:
+        """Give the lease up, if it is still this turn's (never someone else's)."""
+        values = {"cid": lease.conversation_id, "owner": lease.owner}
+        self.database.execute(lambda s: s.execute(sa.text(_RELEASE_SQL), values))
+
+    # -- reading turns back ---------------------------------------------------------------------------------
+
+    def find_by_client_id(self, user_id: str, client_message_id: str) -> StoredTurn | None:
+        return self.database.read(lambda session: _stored_turn(session, user_id, client_message_id))
+
+    def answer(self, user_id: str, message_id: str) -> Message | None:
+        """An answer as reads show it (settled), for a client following a running turn."""
+
+        def work(session: Session) -> Message | None:
+            row = session.exec(
+                select(Message, Conversation.turn_lease_until)
+                .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+                .where(Message.id == message_id, Message.user_id == user_id)
+            ).first()
+            return conversations.settled(row[0], row[1]) if row else None
+
+        return self.database.read(work)
+
+    def latest_answer(self, user_id: str, conversation_id: str) -> tuple[Message | None, Message | None]:
+        """The conversation's last answer and the question before it (404/403 unless it is the user's)."""
+
+        def work(session: Session) -> tuple[Message | None, Message | None]:
+            conversation = conversations.owned_conversation(session, user_id, conversation_id)
+            rows = session.exec(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.item_type == conversations.CHAT_ITEM)
+                .order_by(col(Message.seq).desc())
+                .limit(2)
+            ).all()
+            answer = next((m for m in rows if m.role == "assistant"), None)
+            question = next((m for m in rows if m.role == "user" and (answer is None or m.seq < answer.seq)), None)
+            settled = conversations.settled(answer, conversation.turn_lease_until) if answer else None
+            return settled, question
+
+        return self.database.read(work)
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+
+    def _values(self, user_id: str, conversation_id: str, *, owner: str) -> dict[str, Any]:
+        now = utcnow()
+        return {
+            "cid": conversation_id,
+            "uid": user_id,
+            "owner": owner,
+            "now": now,
+            "lease": self._lease_end(now),
+            "since": now - timedelta(minutes=1),
+            "rate": self.rate_limit_per_minute,
+        }
+
+    def _lease_end(self, now: datetime | None = None) -> datetime:
+        return (now or utcnow()) + timedelta(seconds=self.lease_seconds)
+
+    def _progress_values(
+        self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]
+    ) -> dict[str, Any]:
+        return {
+            "cid": lease.conversation_id,
+            "owner": lease.owner,
             "mid": message_id,
             "content": content,
-            "calls": json.dumps(list(tool_calls)),
-            "status": status,
+            "calls": json.dumps(stored(list(calls))),
             "now": utcnow(),
         }
-        if self.database.dialect == "postgresql":
-            self.database.execute(lambda session: session.execute(_FINISH_POSTGRES, values))
-            return
 
-        def work(session: Session) -> None:
-            message = session.get(Message, message_id)
-            if message is None:
-                return
-            message.content, message.tool_calls, message.status = content, list(tool_calls), status
-            message.updated_at = values["now"]  # type: ignore[assignment]
-            session.add(message)
-            session.execute(
-                sa.update(Conversation)
-                .where(col(Conversation.id) == message.conversation_id)
-                .values(turn_lease_until=None)
-            )
-
-        self.database.write(work)
-
-    # -- rules ---------------------------------------------------------------------------------------------
+    def _json(self, placeholder: str) -> str:
+        return f"CAST({placeholder} AS json)" if self.postgres else placeholder
 
     def _check_rate(self, session: Session, user_id: str) -> None:
-        since = utcnow() - timedelta(minutes=1)
-        statement = (
-            select(sa.func.count())
-            .select_from(Message)
-            .where(Message.user_id == user_id, Message.role == "user", col(Message.created_at) > since)
+        """The rate rule of the claim, for its refusal: 429 with how long until the oldest message ages out."""
+        counted = _statement(f"SELECT count(*) AS sent, min(created_at) AS oldest {RECENT_MESSAGES}").columns(
+            oldest=UTCDateTime()
         )
-        sent = session.exec(statement).one()
+        values = {"uid": user_id, "since": utcnow() - timedelta(minutes=1)}
+        sent, oldest = session.execute(counted, values).one()
         if sent >= self.rate_limit_per_minute:
-            oldest = session.exec(
-                select(sa.func.min(Message.created_at)).where(
-                    Message.user_id == user_id, Message.role == "user", col(Message.created_at) > since
-                )
-            ).one()
             wait = 60 if oldest is None else max(1, int((oldest + timedelta(minutes=1) - utcnow()).total_seconds()) + 1)
             raise ApiError(
                 429,
@@ -261,52 +434,70 @@ class TurnStore:
                 headers={"Retry-After": str(wait)},
             )
 
-    def _take_lease(self, session: Session, conversation_id: str) -> None:
-        now = utcnow()
-        statement = (
-            sa.update(Conversation)
-            .where(
-                col(Conversation.id) == conversation_id,
-                sa.or_(col(Conversation.turn_lease_until).is_(None), col(Conversation.turn_lease_until) < now),
-            )
-            .values(turn_lease_until=now + self.lease)
-        )
-        if session.execute(statement).rowcount != 1:  # type: ignore[attr-defined]
-            raise ConversationBusy(conversation_id)
+
+_CLAIM_SQL = f"""
+    UPDATE conversation
+       SET last_seq = last_seq + 2, message_count = message_count + 2, updated_at = :now,
+           turn_lease_until = :lease, turn_owner = :owner
+     WHERE id = :cid AND user_id = :uid AND {LEASE_FREE} AND {UNDER_RATE}
+    RETURNING id, last_seq
+"""
+
+_CREATE_SQL = f"""
+    INSERT INTO conversation (id, user_id, title, message_count, last_seq, turn_lease_until, turn_owner,
+                              created_at, updated_at)
+    SELECT CAST(:cid AS varchar), CAST(:uid AS varchar), CAST(:title AS varchar), 2, 2, :lease,
+           CAST(:owner AS varchar), :now, :now
+     WHERE {UNDER_RATE}
+    RETURNING id, last_seq
+"""
 
 
-def _claim_update() -> sa.Update:
-    recent = (
-        select(sa.func.count())
-        .select_from(Message)
-        .where(
-            col(Message.user_id) == sa.bindparam("uid"),
-            col(Message.role) == "user",
-            col(Message.created_at) > sa.bindparam("since", type_=UTCDateTime()),
-        )
-        .scalar_subquery()
-    )
-    now = sa.bindparam("now", type_=UTCDateTime())
+def _lease_sql(*, counts_as_message: bool) -> str:
+    rate = f" AND {UNDER_RATE}" if counts_as_message else ""
     return (
-        sa.update(Conversation)
-        .where(
-            col(Conversation.id) == sa.bindparam("cid"),
-            col(Conversation.user_id) == sa.bindparam("uid"),
-            sa.or_(col(Conversation.turn_lease_until).is_(None), col(Conversation.turn_lease_until) < now),
-            recent < sa.bindparam("rate"),
-        )
-        .values(
-            last_seq=Conversation.last_seq + 2,
-            message_count=Conversation.message_count + 2,
-            updated_at=now,
-            turn_lease_until=sa.bindparam("lease", type_=UTCDateTime()),
-        )
-        .returning(col(Conversation.last_seq))
+        "UPDATE conversation SET turn_lease_until = :lease, turn_owner = :owner "
+        f"WHERE id = :cid AND user_id = :uid AND {LEASE_FREE}{rate} RETURNING id"
     )
 
 
-def _new_message(
-    values: dict[str, Any], message_id: str, seq: int, role: str, content: str, status: str, client_id: str | None
+_RELEASE_SQL = (
+    "UPDATE conversation SET turn_lease_until = NULL, turn_owner = NULL WHERE id = :cid AND turn_owner = :owner"
+)
+
+_INSERT_MESSAGES = """
+    INSERT INTO message (id, conversation_id, user_id, seq, role, item_type, content, tool_calls, status,
+                         client_message_id, created_at, updated_at)
+    SELECT CAST(:user_msg AS varchar), id, CAST(:uid AS varchar), last_seq - 1, 'user', 'message',
+           CAST(:text AS text), CAST('[]' AS json), 'complete', CAST(:client_id AS varchar), :now, :now FROM claimed
+    UNION ALL
+    SELECT CAST(:assistant_msg AS varchar), id, CAST(:uid AS varchar), last_seq, 'assistant', 'message', '',
+           CAST('[]' AS json), 'streaming', NULL, :now, :now FROM claimed
+    RETURNING seq
+"""
+
+
+def _claim_postgres(new: bool) -> str:
+    """Claim, repair, both messages and the context in one statement (PostgreSQL runs data-modifying CTEs; the
+    final select sees the rows as they were before the statement, so the context is the conversation before this
+    turn, with the repaired rows still `streaming`)."""
+    claim = _CREATE_SQL if new else _CLAIM_SQL
+    context = "NULL::text AS id" if new else f"m.{', m.'.join(_COLUMNS.split(', '))}"
+    lateral = (
+        ""
+        if new
+        else f"LEFT JOIN LATERAL (SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid "
+        "AND item_type = 'message' ORDER BY seq DESC LIMIT :limit) m ON true"
+    )
+    repair = "" if new else f", repaired AS ({REPAIR} AND EXISTS (SELECT 1 FROM claimed) RETURNING id)"
+    return (
+        f"WITH claimed AS ({claim}), inserted AS ({_INSERT_MESSAGES}){repair} "
+        f"SELECT claimed.last_seq, {context} FROM claimed {lateral}"
+    )
+
+
+def _new_message_row(
+    values: dict[str, Any], message_id: str, seq: int, role: str, content: str, status: str
 ) -> dict[str, Any]:
     return {
         "id": message_id,
@@ -318,59 +509,42 @@ def _new_message(
         "content": content,
         "tool_calls": [],
         "status": status,
-        "client_message_id": client_id,
+        "client_message_id": values.get("client_id") if role == "user" else None,
         "created_at": values["now"],
         "updated_at": values["now"],
     }
 
 
-# The same claim as `_claim_update` + the inserts, as one statement (PostgreSQL runs data-modifying CTEs).
-_CLAIM_POSTGRES = sa.text(
-    """
-    WITH claimed AS (
-        UPDATE conversation
-           SET last_seq = last_seq + 2, message_count = message_count + 2,
-               updated_at = :now, turn_lease_until = :lease
-         WHERE id = :cid AND user_id = :uid
-           AND (turn_lease_until IS NULL OR turn_lease_until < :now)
-           AND (SELECT count(*) FROM message
-                 WHERE user_id = :uid AND role = 'user' AND created_at > :since) < :rate
-        RETURNING id, last_seq
-    ), inserted AS (
-        INSERT INTO message (id, conversation_id, user_id, seq, role, item_type, content, tool_calls, status,
-                             client_message_id, created_at, updated_at)
-        SELECT :user_msg, id, :uid, last_seq - 1, 'user', 'message', :text, CAST('[]' AS json), 'complete',
-               :client_id, :now, :now
-          FROM claimed
-        UNION ALL
-        SELECT :assistant_msg, id, :uid, last_seq, 'assistant', 'message', '', CAST('[]' AS json), 'streaming',
-               NULL, :now, :now
-          FROM claimed
-        RETURNING seq
-    )
-    SELECT last_seq FROM claimed
-    """
-)
+def _new_message(values: dict[str, Any], message_id: str, role: str, content: str, status: str, *, seq: int) -> Message:
+    return Message.model_validate(_new_message_row(values, message_id, seq, role, content, status))
 
-_FINISH_POSTGRES = sa.text(
-    """
-    WITH finished AS (
-        UPDATE message SET content = :content, tool_calls = CAST(:calls AS json), status = :status, updated_at = :now
-         WHERE id = :mid
-        RETURNING conversation_id
-    )
-    UPDATE conversation SET turn_lease_until = NULL WHERE id = (SELECT conversation_id FROM finished)
-    """
-)
+
+def _changed(session: Session, statement: sa.Executable, values: dict[str, Any]) -> int:
+    result: CursorResult[Any] = session.execute(statement, values)  # type: ignore[assignment]
+    return int(result.rowcount)
+
+
+def _typed(statement: sa.TextClause) -> sa.TextualSelect:
+    """A raw select whose message columns come back as the table model has them."""
+    return statement.columns(created_at=UTCDateTime(), tool_calls=sa.JSON())
+
+
+def _message_of(row: Row[Any]) -> Message:
+    data = dict(row._mapping)
+    data.pop("last_seq", None)
+    return Message.model_validate(data)
 
 
 def _stored_turn(session: Session, user_id: str, client_message_id: str) -> StoredTurn | None:
-    user_message = session.exec(
-        select(Message).where(Message.user_id == user_id, Message.client_message_id == client_message_id)
+    found = session.exec(
+        select(Message, Conversation.turn_lease_until)
+        .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+        .where(Message.user_id == user_id, Message.client_message_id == client_message_id)
     ).first()
-    if user_message is None:
+    if found is None:
         return None
-    assistant = session.exec(
+    user_message, lease_until = found
+    answer = session.exec(
         select(Message)
         .where(
             Message.conversation_id == user_message.conversation_id,
@@ -381,9 +555,15 @@ def _stored_turn(session: Session, user_id: str, client_message_id: str) -> Stor
         .order_by(col(Message.seq))
         .limit(1)
     ).first()
-    return StoredTurn(user_message.conversation_id, user_message, assistant)
+    settled = conversations.settled(answer, lease_until) if answer else None
+    return StoredTurn(user_message.conversation_id, user_message, settled)
 
 
-def title_from(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= TITLE_FROM_MESSAGE_CHARS else flat[: TITLE_FROM_MESSAGE_CHARS - 1].rstrip() + "…"
+def _same_request(turn: StoredTurn, conversation_id: str | None, text: str) -> None:
+    """An idempotency key stands for one request: reused with another message or conversation, it is refused."""
+    if turn.user_message.content != text or conversation_id not in (None, turn.conversation_id):
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "This client_message_id was already used for a different message; use a new id for a new message.",
+        )

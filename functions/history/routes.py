@@ -15,14 +15,15 @@ from functions.history.schemas import (
     ConversationRename,
     MessagePage,
     MessagePublic,
+    SearchText,
 )
 from todo_common import conversations
-from todo_common.errors import ErrorBody
+from todo_common.errors import error_responses
 from todo_common.text import StoredText
 from todo_common.web import CurrentUser, ServicesDep
 
-ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 413, 422, 503)}
-router = APIRouter(prefix="/api/{user_id}/conversations", tags=["history"], responses=ERRORS)  # type: ignore[arg-type]
+ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
+router = APIRouter(prefix="/api/{user_id}/conversations", tags=["history"], responses=ERRORS)
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
 Cursor = Annotated[StoredText | None, Query(max_length=512, description="`next_cursor` of the previous page.")]
@@ -34,9 +35,7 @@ def list_conversations(
     services: ServicesDep,
     limit: Limit = 20,
     cursor: Cursor = None,
-    q: Annotated[
-        StoredText | None, Query(min_length=1, max_length=200, description="Search titles and messages.")
-    ] = None,
+    q: Annotated[SearchText | None, Query(description="Search titles and messages (1-200 characters).")] = None,
 ) -> ConversationPage:
     page = services.database.read(
         lambda session: conversations.list_conversations(session, user.user_id, limit=limit, cursor=cursor, query=q)

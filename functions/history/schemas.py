@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from todo_common.models import TITLE_MAX
 from todo_common.text import no_nul
+from todo_common.tool_calls import ToolCallRecord
 
 
-class ToolCallPublic(BaseModel):
-    name: str
-    arguments: dict[str, Any] | str | None = None
-    result: Any = None
-    status: str
+def searchable(value: str) -> str:
+    """A search needs something to look for: `q=` or `q=%20%20` is refused in words, not as a length rule."""
+    if not value.strip():
+        raise PydanticCustomError(
+            "search_empty", "a search needs at least one character other than spaces (leave out q to list everything)"
+        )
+    return value
+
+
+SearchText = Annotated[str, StringConstraints(max_length=200), AfterValidator(no_nul), AfterValidator(searchable)]
 
 
 class ConversationPublic(BaseModel):
@@ -36,8 +43,14 @@ class MessagePublic(BaseModel):
     conversation_id: str
     role: Literal["user", "assistant"]
     content: str
-    tool_calls: list[ToolCallPublic]
+    tool_calls: list[ToolCallRecord]
     status: Literal["streaming", "complete", "error"]
+    error_code: str | None = Field(
+        default=None, description="Why an answer ended unfinished (`status` error), e.g. `model_error`, `interrupted`."
+    )
+    client_message_id: str | None = Field(
+        default=None, description="The id the client sent with a user message; a retry sends it again."
+    )
     created_at: datetime
 
 

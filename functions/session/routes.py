@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from functions.session.schemas import ChatSession, SessionRequest
 from todo_common import conversations
 from todo_common.auth import mint_chat_token
-from todo_common.errors import ErrorBody
+from todo_common.errors import error_responses
 from todo_common.web import BetterAuthUser, ServicesDep
 
-ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 413, 422, 503)}
-router = APIRouter(tags=["session"], responses=ERRORS)  # type: ignore[arg-type]
+ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
+router = APIRouter(tags=["session"], responses=ERRORS)
 
 
 @router.post("/api/{user_id}/chatkit/session", response_model=ChatSession, summary="Start or resume a chat session")

@@ -52,19 +52,20 @@ async def _tool_call_overhead() -> tuple[float, float]:
     from agents.tool_context import ToolContext
 
     from functions.chat import tasks
-    from functions.chat.agent import ChatContext, build_agent
+    from functions.chat.agent import build_agent
+    from functions.chat.caller import Caller
+    from functions.chat.mcp_server import build_task_server
     from functions.chat.offline_model import OfflineModel
-    from functions.chat.tasks import TaskOwner
     from infra.migrate import upgrade
     from todo_common.db import Database
 
     url = f"sqlite:///{tempfile.mkdtemp(prefix='todo-chat-bench-')}/agent.db"
     upgrade(url)
     database = Database.from_url(url)
-    agent = build_agent(OfflineModel())
+    agent = build_agent(OfflineModel(), build_task_server())
     tool = next(t for t in agent.tools if getattr(t, "name", "") == "list_tasks")
     context = ToolContext(
-        context=ChatContext(user_id="bench-user", database=database),
+        context=Caller(user_id="bench-user", database=database),
         tool_name="list_tasks",
         tool_call_id="call_bench",
         tool_arguments="{}",
@@ -75,7 +76,7 @@ async def _tool_call_overhead() -> tuple[float, float]:
         output = await tool.on_invoke_tool(context, "{}")  # type: ignore[union-attr]
         through_tool.append(time.perf_counter() - started)
     assert json.loads(output)["count"] == 0
-    owner = TaskOwner("bench-user", database)
+    owner = Caller("bench-user", database)
     direct = []
     for _ in range(CALLS):
         started = time.perf_counter()

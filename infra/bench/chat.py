@@ -70,6 +70,7 @@ def _app(url: str, steps: list[Any], **settings: Any) -> Any:
 
     from agents.testing import ScriptedModel
 
+    from functions.chat.mcp_server import build_task_server
     from functions.chat.routes import router
     from functions.chat.runtime import ChatRuntime
     from functions.chat.settings import ChatSettings
@@ -79,7 +80,7 @@ def _app(url: str, steps: list[Any], **settings: Any) -> Any:
     services = Services.from_settings(dataclasses.replace(Settings.from_environ(), database_url=url), "bench")
     chat_settings = dataclasses.replace(ChatSettings.from_environ({}), rate_limit_per_minute=10_000, **settings)
     app = build_app("chat", services, [router])
-    app.state.chat = ChatRuntime.build(services, chat_settings, ScriptedModel(steps))
+    app.state.chat = ChatRuntime.build(services, chat_settings, ScriptedModel(steps), build_task_server())
     return app, services
 
 

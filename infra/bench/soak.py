@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -16,6 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from infra.bench.databases import fresh_postgres
+from infra.bench.servers import free_port, server_environment, wait_until_up
 
 DATABASE = "todo_chat_soak"
 USERS = int(os.environ.get("SOAK_USERS", "50"))
@@ -35,26 +34,14 @@ class UserLoad:
 
 def run() -> str:
     url = fresh_postgres(DATABASE)
-    port = _free_port()
-    secret = secrets.token_urlsafe(32)
-    environment = {
-        **os.environ,
-        "APP_ENV": "development",
-        "DATABASE_URL": url,
-        "BETTER_AUTH_SECRET": secret,
-        "CHAT_TOKEN_SECRET": secrets.token_urlsafe(32),
-        "CHAT_RATE_LIMIT_PER_MINUTE": "10000",
-        "OPENAI_API_KEY": "",
-        "LOG_LEVEL": "WARNING",
-        "PORT": str(port),
-    }
+    port = free_port()
+    environment = server_environment(url, PORT=str(port))
     server = subprocess.Popen(  # the same gateway `make dev` runs, in its own process
         [sys.executable, "-m", "infra.devserver"], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_until_up(base)
-        os.environ["BETTER_AUTH_SECRET"] = secret
         from infra.devtoken import dev_token
 
         users = [UserLoad(f"soak-user-{i:02d}", dev_token(f"soak-user-{i:02d}")) for i in range(USERS)]
@@ -164,22 +151,9 @@ async def _verify(base: str, users: list[UserLoad]) -> tuple[int, int, int]:
     return lost, duplicated, out_of_order
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the gateway did not start")
+    if not wait_until_up(base):
+        raise RuntimeError("the gateway did not start")
 
 
 def _p99(values: list[float]) -> float:

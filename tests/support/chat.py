@@ -11,6 +11,7 @@ from typing import Any
 from agents.models.interface import Model
 from fastapi import FastAPI
 
+from functions.chat.mcp_server import build_task_server
 from functions.chat.routes import router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
@@ -20,7 +21,7 @@ from todo_common.web import Services, build_app
 def chat_app(services: Services, model: Model, **settings: Any) -> FastAPI:
     chat_settings = dataclasses.replace(ChatSettings.from_environ({}), **settings)
     app = build_app("chat", services, [router])
-    app.state.chat = ChatRuntime.build(services, chat_settings, model)
+    app.state.chat = ChatRuntime.build(services, chat_settings, model, build_task_server())
     return app
 
 
@@ -78,3 +79,31 @@ class BreakingModel(Model):
             if getattr(event, "type", "") == "response.output_text.delta":
                 deltas += 1
             yield event
+
+
+class SlowModel(Model):
+    """Another model, each of whose stream events comes `delay` seconds after the last (a model that types
+    slowly, so a test can act while a turn is in the middle of its answer)."""
+
+    def __init__(self, inner: Model, delay: float) -> None:
+        self.inner = inner
+        self.delay = delay
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.inner.get_response(*args, **kwargs)
+
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async for event in self.inner.stream_response(*args, **kwargs):
+            await asyncio.sleep(self.delay)
+            yield event
+
+
+class SilentModel(Model):
+    """A model that never answers: it accepts the request and stays silent."""
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.Event().wait()
+
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        await asyncio.Event().wait()
+        yield None  # pragma: no cover - never reached

@@ -27,14 +27,27 @@ class JwksServer:
     def __init__(self) -> None:
         self.keys: list[SigningKey] = [SigningKey("key-1")]
         self.fetches = 0
+        self.down = False  # answer 503, as during an outage
+        self.redirect_to: str | None = None  # answer 302 to this path (which serves keys too)
+        self.paths: list[str] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path != "/api/auth/jwks":
+                server.paths.append(self.path)
+                if server.redirect_to and self.path == "/api/auth/jwks":
+                    self.send_response(302)
+                    self.send_header("Location", server.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.path not in ("/api/auth/jwks", server.redirect_to):
                     self.send_error(404)
                     return
                 server.fetches += 1
+                if server.down:
+                    self.send_error(503)
+                    return
                 body = json.dumps({"keys": [key.public_jwk() for key in server.keys]}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -52,6 +65,9 @@ class JwksServer:
     @property
     def current(self) -> SigningKey:
         return self.keys[0]
+
+    def remove(self, kid: str) -> None:
+        self.keys = [key for key in self.keys if key.kid != kid]
 
     def rotate(self, kid: str) -> SigningKey:
         key = SigningKey(kid)

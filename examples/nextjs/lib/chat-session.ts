@@ -1,7 +1,9 @@
 // A chat token for the chat function, from the session function, renewed a minute before it expires.
+// The cached token belongs to the user it was minted for: asking for another user (sign-out, then sign-in as
+// someone else in the same tab) never hands back the previous user's token.
 import { authClient } from "@/lib/auth-client"; // your Better Auth client (jwt plugin enabled)
 
-type ChatSession = {
+export type ChatSession = {
   token: string;
   expires_at: string;
   chatkit_url: string;
@@ -13,7 +15,7 @@ type ChatSession = {
 const API = process.env.NEXT_PUBLIC_TODO_CHAT_API!;
 const RENEW_BEFORE_MS = 60_000;
 let current: ChatSession | null = null;
-let pending: Promise<ChatSession> | null = null;
+const pending = new Map<string, Promise<ChatSession>>();
 
 async function betterAuthToken(): Promise<string> {
   const { data, error } = await authClient.token(); // Better Auth jwt plugin: GET /api/auth/token
@@ -31,13 +33,28 @@ async function fetchSession(userId: string): Promise<ChatSession> {
     const { error } = await response.json();
     throw new Error(`${error.code}: ${error.message}`);
   }
-  return response.json();
+  const session = (await response.json()) as ChatSession;
+  if (session.user_id !== userId) throw new Error("The chat token was minted for another user");
+  return session;
 }
 
 export async function chatSession(userId: string): Promise<ChatSession> {
-  const fresh = current && Date.parse(current.expires_at) - Date.now() > RENEW_BEFORE_MS;
-  if (fresh) return current!;
-  pending ??= fetchSession(userId).finally(() => (pending = null));
-  current = await pending;
-  return current;
+  const cached = current;
+  if (cached && cached.user_id === userId && Date.parse(cached.expires_at) - Date.now() > RENEW_BEFORE_MS) {
+    return cached;
+  }
+  let request = pending.get(userId);
+  if (!request) {
+    request = fetchSession(userId).finally(() => pending.delete(userId));
+    pending.set(userId, request);
+  }
+  const session = await request;
+  current = session;
+  return session;
+}
+
+/** Forget the cached token (call on sign-out). */
+export function clearChatSession(): void {
+  current = null;
+  pending.clear();
 }

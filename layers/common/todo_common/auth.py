@@ -8,15 +8,12 @@ read from the token header. The user id the code trusts is the verified `sub`, n
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import jwt
-from jwt import PyJWK
+from jwt import PyJWK, PyJWKClient, PyJWKClientConnectionError
 
 from todo_common.errors import ApiError, unauthorized
 from todo_common.settings import CHAT_TOKEN_ISSUER, Settings
@@ -35,52 +32,64 @@ class Principal:
 
 
 class JwksKeys:
-    """Better Auth's public keys, fetched once per container and again only for an unknown `kid`
-    (at most once every `min_refresh_seconds`, so unknown ids cannot make us hammer the auth server)."""
+    """Better Auth's public keys, through PyJWT's `PyJWKClient` (which never follows redirects).
 
-    def __init__(self, url: str, *, timeout: float = 3.0, min_refresh_seconds: float = 30.0) -> None:
+    The fetched set lives `lifetime_seconds`, then is fetched again, so a key removed from the JWKS stops verifying
+    within that lifetime. An unknown `kid` refetches at most once every `min_refresh_seconds`, and so does a failed
+    fetch: during an outage one request tries, the others answer 503 at once instead of queueing on the lock."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        lifetime_seconds: float = 300.0,
+        min_refresh_seconds: float = 30.0,
+        timeout: float = 3.0,
+    ) -> None:
         self.url = url
-        self._timeout = timeout
-        self._min_refresh = min_refresh_seconds
-        self._keys: dict[str, PyJWK] = {}
-        self._fetched_at = float("-inf")
-        self._lock = threading.Lock()
+        self._client = _ThrottledJwksClient(url, lifetime_seconds, min_refresh_seconds, timeout)
 
     def get(self, kid: str) -> PyJWK | None:
-        key = self._keys.get(kid)
-        if key is not None:
-            return key
-        with self._lock:
-            if kid not in self._keys and time.monotonic() - self._fetched_at >= self._min_refresh:
-                self._keys = self._fetch()
-                self._fetched_at = time.monotonic()
-        return self._keys.get(kid)
-
-    def _fetch(self) -> dict[str, PyJWK]:
-        request = urllib.request.Request(  # noqa: S310 - the configured BETTER_AUTH_URL
-            self.url, headers={"Accept": "application/json", "User-Agent": "todo-chat"}
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310 - configured https URL
-                document = json.load(response)
-        except (OSError, ValueError) as exc:
+            return self._client.get_signing_key(kid)
+        except PyJWKClientConnectionError as exc:
             raise ApiError(503, "auth_unavailable", "The sign-in service's keys cannot be fetched right now.") from exc
-        keys: dict[str, PyJWK] = {}
-        for data in document.get("keys", []):
-            kid = data.get("kid")
-            if not kid or data.get("use", "sig") != "sig":
-                continue
-            try:
-                keys[kid] = PyJWK(data)
-            except jwt.PyJWTError:
-                continue
-        return keys
+        except jwt.PyJWKClientError:
+            return None
+
+
+class _ThrottledJwksClient(PyJWKClient):
+    def __init__(self, url: str, lifetime: float, min_refresh: float, timeout: float) -> None:
+        super().__init__(
+            url,
+            cache_jwk_set=True,
+            lifespan=lifetime,
+            cooldown_duration=min_refresh,
+            timeout=timeout,
+            headers={"Accept": "application/json", "User-Agent": "todo-chat"},
+        )
+        self._min_refresh = min_refresh
+        self._failed_at = float("-inf")
+
+    def fetch_data(self) -> Any:
+        if time.monotonic() - self._failed_at < self._min_refresh:
+            raise PyJWKClientConnectionError("the last JWKS fetch failed moments ago")
+        try:
+            return super().fetch_data()
+        except PyJWKClientConnectionError:
+            self._failed_at = time.monotonic()
+            raise
+        except (ValueError, jwt.PyJWTError) as exc:  # not JSON, not a key set, no usable key: an outage too
+            self._failed_at = time.monotonic()
+            raise PyJWKClientConnectionError(f"the JWKS endpoint answered no usable key set: {exc}") from exc
 
 
 class TokenVerifier:
     def __init__(self, settings: Settings, jwks: JwksKeys | None = None) -> None:
         self._settings = settings
-        self._jwks = jwks or (JwksKeys(settings.jwks_url) if settings.jwks_url else None)
+        self._jwks = jwks or (
+            JwksKeys(settings.jwks_url, lifetime_seconds=settings.jwks_cache_seconds) if settings.jwks_url else None
+        )
         self._leeway = settings.jwt_leeway_seconds
 
     def verify(self, token: str, accept: frozenset[TokenKind] = ALL_TOKEN_KINDS) -> Principal:

@@ -16,6 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from todo_common.clip import clip
 from todo_common.errors import forbidden, not_found
 from todo_common.models import PREVIEW_MAX, Conversation, Message, utcnow
 from todo_common.pagination import decode_cursor, encode_cursor, invalid_cursor
@@ -23,6 +24,7 @@ from todo_common.pagination import decode_cursor, encode_cursor, invalid_cursor
 T = TypeVar("T")
 Order = Literal["asc", "desc"]
 CHAT_ITEM = "message"
+INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,8 @@ def list_conversations(
     """The user's conversations, most recently updated first; `query` matches titles and message text."""
     statement = select(Conversation, _last_content()).where(Conversation.user_id == user_id)
     if cursor:
-        position = decode_cursor(cursor, u=str, i=str)
-        updated_at = _parse_time(position["u"])
+        position = decode_cursor(cursor, u=datetime, i=str)
+        updated_at = position["u"]
         statement = statement.where(
             sa.tuple_(col(Conversation.updated_at), col(Conversation.id)) < (updated_at, position["i"])
         )
@@ -142,9 +144,12 @@ def list_messages(
     cursor: str | None = None,
     order: Order = "asc",
 ) -> Page[Message]:
-    """One page of a conversation's messages in `seq` order; a cursor resumes exactly after its row."""
-    statement = select(Message).where(
-        Message.conversation_id == conversation_id, Message.user_id == user_id, Message.item_type == CHAT_ITEM
+    """One page of a conversation's messages in `seq` order; a cursor resumes exactly after its row. An answer
+    whose turn died shows as interrupted (see `settled`)."""
+    statement = (
+        select(Message, Conversation.turn_lease_until)
+        .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+        .where(Message.conversation_id == conversation_id, Message.user_id == user_id, Message.item_type == CHAT_ITEM)
     )
     if cursor:
         position = decode_cursor(cursor, s=int, o=str)
@@ -156,30 +161,31 @@ def list_messages(
     statement = statement.order_by(col(Message.seq).asc() if order == "asc" else col(Message.seq).desc()).limit(
         limit + 1
     )
-    rows = list(session.exec(statement).all())
+    rows = [settled(message, lease_until) for message, lease_until in session.exec(statement).all()]
     if not rows:
         check_owned(session, user_id, conversation_id)
     return _page(rows, limit, lambda m: encode_cursor(s=m.seq, o=order))
 
 
-def recent_messages(session: Session, conversation_id: str, limit: int) -> list[Message]:
-    """The last `limit` chat messages of a conversation, oldest first: the agent's context for a turn."""
-    statement = (
-        select(Message)
-        .where(Message.conversation_id == conversation_id, Message.item_type == CHAT_ITEM)
-        .order_by(col(Message.seq).desc())
-        .limit(limit)
-    )
-    return list(reversed(session.exec(statement).all()))
+def settled(message: Message, lease_until: datetime | None, now: datetime | None = None) -> Message:
+    """The message as every read shows it: a `streaming` answer whose conversation holds no live lease belongs to
+    a turn that died (a crash, a timeout), so it reads as `error` / `interrupted`, partial text kept. The row itself
+    is repaired by the next turn that takes the lease."""
+    if message.status != "streaming" or (lease_until is not None and lease_until > (now or utcnow())):
+        return message
+    shown = message.model_copy()
+    shown.status, shown.error_code = "error", INTERRUPTED
+    return shown
 
 
 def all_messages(session: Session, conversation_id: str) -> list[Message]:
     statement = (
-        select(Message)
+        select(Message, Conversation.turn_lease_until)
+        .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
         .where(Message.conversation_id == conversation_id, Message.item_type == CHAT_ITEM)
         .order_by(col(Message.seq))
     )
-    return list(session.exec(statement).all())
+    return [settled(message, lease_until) for message, lease_until in session.exec(statement).all()]
 
 
 def rename_conversation(session: Session, user_id: str, conversation_id: str, title: str) -> Conversation:
@@ -250,10 +256,7 @@ def append_message(
 
 
 def make_preview(content: str | None) -> str | None:
-    if not content:
-        return None
-    flat = " ".join(content.split())
-    return flat if len(flat) <= PREVIEW_MAX else flat[: PREVIEW_MAX - 1].rstrip() + "…"
+    return clip(content, PREVIEW_MAX) if content else None
 
 
 def _page(rows: list[T], limit: int, cursor_of: Any) -> Page[T]:
@@ -264,13 +267,3 @@ def _page(rows: list[T], limit: int, cursor_of: Any) -> Page[T]:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _parse_time(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise invalid_cursor() from exc
-    if parsed.tzinfo is None:
-        raise invalid_cursor()
-    return parsed

@@ -62,6 +62,16 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} was not found.")
 
 
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a router or route: each status answers with the one error shape."""
+    return {status: {"model": ErrorBody, "description": HTTPStatus(status).phrase} for status in statuses}
+
+
+def internal_error_response() -> JSONResponse:
+    """The only 500 any function sends: no stack trace, no exception text."""
+    return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
 def error_response(
     status: int,
     code: str,
@@ -96,7 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _unexpected)
+    # No handler for Exception: Starlette would run it in ServerErrorMiddleware, outside CORS. Anything unexpected
+    # propagates to the request-context middleware (inside CORS), which alone answers 500.
 
 
 async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -118,6 +129,11 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
 
 async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
     status = exc.status_code
+    if status == 400 and isinstance(exc.__cause__, RecursionError):
+        return error_response(400, "json_too_deep", "The request body is nested too deeply.")
+    if status == 400 and exc.__cause__ is not None:
+        # FastAPI's "error parsing the body": anything json.loads refused that is not a JSONDecodeError.
+        return error_response(400, "malformed_json", "The request body is not valid JSON.")
     code = _STATUS_CODES.get(status, "http_error")
     if status == 404:
         message = "There is no such route."
@@ -142,9 +158,4 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     if exc.connection_invalidated:
         return await _database_unavailable(request, exc)
-    return await _unexpected(request, exc)
-
-
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error", exc_info=exc)
-    return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+    raise exc

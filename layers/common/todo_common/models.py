@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -19,9 +19,6 @@ from sqlmodel import Field, SQLModel
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
 PREVIEW_MAX = 160
-
-MessageRole = Literal["user", "assistant"]
-MessageStatus = Literal["streaming", "complete", "error"]
 
 
 def utcnow() -> datetime:

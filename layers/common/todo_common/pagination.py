@@ -1,14 +1,20 @@
 """Opaque keyset cursors: base64url JSON of the last row's sort key. A cursor only says where to resume; every
-query still filters on the authenticated user, so a forged cursor can at most skip rows of one's own."""
+query still filters on the authenticated user, so a forged cursor can at most skip rows of one's own. Whatever a
+forged cursor holds (a number no column can hold, a time outside the calendar once its offset is applied, text no
+backend can store) is a 400 `invalid_cursor`, never a 422 or a 500 from deeper down."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from todo_common.errors import ApiError
+from todo_common.text import is_storable
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def encode_cursor(**position: Any) -> str:
@@ -17,19 +23,54 @@ def encode_cursor(**position: Any) -> str:
 
 
 def decode_cursor(cursor: str, **expected: type) -> dict[str, Any]:
-    """The cursor's fields, each of the expected type; anything else is a 400 `invalid_cursor`."""
+    """The cursor's fields, each of the expected type (`datetime` fields are ISO strings with an offset, given
+    back as UTC datetimes); anything else is a 400 `invalid_cursor`."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         position = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError) as exc:
+    except (ValueError, binascii.Error, UnicodeError, RecursionError) as exc:
         raise invalid_cursor() from exc
     if not isinstance(position, dict) or set(position) != set(expected):
         raise invalid_cursor()
-    for name, kind in expected.items():
-        value = position[name]
-        if not isinstance(value, kind) or isinstance(value, bool):
+    return {name: _field(position[name], kind) for name, kind in expected.items()}
+
+
+def _field(value: Any, kind: type) -> Any:
+    if kind is datetime:
+        if not isinstance(value, str):
             raise invalid_cursor()
-    return position
+        return cursor_time(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise invalid_cursor()
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise invalid_cursor()
+    if isinstance(value, str):
+        if not is_storable(value):
+            raise invalid_cursor()
+        _reject_unrepresentable_time(value)
+    return value
+
+
+def cursor_time(value: str) -> datetime:
+    """An ISO time with an offset, as UTC; one outside years 1-9999 once in UTC is an invalid cursor."""
+    try:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise invalid_cursor()
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise invalid_cursor() from exc
+
+
+def _reject_unrepresentable_time(value: str) -> None:
+    # Cursors carry times as ISO strings; one that parses but cannot be moved to UTC (0001-01-01T00:00+05:00)
+    # would only fail later, in the database driver, as a 500.
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return
+    if parsed.tzinfo is not None:
+        cursor_time(value)
 
 
 def invalid_cursor() -> ApiError:

@@ -42,6 +42,7 @@ class Settings:
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = 30
+    jwks_cache_seconds: int = 300
     chat_token_secret: str | None = None
     chat_token_audience: str = DEFAULT_CHAT_TOKEN_AUDIENCE
     chat_token_ttl_seconds: int = 900
@@ -83,6 +84,7 @@ class Settings:
             jwt_issuer=source.get("JWT_ISSUER") or better_auth_url,
             jwt_audience=source.get("JWT_AUDIENCE") or better_auth_url,
             jwt_leeway_seconds=source.get_int("JWT_LEEWAY_SECONDS", 30, minimum=0, maximum=300),
+            jwks_cache_seconds=source.get_int("JWKS_CACHE_SECONDS", 300, minimum=1, maximum=86400),
             chat_token_secret=source.get("CHAT_TOKEN_SECRET"),
             chat_token_audience=source.get("CHAT_TOKEN_AUDIENCE") or DEFAULT_CHAT_TOKEN_AUDIENCE,
             chat_token_ttl_seconds=source.get_int("CHAT_TOKEN_TTL_SECONDS", 900, minimum=60, maximum=86400),
@@ -111,8 +113,12 @@ class Settings:
             problems.append(
                 "set CHAT_TOKEN_SECRET (or CHAT_TOKEN_SECRET_ARN): it signs the chat tokens of the session function"
             )
-        if self.environment != "production":
-            return problems
+        if self.environment == "production":
+            problems += self._production_problems()
+        return problems
+
+    def _production_problems(self) -> list[str]:
+        problems: list[str] = []
         if self.is_sqlite:
             problems.append("production needs a PostgreSQL DATABASE_URL, not the local SQLite file")
         for name, value in (
@@ -123,6 +129,10 @@ class Settings:
                 problems.append(f"{name} is too short for production (at least {MIN_SECRET_LENGTH} characters)")
         if self.chat_token_secret and self.chat_token_secret == self.better_auth_secret:
             problems.append("CHAT_TOKEN_SECRET must differ from BETTER_AUTH_SECRET")
+        if self.better_auth_secret and not (self.jwt_issuer and self.jwt_audience):
+            problems.append(
+                "BETTER_AUTH_SECRET tokens need JWT_ISSUER and JWT_AUDIENCE (or BETTER_AUTH_URL) in production"
+            )
         if self.better_auth_url and not self.better_auth_url.startswith("https://"):
             problems.append("BETTER_AUTH_URL must use https in production")
         if "*" in self.allowed_origins:

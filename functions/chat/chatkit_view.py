@@ -1,0 +1,217 @@
+"""The ChatKit view of a turn: turn events (live) and stored rows (a reload) as ChatKit thread items.
+
+An answer is one row; ChatKit sees it as an assistant message and, when tools ran, a workflow item whose tasks are
+the tool calls (id `wf_` + the message id's random part), with a Success or Failed badge each. The two items come
+in the order they began: the workflow first when the first tool ran before any text, else the message first. The
+live stream and a reload follow that one rule, so both show the same items in the same order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageContentPartAdded,
+    AssistantMessageContentPartDone,
+    AssistantMessageContentPartTextDelta,
+    AssistantMessageItem,
+    CustomSummary,
+    CustomTask,
+    InferenceOptions,
+    ThreadItem,
+    ThreadItemAddedEvent,
+    ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
+    ThreadStreamEvent,
+    UserMessageInput,
+    UserMessageItem,
+    UserMessageTextContent,
+    Workflow,
+    WorkflowItem,
+    WorkflowTaskAdded,
+    WorkflowTaskUpdated,
+)
+from pydantic import TypeAdapter
+
+from functions.chat.turn import TextDelta, ToolFinished, ToolStarted, TurnCompleted, TurnEvent, TurnFailed
+from todo_common.conversations import CHAT_ITEM
+from todo_common.models import Message
+from todo_common.tool_calls import ToolCallRecord, records_of
+
+_ITEM = TypeAdapter[ThreadItem](ThreadItem)
+WORKFLOW_PREFIX = "wf_"
+_BADGES: dict[str, tuple[str, Any]] = {
+    "success": ("Success", "check-circle-filled"),
+    "failure": ("Failed", "lucide:circle-x"),
+}
+
+
+def workflow_id(message_id: str) -> str:
+    return WORKFLOW_PREFIX + message_id.split("_", 1)[-1]
+
+
+def row_id(item_id: str) -> str:
+    """The message row behind a ChatKit item id (a workflow item is its answer's)."""
+    return "msg_" + item_id.removeprefix(WORKFLOW_PREFIX) if item_id.startswith(WORKFLOW_PREFIX) else item_id
+
+
+def item_text(item: UserMessageItem | AssistantMessageItem | UserMessageInput) -> str:
+    return "".join(getattr(part, "text", "") for part in item.content)
+
+
+# -- a reload -------------------------------------------------------------------------------------------------
+
+
+def items_of(row: Message) -> list[ThreadItem]:
+    """The ChatKit items one row stands for."""
+    if row.item_type != CHAT_ITEM:
+        return [_ITEM.validate_python(row.chatkit_item)] if row.chatkit_item else []
+    if row.role == "user":
+        if row.chatkit_item and row.chatkit_item.get("type") == "user_message":
+            return [_ITEM.validate_python(row.chatkit_item)]
+        return [
+            UserMessageItem(
+                id=row.id,
+                thread_id=row.conversation_id,
+                created_at=row.created_at,
+                content=[UserMessageTextContent(text=row.content)],
+                inference_options=InferenceOptions(),
+            )
+        ]
+    calls = records_of(row.tool_calls)
+    message: list[ThreadItem] = []
+    if row.content or row.status == "complete":
+        message = [assistant_message(row.id, row.conversation_id, row.created_at, row.content)]
+    if not calls:
+        return message
+    workflow: list[ThreadItem] = [workflow_item(row.id, row.conversation_id, row.created_at, calls)]
+    return message + workflow if _text_came_first(row.content, calls) else workflow + message
+
+
+def _text_came_first(text: str, calls: list[ToolCallRecord]) -> bool:
+    return bool(text) and calls[0].text_offset > 0
+
+
+def assistant_message(message_id: str, thread_id: str, created_at: datetime, text: str) -> AssistantMessageItem:
+    return AssistantMessageItem(
+        id=message_id, thread_id=thread_id, created_at=created_at, content=[AssistantMessageContent(text=text)]
+    )
+
+
+def workflow_item(message_id: str, thread_id: str, created_at: datetime, calls: list[ToolCallRecord]) -> WorkflowItem:
+    failed = sum(1 for call in calls if call.status == "failure")
+    title = f"Used {len(calls)} tool{'s' if len(calls) != 1 else ''}" + (f", {failed} failed" if failed else "")
+    return WorkflowItem(
+        id=workflow_id(message_id),
+        thread_id=thread_id,
+        created_at=created_at,
+        workflow=Workflow(
+            type="custom",
+            tasks=[tool_task(call) for call in calls],
+            summary=CustomSummary(title=title),
+            expanded=True,
+        ),
+    )
+
+
+def tool_task(call: ToolCallRecord) -> CustomTask:
+    """One tool call as a workflow task: a loading indicator while it runs, then a Success or Failed badge."""
+    badge = _BADGES.get(call.status)
+    if badge is None:
+        return CustomTask(title=f"{call.name}…", icon="bolt", status_indicator="loading")
+    label, icon = badge
+    return CustomTask(
+        title=f"{call.name}: {label}", icon=icon, status_indicator="complete", content=_describe(call.result)
+    )
+
+
+def _describe(result: Any) -> str | None:
+    if not isinstance(result, dict):
+        return None
+    error = result.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("code") or "failed")
+    title, status = result.get("title"), result.get("status")
+    return f"{status}: {title}" if title and status else None
+
+
+# -- the live stream ------------------------------------------------------------------------------------------
+
+
+class TurnView:
+    """Renders one turn's events as ChatKit thread events. Both items stay open until the turn ends, so a tool
+    after some text adds to the one workflow instead of making another."""
+
+    def __init__(self, thread_id: str, message_id: str, created_at: datetime) -> None:
+        self.thread_id = thread_id
+        self.message_id = message_id
+        self.created_at = created_at
+        self.calls: list[ToolCallRecord] = []
+        self.text = ""
+        self.opened: list[Literal["workflow", "message"]] = []
+        self.failure: TurnFailed | None = None
+
+    def render(self, event: TurnEvent) -> list[ThreadStreamEvent]:
+        match event:
+            case ToolStarted():
+                return self._tool_started(event.call)
+            case ToolFinished():
+                return self._tool_finished(event.call)
+            case TextDelta():
+                self.text += event.text
+                update = AssistantMessageContentPartTextDelta(content_index=0, delta=event.text)
+                return [*self._open_message(), ThreadItemUpdatedEvent(item_id=self.message_id, update=update)]
+            case TurnFailed():
+                self.failure = event
+                return self._close(with_empty_message=False)
+            case TurnCompleted():
+                return self._close(with_empty_message=True)
+        return []
+
+    def _tool_started(self, call: ToolCallRecord) -> list[ThreadStreamEvent]:
+        self.calls.append(call)
+        if "workflow" not in self.opened:
+            self.opened.append("workflow")
+            return [ThreadItemAddedEvent(item=self._workflow())]
+        update = WorkflowTaskAdded(task_index=len(self.calls) - 1, task=tool_task(call))
+        return [ThreadItemUpdatedEvent(item_id=workflow_id(self.message_id), update=update)]
+
+    def _tool_finished(self, call: ToolCallRecord) -> list[ThreadStreamEvent]:
+        index = next((i for i, c in enumerate(self.calls) if c.call_id == call.call_id), None)
+        if index is None:
+            return []
+        self.calls[index] = call
+        update = WorkflowTaskUpdated(task_index=index, task=tool_task(call))
+        return [ThreadItemUpdatedEvent(item_id=workflow_id(self.message_id), update=update)]
+
+    def _open_message(self) -> list[ThreadStreamEvent]:
+        if "message" in self.opened:
+            return []
+        self.opened.append("message")
+        part = AssistantMessageContentPartAdded(content_index=0, content=AssistantMessageContent(text=""))
+        return [
+            ThreadItemAddedEvent(item=self._message("")),
+            ThreadItemUpdatedEvent(item_id=self.message_id, update=part),
+        ]
+
+    def _close(self, *, with_empty_message: bool) -> list[ThreadStreamEvent]:
+        events: list[ThreadStreamEvent] = []
+        if with_empty_message or self.text:
+            events += self._open_message()
+        for opened in self.opened:
+            if opened == "workflow":
+                events.append(ThreadItemDoneEvent(item=self._workflow()))
+                continue
+            done = AssistantMessageContentPartDone(content_index=0, content=AssistantMessageContent(text=self.text))
+            events += [
+                ThreadItemUpdatedEvent(item_id=self.message_id, update=done),
+                ThreadItemDoneEvent(item=self._message(self.text)),
+            ]
+        return events
+
+    def _workflow(self) -> WorkflowItem:
+        return workflow_item(self.message_id, self.thread_id, self.created_at, self.calls)
+
+    def _message(self, text: str) -> AssistantMessageItem:
+        return assistant_message(self.message_id, self.thread_id, self.created_at, text)

@@ -1,0 +1,420 @@
+"""The turn service: the one caller of the lease, for the plain endpoint and ChatKit alike.
+
+It waits while another turn of the conversation runs, takes the lease, replays or re-attaches a retried
+`client_message_id`, runs the engine under the turn's deadline while a heartbeat renews the lease, records the
+answer's progress (best effort), and finishes it: the final write is retried through a database blip until shortly
+after the deadline, and every turn ends with `TurnCompleted` or `TurnFailed`. See docs/architecture.md, "The
+contract of a chat turn"."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+
+from functions.chat.caller import Caller
+from functions.chat.settings import ChatSettings
+from functions.chat.turn import (
+    AgentEvent,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnCompleted,
+    TurnEngine,
+    TurnEvent,
+    TurnFailed,
+    TurnRefused,
+    TurnStarted,
+)
+from functions.chat.turn_store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
+from todo_common.db import DatabaseUnavailable
+from todo_common.errors import ApiError
+from todo_common.models import Message
+from todo_common.tool_calls import ToolCallRecord, records_of
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+DATABASE_ERRORS = (DatabaseUnavailable, DBAPIError)
+FLUSH_SECONDS = 0.75
+FOLLOW_POLL_SECONDS = 0.25
+# The final write may go on this long after the deadline (still well inside the function's timeout).
+FINISH_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message: str
+
+
+BUSY = Failure("conversation_busy", "Another message in this conversation is still being answered; try again soon.")
+TIMEOUT = Failure("timeout", "The answer took too long and was stopped; what it had said so far is kept.")
+DELETED = Failure("conversation_deleted", "The conversation was deleted while the answer was being written.")
+DATABASE = Failure("database_unavailable", "The database could not be reached; the answer may be incomplete.")
+INTERRUPTED = Failure("interrupted", "The answer was interrupted before it finished.")
+
+
+def model_failure(exc: BaseException) -> Failure:
+    """What a user can do about a model that failed: the provider's own words are for the logs."""
+    kind = type(exc).__name__
+    if kind in ("AuthenticationError", "PermissionDeniedError"):
+        return Failure("model_error", "The model provider refused the API key: check OPENAI_API_KEY.")
+    if kind in ("APIConnectionError", "APITimeoutError", "ConnectError"):
+        return Failure("model_error", "The model provider could not be reached: check OPENAI_BASE_URL and the network.")
+    if kind == "RateLimitError":
+        return Failure("model_error", "The model provider is rate limiting this app; try again in a moment.")
+    if kind == "NotFoundError":
+        return Failure("model_error", "The model provider does not know this model: check CHAT_MODEL.")
+    return Failure("model_error", f"The assistant failed before finishing its answer ({kind}).")
+
+
+@dataclass
+class Recorder:
+    """What the turn has produced so far, and the bookkeeping of its tool calls."""
+
+    text: str = ""
+    calls: list[ToolCallRecord] = field(default_factory=list)
+    dirty: bool = False
+    flushed_at: float = field(default_factory=time.monotonic)
+
+    def apply(self, event: AgentEvent) -> None:
+        if isinstance(event, TextDelta):
+            self.text += event.text
+        else:
+            index = next((i for i, c in enumerate(self.calls) if c.call_id == event.call.call_id), None)
+            if index is None:
+                self.calls.append(event.call)
+            else:
+                self.calls[index] = event.call
+        self.dirty = True
+
+    def final_calls(self) -> list[ToolCallRecord]:
+        """A call still running when the turn ended did not finish: it failed."""
+        return [c.model_copy(update={"status": "failure"}) if c.status == "running" else c for c in self.calls]
+
+
+class TurnService:
+    def __init__(self, store: TurnStore, engine: TurnEngine, settings: ChatSettings) -> None:
+        self.store = store
+        self.engine = engine
+        self.settings = settings
+
+    # -- the plain endpoint ---------------------------------------------------------------------------------
+
+    async def open(
+        self, caller: Caller, conversation_id: str | None, text: str, client_message_id: str | None
+    ) -> AsyncIterator[TurnEvent]:
+        """Start a turn, or find the one a retried `client_message_id` started. Refusals known at once (403,
+        404, 409 for a reused key, 429) raise `ApiError` before any event; the events follow."""
+        started = time.monotonic()
+        try:
+            first = await asyncio.to_thread(
+                self.store.claim, caller.user_id, conversation_id, text, client_message_id=client_message_id
+            )
+        except ConversationBusy:
+            return self._after_wait(caller, conversation_id, text, client_message_id, started)
+        return self._proceed(caller, first, started)
+
+    async def _after_wait(
+        self, caller: Caller, conversation_id: str | None, text: str, client_message_id: str | None, started: float
+    ) -> AsyncIterator[TurnEvent]:
+        """A message to a busy conversation waits while the other turn runs (its lease is renewed only while it
+        does), then runs; a conversation still busy when too little time is left is refused."""
+        delay = 0.05
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            try:
+                first = await asyncio.to_thread(
+                    self.store.claim, caller.user_id, conversation_id, text, client_message_id=client_message_id
+                )
+            except ConversationBusy:
+                if time.monotonic() - started > self._wait_limit():
+                    yield TurnRefused(409, BUSY.code, BUSY.message)
+                    return
+                continue
+            except ApiError as exc:
+                yield TurnRefused(exc.status, exc.code, exc.message, dict(exc.headers or {}))
+                return
+            except DATABASE_ERRORS:
+                yield TurnRefused(503, DATABASE.code, "The database could not be reached; nothing was stored.")
+                return
+            async for event in self._proceed(caller, first, started):
+                yield event
+            return
+
+    async def _proceed(self, caller: Caller, first: TurnStart | StoredTurn, started: float) -> AsyncIterator[TurnEvent]:
+        if isinstance(first, TurnStart):
+            async for event in self.run(caller, first, started=started):
+                yield event
+            return
+        async for event in self._retried(caller, first, started):
+            yield event
+
+    async def _retried(self, caller: Caller, turn: StoredTurn, started: float) -> AsyncIterator[TurnEvent]:
+        """A retried `client_message_id`: the stored answer if it completed, the running turn followed if it still
+        runs, and the model run again if the answer failed or was interrupted."""
+        answer = turn.answer
+        assert answer is not None  # the claim stores the question and its answer together
+        if answer.status == "streaming":
+            async for event in self.follow(caller, answer, turn.user_message.id):
+                yield event
+            return
+        if answer.status == "complete":
+            yield TurnStarted(turn.conversation_id, turn.user_message.id, answer.id)
+            yield TurnCompleted(turn.conversation_id, answer.id, answer.content, records_of(answer.tool_calls))
+            return
+        try:
+            rerun = await asyncio.to_thread(self.store.claim_rerun, caller.user_id, turn)
+        except ConversationBusy:
+            yield TurnRefused(409, BUSY.code, BUSY.message)
+            return
+        async for event in self.run(caller, rerun, started=started):
+            yield event
+
+    async def follow(self, caller: Caller, answer: Message, user_message_id: str) -> AsyncIterator[TurnEvent]:
+        """Re-attach to a running answer: what it has said so far, then what is saved next, until it ends."""
+        yield TurnStarted(answer.conversation_id, user_message_id, answer.id)
+        shown_text, shown_calls = "", dict[str, str]()
+        current: Message | None = answer
+        while current is not None:
+            if current.content.startswith(shown_text) and len(current.content) > len(shown_text):
+                yield TextDelta(current.content[len(shown_text) :])
+                shown_text = current.content
+            for call in records_of(current.tool_calls):
+                if call.call_id not in shown_calls:
+                    shown_calls[call.call_id] = "running"
+                    yield ToolStarted(call.model_copy(update={"status": "running", "result": None}))
+                if call.status != "running" and shown_calls[call.call_id] == "running":
+                    shown_calls[call.call_id] = call.status
+                    yield ToolFinished(call)
+            if current.status != "streaming":
+                yield _final_of(current)
+                return
+            await asyncio.sleep(FOLLOW_POLL_SECONDS)
+            current = await self._best_effort(lambda: self.store.answer(caller.user_id, answer.id), current)
+        yield TurnFailed(answer.conversation_id, answer.id, DELETED.code, DELETED.message, shown_text, [])
+
+    async def follow_conversation(self, caller: Caller, conversation_id: str) -> AsyncIterator[TurnEvent] | None:
+        """The conversation's answer in progress, followed (None when no answer is being written)."""
+        answer, question = await asyncio.to_thread(self.store.latest_answer, caller.user_id, conversation_id)
+        if answer is None or answer.status != "streaming":
+            return None
+        return self.follow(caller, answer, question.id if question else "")
+
+    # -- ChatKit ----------------------------------------------------------------------------------------------
+
+    async def lease_for_chatkit(
+        self, caller: Caller, thread_id: str | None, *, counts_as_message: bool
+    ) -> Lease | None:
+        """The lease for a ChatKit request that runs a turn: a new conversation for `threads.create`, the thread's
+        lease otherwise (None while another turn holds it). 403/404/429 raise before any stream starts."""
+        if thread_id is None:
+            lease = await asyncio.to_thread(self.store.create_leased, caller.user_id)
+            caller.reserved_thread_id = lease.conversation_id
+            return lease
+        try:
+            return await asyncio.to_thread(
+                self.store.take_lease, caller.user_id, thread_id, counts_as_message=counts_as_message
+            )
+        except ConversationBusy:
+            return None
+
+    async def wait_for_lease(self, caller: Caller, thread_id: str, *, counts_as_message: bool) -> Lease | TurnRefused:
+        started, delay = time.monotonic(), 0.05
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            try:
+                lease = await self.lease_for_chatkit(caller, thread_id, counts_as_message=counts_as_message)
+            except ApiError as exc:
+                return TurnRefused(exc.status, exc.code, exc.message, dict(exc.headers or {}))
+            if lease is not None:
+                return lease
+            if time.monotonic() - started > self._wait_limit():
+                return TurnRefused(409, BUSY.code, BUSY.message)
+
+    async def under_lease(
+        self,
+        caller: Caller,
+        lease: Lease | None,
+        thread_id: str | None,
+        produce: Callable[[], AsyncIterator[bytes]],
+        *,
+        counts_as_message: bool,
+    ) -> AsyncIterator[bytes | TurnRefused]:
+        """A ChatKit stream that runs a turn, under the request's lease: waited for first if the thread was busy
+        (`TurnRefused` if it stays busy), handed to the ChatKit server through the caller, released at the end."""
+        if lease is None:
+            assert thread_id is not None
+            waited = await self.wait_for_lease(caller, thread_id, counts_as_message=counts_as_message)
+            if isinstance(waited, TurnRefused):
+                yield waited
+                return
+            lease = waited
+        caller.lease = lease
+        try:
+            async for chunk in produce():
+                yield chunk
+        finally:
+            await asyncio.shield(self.release(lease))
+
+    async def chatkit_reply(self, caller: Caller, lease: Lease) -> tuple[TurnStart, AsyncIterator[TurnEvent]]:
+        """The answer to the user item ChatKit just stored, under the request's lease (released by the request)."""
+        start = await asyncio.to_thread(self.store.start_reply, lease, caller.user_id)
+        return start, self.run(caller, start, release=False)
+
+    async def release(self, lease: Lease) -> None:
+        await self._retrying(lambda: self.store.release(lease), until=time.monotonic() + FINISH_GRACE_SECONDS)
+
+    # -- running a turn ---------------------------------------------------------------------------------------
+
+    async def run(
+        self, caller: Caller, start: TurnStart, *, started: float | None = None, release: bool = True
+    ) -> AsyncIterator[TurnEvent]:
+        """The turn's events; by the last one the answer is stored with its final status (when the database can
+        be reached at all) and, with `release`, the lease is given up."""
+        deadline = (started or time.monotonic()) + self.settings.turn_deadline_seconds
+        yield TurnStarted(start.conversation_id, start.user_message_id, start.assistant_message_id)
+        recorder = Recorder()
+        events: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
+        producer = asyncio.create_task(self._produce(start, caller, events))
+        heartbeat = asyncio.create_task(self._heartbeat(start.lease, events))
+        failure: Failure | None = None
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(events.get(), max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    failure = TIMEOUT
+                    break
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    failure = self._failure_of(item)
+                    break
+                recorder.apply(item)
+                yield item
+                await self._maybe_flush(start, recorder)
+        finally:
+            producer.cancel()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(producer, heartbeat, return_exceptions=True)
+        yield await self._finish(start, recorder, failure, deadline, release=release)
+
+    async def _produce(
+        self, start: TurnStart, caller: Caller, events: asyncio.Queue[AgentEvent | BaseException | None]
+    ) -> None:
+        try:
+            async for event in self.engine.run(start.context, caller):
+                events.put_nowait(event)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            logger.exception("chat turn failed", extra={"conversation_id": start.conversation_id})
+            events.put_nowait(exc)
+            return
+        events.put_nowait(None)
+
+    async def _heartbeat(self, lease: Lease, events: asyncio.Queue[AgentEvent | BaseException | None]) -> None:
+        """Renew the lease while the turn runs; a lease found lost (the conversation deleted) stops the turn."""
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                await asyncio.to_thread(self.store.renew, lease)
+            except TurnLost as lost:
+                events.put_nowait(lost)
+                return
+            except DATABASE_ERRORS:
+                logger.warning(
+                    "lease renewal failed; the turn goes on", extra={"conversation_id": lease.conversation_id}
+                )
+
+    def _failure_of(self, exc: BaseException) -> Failure:
+        if isinstance(exc, TurnLost):
+            return DELETED
+        if isinstance(exc, DATABASE_ERRORS):
+            return DATABASE
+        return model_failure(exc)
+
+    async def _maybe_flush(self, start: TurnStart, recorder: Recorder) -> None:
+        """Progress saves are best effort: a failed one is logged, and the turn goes on."""
+        if not recorder.dirty or time.monotonic() - recorder.flushed_at < FLUSH_SECONDS:
+            return
+        recorder.dirty, recorder.flushed_at = False, time.monotonic()
+        text, calls = recorder.text, list(recorder.calls)
+        try:
+            await asyncio.to_thread(self.store.save_progress, start.lease, start.assistant_message_id, text, calls)
+        except DATABASE_ERRORS:
+            logger.warning("progress save failed; the turn goes on", extra={"conversation_id": start.conversation_id})
+
+    async def _finish(
+        self, start: TurnStart, recorder: Recorder, failure: Failure | None, deadline: float, *, release: bool
+    ) -> TurnCompleted | TurnFailed:
+        calls = recorder.final_calls()
+        cid, mid = start.conversation_id, start.assistant_message_id
+
+        def write() -> bool:
+            return self.store.finish(
+                start.lease,
+                mid,
+                content=recorder.text,
+                calls=calls,
+                status="complete" if failure is None else "error",
+                error_code=None if failure is None else failure.code,
+                release=release,
+            )
+
+        try:
+            written = await asyncio.shield(
+                self._retrying(write, until=max(deadline, time.monotonic()) + FINISH_GRACE_SECONDS)
+            )
+        except DATABASE_ERRORS:
+            logger.error("the answer could not be stored", extra={"conversation_id": cid})
+            return TurnFailed(cid, mid, DATABASE.code, DATABASE.message, recorder.text, calls)
+        if not written:
+            return TurnFailed(cid, mid, DELETED.code, DELETED.message, recorder.text, calls)
+        if failure is not None:
+            return TurnFailed(cid, mid, failure.code, failure.message, recorder.text, calls)
+        return TurnCompleted(cid, mid, recorder.text, calls)
+
+    async def _retrying(self, work: Callable[[], T], *, until: float) -> T:
+        """`work` in a thread, tried again with backoff while the database cannot be reached, until `until`."""
+        delay = 0.1
+        while True:
+            try:
+                return await asyncio.to_thread(work)
+            except DATABASE_ERRORS:
+                if time.monotonic() + delay > until:
+                    raise
+                logger.warning("database unavailable; retrying in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _best_effort(self, read: Callable[[], T], fallback: T) -> T:
+        try:
+            return await asyncio.to_thread(read)
+        except DATABASE_ERRORS:
+            return fallback
+
+    def _wait_limit(self) -> float:
+        """How long a message may wait for a busy conversation: what leaves its own turn half of the deadline."""
+        return self.settings.turn_deadline_seconds / 2
+
+
+def _final_of(answer: Message) -> TurnCompleted | TurnFailed:
+    calls = records_of(answer.tool_calls)
+    if answer.status == "complete":
+        return TurnCompleted(answer.conversation_id, answer.id, answer.content, calls)
+    known = {f.code: f for f in (TIMEOUT, DELETED, DATABASE, INTERRUPTED)}
+    failure = known.get(answer.error_code or "", Failure(answer.error_code or "model_error", INTERRUPTED.message))
+    if failure.code == "model_error":
+        failure = Failure("model_error", "The assistant failed before finishing its answer.")
+    return TurnFailed(answer.conversation_id, answer.id, failure.code, failure.message, answer.content, calls)

@@ -1,0 +1,43 @@
+"""What a container builds once (settings, database, token verifier, logger) and how a route gets it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from aws_lambda_powertools import Logger
+from fastapi import Depends, Request
+
+from todo_common.auth import TokenVerifier
+from todo_common.db import Database
+from todo_common.logs import configure_logging
+from todo_common.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    verifier: TokenVerifier
+    logger: Logger
+
+    @classmethod
+    def from_settings(cls, settings: Settings, service: str) -> Services:
+        return cls(
+            settings=settings,
+            database=Database.from_url(settings.database_url),
+            verifier=TokenVerifier(settings),
+            logger=configure_logging(service, settings.log_level),
+        )
+
+    @classmethod
+    def from_environment(cls, service: str) -> Services:
+        return cls.from_settings(Settings.from_environ(), service)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

@@ -1,0 +1,335 @@
+"""The Next.js example, built (`make example`) and served by `next start`, in front of the real backend.
+
+Its chat pass-through route (`app/api/chat/[user_id]/[...path]/route.ts`) must stream Server-Sent Events unbuffered,
+forward the chat token, pass `WWW-Authenticate` and `Retry-After` back, and answer 401 without a Better Auth session.
+The session is looked up over HTTP at `BETTER_AUTH_URL/api/auth/get-session` (`lib/auth-server.ts`); here a small
+local server answers that endpoint (and `/api/auth/token`, which `lib/chat-session.ts` calls through the real Better
+Auth client), as a Better Auth deployment would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from openai.types.responses import ResponseTextDeltaEvent
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from functions.chat.offline_model import OfflineModel
+from tests.support.databases import enabled_backends
+from tests.support.jwks import JwksServer
+from tests.support.server import Server
+from tests.support.tokens import Tokens
+from todo_common.settings import Settings
+from todo_common.web import Services
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "nextjs"
+ALICE, BOB = "user_alice", "user_bob"
+SESSION_COOKIE = "better-auth.session_token"
+DELTA_SECONDS = 0.15
+RATE_LIMIT = 4
+
+
+def required(reason: str) -> None:
+    """Locally a missing node or an unbuilt example skips; under CI it fails, so nothing hides behind a skip."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the Next.js example is required under CI: {reason}")
+    pytest.skip(reason)
+
+
+class SlowOfflineModel(OfflineModel):
+    """The offline model with time between text deltas, so buffering anywhere on the way would show."""
+
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async for event in super().stream_response(*args, **kwargs):
+            if isinstance(event, ResponseTextDeltaEvent):
+                await asyncio.sleep(DELTA_SECONDS)
+            yield event
+
+
+class BetterAuthStandIn:
+    """Better Auth's two HTTP endpoints the example calls: get-session (by cookie) and token (JWT plugin)."""
+
+    def __init__(self, tokens: Tokens) -> None:
+        self.tokens = tokens
+        self.sessions: dict[str, str] = {"alice-session": ALICE}
+        self.signed_in = ALICE  # whose JWT /api/auth/token hands out
+        self.cookies_seen: list[str] = []
+        self.app = Starlette(
+            routes=[
+                Route("/api/auth/get-session", self.get_session),
+                Route("/api/auth/token", self.token),
+            ]
+        )
+
+    async def get_session(self, request: Request) -> Response:
+        self.cookies_seen.append(request.headers.get("cookie", ""))
+        user = self.sessions.get(request.cookies.get(SESSION_COOKIE, ""))
+        if user is None:
+            return Response("null", media_type="application/json")
+        return JSONResponse({"session": {"userId": user, "id": f"s-{user}"}, "user": {"id": user, "name": user}})
+
+    async def token(self, _request: Request) -> Response:
+        return JSONResponse({"token": self.tokens.hs256(self.signed_in)})
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """One database is enough here: what is under test is the Next.js route, not the store."""
+    return enabled_backends()[0]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class FixedPortServer(Server):
+    """A test's own gateway on the port the module's `next start` was told about."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        self.port = port
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+
+@pytest.fixture(scope="module")
+def backend_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def backend_url(services: Services, backend_port: int) -> Iterator[str]:
+    from functions.chat import app as chat
+    from functions.chat.runtime import ChatRuntime
+    from functions.history import app as history
+    from functions.session import app as session
+    from infra.devserver import build_gateway
+
+    modules = (session, history, chat)
+    saved: list[Any] = [m.app.state.services for m in modules] + [chat.app.state.chat]
+    for module in modules:
+        module.app.state.services = services
+    settings = dataclasses.replace(chat.chat_settings, rate_limit_per_minute=RATE_LIMIT)
+    chat.app.state.chat = ChatRuntime.build(services, settings, SlowOfflineModel(), chat.task_server)
+    asyncio.set_event_loop(None)
+    with FixedPortServer(build_gateway(), backend_port) as url:
+        yield url
+    for module, original in zip(modules, saved, strict=False):
+        module.app.state.services = original
+    chat.app.state.chat = saved[-1]
+
+
+@pytest.fixture(scope="module")
+def better_auth(settings: Settings, jwks: JwksServer) -> Iterator[tuple[BetterAuthStandIn, str]]:
+    stand_in = BetterAuthStandIn(Tokens(settings, jwks))
+    with Server(stand_in.app) as url:
+        yield stand_in, url
+
+
+@pytest.fixture
+def next_url(next_server: str, backend_url: str) -> str:
+    return next_server
+
+
+@pytest.fixture(scope="module")
+def next_server(backend_port: int, better_auth: tuple[BetterAuthStandIn, str]) -> Iterator[str]:
+    backend_url = f"http://127.0.0.1:{backend_port}"
+    if shutil.which("node") is None:
+        required("node is not installed")
+    if not (EXAMPLE / ".next" / "BUILD_ID").exists():
+        required("the example is not built: run `make example`")
+    port = free_port()
+    env = {
+        **os.environ,
+        "NODE_ENV": "production",
+        "NEXT_TELEMETRY_DISABLED": "1",
+        "TODO_CHAT_FUNCTION_URL": backend_url,
+        "BETTER_AUTH_URL": better_auth[1],
+    }
+    process = subprocess.Popen(
+        [str(EXAMPLE / "node_modules" / ".bin" / "next"), "start", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=EXAMPLE,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/dashboard/chat", timeout=2)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read().decode() if process.stdout else ""
+                    pytest.fail(f"next start did not come up: {output}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
+
+
+def chat_request(tokens: Tokens, user: str = ALICE, *, cookie: str | None = "alice-session") -> dict[str, Any]:
+    headers = {
+        "Authorization": f"Bearer {tokens.chat(user)}",
+        "Accept": "text/event-stream",
+        "Content-Type": "application/json",
+    }
+    if cookie is not None:
+        headers["Cookie"] = f"{SESSION_COOKIE}={cookie}"
+    return {"headers": headers, "json": {"message": "add buy milk please and thank you"}}
+
+
+def test_sse_passes_through_unbuffered_with_the_token_forwarded(next_url: str, tokens: Tokens) -> None:
+    started = time.monotonic()
+    arrivals: list[tuple[float, str]] = []
+    with httpx.stream("POST", f"{next_url}/api/chat/{ALICE}/chat", timeout=30, **chat_request(tokens)) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert "content-encoding" not in response.headers or response.headers["content-encoding"] == "none"
+        assert response.headers["x-request-id"]
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                arrivals.append((time.monotonic() - started, line.removeprefix("event:").strip()))
+    events = [name for _, name in arrivals]
+    assert events[0] == "conversation" and events[-1] == "done", events
+    assert events.count("text_delta") >= 3
+    first, last = arrivals[0][0], arrivals[-1][0]
+    # The answer takes at least (deltas * DELTA_SECONDS); a buffered pass-through delivers everything at the end.
+    assert last - first >= DELTA_SECONDS * (events.count("text_delta") - 1) * 0.8, arrivals
+
+
+def test_a_rejected_token_comes_back_with_www_authenticate(next_url: str, tokens: Tokens) -> None:
+    request = chat_request(tokens)
+    request["headers"]["Authorization"] = "Bearer not-a-token"
+    response = httpx.post(f"{next_url}/api/chat/{ALICE}/chat", timeout=30, **request)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.json()["error"]["message"] != "Sign in first."  # the backend's answer, passed back
+    assert response.headers["x-request-id"]
+
+
+def test_rate_limited_sends_come_back_with_retry_after(next_url: str, tokens: Tokens) -> None:
+    statuses = []
+    for _ in range(RATE_LIMIT + 1):
+        request = chat_request(tokens)
+        request["headers"]["Accept"] = "application/json"
+        response = httpx.post(f"{next_url}/api/chat/{ALICE}/chat", timeout=30, **request)
+        statuses.append(response.status_code)
+    assert statuses == [200] * RATE_LIMIT + [429]
+    assert int(response.headers["retry-after"]) >= 1
+    assert response.json()["error"]["code"] == "rate_limited"
+
+
+def test_no_session_is_401_and_another_users_path_is_403(
+    next_url: str, tokens: Tokens, better_auth: tuple[BetterAuthStandIn, str]
+) -> None:
+    stand_in, _ = better_auth
+    without_cookie = httpx.post(f"{next_url}/api/chat/{ALICE}/chat", timeout=30, **chat_request(tokens, cookie=None))
+    assert without_cookie.status_code == 401
+    assert without_cookie.headers["www-authenticate"].startswith("Bearer")
+
+    unknown = httpx.post(f"{next_url}/api/chat/{ALICE}/chat", timeout=30, **chat_request(tokens, cookie="expired"))
+    assert unknown.status_code == 401
+    assert unknown.json()["error"] == {"code": "unauthorized", "message": "Sign in first."}
+    assert unknown.headers["www-authenticate"].startswith("Bearer")
+    assert f"{SESSION_COOKIE}=expired" in stand_in.cookies_seen[-1]  # the session was asked, with the cookie
+
+    other = httpx.post(f"{next_url}/api/chat/{BOB}/chat", timeout=30, **chat_request(tokens, BOB))
+    assert other.status_code == 403
+    assert other.json()["error"]["code"] == "forbidden"
+
+    unknown_path = httpx.post(f"{next_url}/api/chat/{ALICE}/mcp", timeout=30, **chat_request(tokens))
+    assert unknown_path.status_code == 404
+
+
+def test_an_unreachable_backend_is_a_502_in_the_error_shape(next_server: str, tokens: Tokens) -> None:
+    # No backend_url fixture: nothing listens on the port `next start` forwards to.
+    response = httpx.post(f"{next_server}/api/chat/{ALICE}/chat", timeout=30, **chat_request(tokens))
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_unavailable"
+
+
+CHAT_SESSION_SCRIPT = """
+import { chatSession } from "./chat-session.mjs";
+const signIn = (user) => fetch(`${process.env.AUTH}/sign-in-as/${user}`, { method: "POST" });
+const alice = await chatSession("user_alice");
+const aliceAgain = await chatSession("user_alice");
+await signIn("user_bob");
+const bob = await chatSession("user_bob");
+console.log(JSON.stringify({ alice, aliceAgain, bob }));
+"""
+
+
+def test_the_cached_chat_token_belongs_to_the_user_it_was_minted_for(
+    backend_url: str, better_auth: tuple[BetterAuthStandIn, str]
+) -> None:
+    """lib/chat-session.ts, compiled by the example's TypeScript and run in node with the real Better Auth client
+    against the real session function: after another user signs in, their id gets their own token."""
+    if shutil.which("node") is None or not (EXAMPLE / "node_modules" / "typescript").exists():
+        required("node or the example's node_modules are missing: run `make example`")
+    stand_in, auth_url = better_auth
+    stand_in.signed_in = ALICE
+
+    async def sign_in_as(request: Request) -> Response:
+        stand_in.signed_in = request.path_params["user"]
+        return Response(status_code=204)
+
+    stand_in.app.router.routes.append(Route("/sign-in-as/{user}", sign_in_as, methods=["POST"]))
+    # Compiled next to the example (under its ignored .next/) so `better-auth` resolves from its node_modules.
+    out = EXAMPLE / ".next" / "test-chat-session"
+    out.mkdir(parents=True, exist_ok=True)
+    compile_script = """
+const ts = require("typescript"), fs = require("fs"), path = require("path");
+const [out, ...files] = process.argv.slice(1);
+for (const file of files) {
+  const source = fs.readFileSync(file, "utf8").replace('"@/lib/auth-client"', '"./auth-client.mjs"');
+  const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext,
+    target: ts.ScriptTarget.ES2022 } });
+  fs.writeFileSync(path.join(out, path.basename(file).replace(/\\.ts$/, ".mjs")), outputText);
+}
+"""
+    subprocess.run(
+        ["node", "-e", compile_script, str(out), "lib/auth-client.ts", "lib/chat-session.ts"],
+        cwd=EXAMPLE,
+        check=True,
+        timeout=60,
+    )
+    (out / "main.mjs").write_text(CHAT_SESSION_SCRIPT)
+    env = {
+        **os.environ,
+        "AUTH": auth_url,
+        "NEXT_PUBLIC_BETTER_AUTH_URL": auth_url,
+        "NEXT_PUBLIC_TODO_CHAT_API": backend_url,
+    }
+    result = subprocess.run(
+        ["node", str(out / "main.mjs")], cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    sessions = json.loads(result.stdout.strip().splitlines()[-1])
+    assert sessions["alice"]["user_id"] == ALICE
+    assert sessions["aliceAgain"]["token"] == sessions["alice"]["token"]  # still cached for the same user
+    assert sessions["bob"]["user_id"] == BOB
+    assert sessions["bob"]["token"] != sessions["alice"]["token"]
