@@ -8,7 +8,7 @@ REQUIREMENTS := layers/common/requirements.txt functions/chat/requirements.txt r
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install dev test test-sqlite test-postgres migrate bench lint format events events-run token openapi example \
-	package soak clean
+	package soak clean sam-build sam-test build-CommonLayer build-SessionFunction build-HistoryFunction build-ChatFunction
 
 $(STAMP): $(REQUIREMENTS) pyproject.toml layers/common/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,8 +69,28 @@ example:  ## the Next.js example: npm ci, tsc --noEmit, next build
 	cd $(EXAMPLE) && npm ci --no-audit --no-fund && npx --no-install tsc --noEmit && \
 		NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
 
-package: install  ## build the layer and functions for Lambda (no Docker) into build/
+package: install  ## build the layer and functions for Lambda (no Docker) into build/ (ARCH=arm64|x86_64)
 	$(PY) -m infra.package
+
+# `sam build` (BuildMethod: makefile) calls these with ARTIFACTS_DIR; they run the same code as `make package`.
+build-CommonLayer build-SessionFunction build-HistoryFunction build-ChatFunction: install
+	$(PY) -m infra.package --sam-artifact $(@:build-%=%) "$(ARTIFACTS_DIR)"
+
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+ARCH ?= $(shell uname -m | sed -e 's/aarch64/arm64/')
+
+$(SAM): requirements-sam.txt
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	@touch $(SAM)
+
+sam-build: install $(SAM)  ## sam validate --lint, then sam build (no container) into .aws-sam/build
+	$(SAM) validate --lint --template-file template.yaml --region us-east-1
+	ARCH=$(ARCH) $(SAM) build --template-file template.yaml --build-in-source --parameter-overrides Architecture=$(ARCH)
+
+sam-test: sam-build  ## the Lambda sandbox tests on what sam build made
+	LAMBDA_BUNDLE_DIR=.aws-sam/build $(PY) -m pytest tests/test_lambda_sandbox.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

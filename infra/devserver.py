@@ -105,6 +105,8 @@ def build_gateway() -> Gateway:
 
 def main() -> None:
     load_dev_environment()
+    # One process serves every user here, unlike a Lambda container (one request at a time, one connection).
+    os.environ.setdefault("DATABASE_POOL_SIZE", "10")
     prepare(os.environ.get("DATABASE_URL") or "sqlite:///.data/todo-chat.db")
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
     gateway = build_gateway()

@@ -1,22 +1,39 @@
 """Build the layer and the functions for Lambda without Docker: `python -m infra.package [--arch arm64|x86_64]`.
 
-pip's cross-platform options fetch Linux wheels for python3.12 and the chosen architecture. The output in `build/`
-is what `sam deploy --template-file build/template.yaml` uploads: `build/layer/python/...` and, per function, a
-folder whose root holds `app.py` (the handler is `app.handler`) beside the `functions/<name>/` package its imports
-name. boto3 and botocore come with the Lambda runtime and are not shipped.
+pip's cross-platform options fetch Linux wheels for python3.12 and the chosen architecture (default: this machine's).
+The output in `build/` is what `sam deploy --template-file build/template.yaml` uploads: `build/layer/python/...`
+and, per function, a folder whose root holds `app.py` (the handler is `app.handler`) beside the `functions/<name>/`
+package its imports name. boto3 and botocore come with the Lambda runtime and are not shipped.
+
+Every bundle ships bytecode compiled by python3.12 in unchecked-hash mode: Lambda's file system is read-only, so
+without it each cold start would compile every module again, and an unchecked pyc is loaded without reading or
+stat-comparing its source. `sam build` runs the same code through the Makefile's `build-<LogicalId>` targets
+(`python -m infra.package --sam-artifact NAME DIR`), so both ways produce the same folders.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from infra.runtime_python import runtime_python
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("session", "history", "chat")
+LOGICAL_IDS = {
+    "CommonLayer": "layer",
+    "SessionFunction": "session",
+    "HistoryFunction": "history",
+    "ChatFunction": "chat",
+}
 PYTHON_VERSION = "3.12"
 LAMBDA_UNZIPPED_LIMIT_MB = 250
 TARGET_MB = 120
@@ -25,9 +42,18 @@ _JUNK = ("__pycache__", "tests", "test", "*.dist-info/RECORD")
 # Lambda's python3.12 runtime is Amazon Linux 2023 (glibc 2.34): wheels of any of these tags run there.
 MANYLINUX_TAGS = ("manylinux_2_34", "manylinux_2_28", "manylinux2014")
 PLATFORMS = {"arm64": "aarch64", "x86_64": "x86_64"}
+LAYER_REQUIREMENTS = ROOT / "layers/common/requirements.txt"
 
 
-def pip_install(requirements: Path, target: Path, architecture: str) -> None:
+class PackagingError(RuntimeError):
+    """The bundles cannot be built as Lambda needs them."""
+
+
+def host_architecture() -> str:
+    return "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
+
+
+def pip_install(requirements: Path, target: Path, architecture: str, constraints: Path | None = None) -> None:
     if not any(line.strip() and not line.startswith("#") for line in requirements.read_text().splitlines()):
         return
     subprocess.run(
@@ -38,8 +64,10 @@ def pip_install(requirements: Path, target: Path, architecture: str) -> None:
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            "--no-compile",  # bytecode is compiled later, by the runtime's Python
             "--requirement",
             str(requirements),
+            *(["--constraint", str(constraints)] if constraints else []),
             "--target",
             str(target),
             *[f"--platform={tag}_{PLATFORMS[architecture]}" for tag in MANYLINUX_TAGS],
@@ -54,17 +82,32 @@ def pip_install(requirements: Path, target: Path, architecture: str) -> None:
     )
 
 
+def layer_constraints(directory: Path) -> Path:
+    """The layer's pins as a pip constraints file (constraints may not name extras)."""
+    lines = [re.sub(r"\[[^\]]*\]", "", line) for line in LAYER_REQUIREMENTS.read_text().splitlines()]
+    target = directory / "layer-constraints.txt"
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
 def build_layer(out: Path, architecture: str) -> Path:
+    """`out/layer/python/...`: the layer's pinned requirements and the todo_common package."""
     site = out / "layer" / "python"
-    pip_install(ROOT / "layers/common/requirements.txt", site, architecture)
+    pip_install(LAYER_REQUIREMENTS, site, architecture)
     shutil.copytree(ROOT / "layers/common/todo_common", site / "todo_common", dirs_exist_ok=True)
     return out / "layer"
 
 
 def build_function(out: Path, name: str, architecture: str, layer_site: Path) -> Path:
     folder = out / "functions" / name
+    build_function_into(folder, name, architecture, layer_site)
+    return folder
+
+
+def build_function_into(folder: Path, name: str, architecture: str, layer_site: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    pip_install(ROOT / f"functions/{name}/requirements.txt", folder, architecture)
+    with tempfile.TemporaryDirectory() as scratch:
+        pip_install(ROOT / f"functions/{name}/requirements.txt", folder, architecture, layer_constraints(Path(scratch)))
     _drop_duplicates_of_layer(folder, layer_site)
     package = folder / "functions"
     package.mkdir(parents=True, exist_ok=True)
@@ -74,11 +117,10 @@ def build_function(out: Path, name: str, architecture: str, layer_site: Path) ->
     if (ROOT / "functions" / name / "run.sh").exists():
         shutil.copy2(ROOT / "functions" / name / "run.sh", folder / "run.sh")
         (folder / "run.sh").chmod(0o755)
-    return folder
 
 
 def _drop_duplicates_of_layer(folder: Path, layer_site: Path) -> None:
-    """Packages the layer already provides (pulled in again as dependencies) are removed from the function."""
+    """Packages the layer already provides (pulled in again as dependencies, at the layer's pins) are removed."""
     for entry in list(folder.iterdir()):
         if (layer_site / entry.name).exists():
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
@@ -95,43 +137,136 @@ def strip(tree: Path) -> None:
             shutil.rmtree(match, ignore_errors=True) if match.is_dir() else match.unlink(missing_ok=True)
 
 
+def strip_debug_info(tree: Path, architecture: str) -> None:
+    """Drop the debug sections some wheels ship in their extension modules (SQLAlchemy's: ~8 MB); never needed on
+    Lambda. Best effort: without binutils for that architecture (Debian: binutils-aarch64-linux-gnu), files stay."""
+    gnu = PLATFORMS[architecture]
+    strip_tool = shutil.which(f"{gnu}-linux-gnu-strip") or (
+        shutil.which("strip") if architecture == host_architecture() else None
+    )
+    if strip_tool is None:
+        return
+    for library in tree.rglob("*.so*"):
+        if library.is_file() and not library.is_symlink():
+            subprocess.run([strip_tool, "--strip-debug", str(library)], capture_output=True, check=False)
+
+
+def finish(tree: Path, architecture: str, deployed_at: str) -> None:
+    strip(tree)
+    strip_debug_info(tree, architecture)
+    compile_bytecode(tree, deployed_at)
+
+
+def compile_bytecode(tree: Path, deployed_at: str) -> None:
+    """Compile every module with the runtime's Python, as unchecked-hash pycs; tracebacks name the deployed path."""
+    python = runtime_python()
+    if python is None:
+        raise PackagingError(
+            f"python{PYTHON_VERSION} is needed to compile the bundles' bytecode (set LAMBDA_PYTHON to its path)"
+        )
+    subprocess.run(
+        [
+            str(python),
+            "-I",
+            "-m",
+            "compileall",
+            "-q",
+            "-j0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+            str(tree),
+            "-p",
+            deployed_at,
+            str(tree),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1_000_000
 
 
-def write_template(out: Path) -> Path:
-    text = (ROOT / "template.yaml").read_text()
-    text = text.replace("ContentUri: layers/common/", "ContentUri: layer/")
-    text = re.sub(r"CodeUri: functions/(\w+)/", r"CodeUri: functions/\1/", text)
-    # BuildMethod would make `sam build` rebuild the layer with Docker; the folder is already built.
-    text = re.sub(
-        r"\n    Metadata:\n      BuildMethod: python3\.12\n      BuildArchitecture: !Ref Architecture", "", text
-    )
+def write_template(out: Path, architecture: str | None = None) -> Path:
+    """The source template pointed at the built folders, without build metadata, defaulting to the built arch."""
     target = out / "template.yaml"
-    target.write_text(text)
+    built = architecture or host_architecture()
+    target.write_text("".join(_built_template_lines((ROOT / "template.yaml").read_text(), built)))
     return target
+
+
+def _built_template_lines(text: str, architecture: str) -> Iterator[str]:
+    section = resource = ""
+    in_build_metadata = False
+    for line in text.splitlines(keepends=True):
+        if re.match(r"^\S", line):
+            section = line.strip().rstrip(":")
+        if header := re.match(r"^  (\w+):\s*$", line):
+            resource = header.group(1)
+        if in_build_metadata:
+            if line.startswith("      "):
+                continue
+            in_build_metadata = False
+        built = LOGICAL_IDS.get(resource)
+        if section == "Resources" and built and re.match(r"^    Metadata:", line):
+            # BuildMethod would make `sam deploy` want `sam build` first; these folders are already built.
+            in_build_metadata = True
+            continue
+        if section == "Resources" and built and re.match(r"^      (CodeUri|ContentUri): ", line):
+            key = "ContentUri" if built == "layer" else "CodeUri"
+            yield f"      {key}: {'layer/' if built == 'layer' else f'functions/{built}/'}\n"
+            continue
+        if section == "Parameters" and resource == "Architecture" and re.match(r"^    Default: ", line):
+            yield f"    Default: {architecture}\n"
+            continue
+        yield line
 
 
 def package(out: Path, architecture: str) -> dict[str, float]:
     if out.exists():
         shutil.rmtree(out)
     layer = build_layer(out, architecture)
-    strip(layer)
+    finish(layer / "python", architecture, "/opt/python")
     sizes = {"layer": size_mb(layer)}
     for name in FUNCTIONS:
         folder = build_function(out, name, architecture, layer / "python")
-        strip(folder)
+        finish(folder, architecture, "/var/task")
         sizes[name] = size_mb(folder) + sizes["layer"]
-    write_template(out)
+    write_template(out, architecture)
     return sizes
+
+
+def sam_artifact(logical_id: str, artifacts: Path, architecture: str) -> None:
+    """What `sam build` asks of `make build-<LogicalId>`: one built resource in ARTIFACTS_DIR."""
+    name = LOGICAL_IDS[logical_id]
+    if name == "layer":
+        with tempfile.TemporaryDirectory() as scratch:
+            layer = build_layer(Path(scratch), architecture)
+            finish(layer / "python", architecture, "/opt/python")
+            shutil.copytree(layer, artifacts, dirs_exist_ok=True)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        # The duplicates to drop are what the layer holds: resolve it beside the function.
+        layer = build_layer(Path(scratch), architecture)
+        build_function_into(artifacts, name, architecture, layer / "python")
+    finish(artifacts, architecture, "/var/task")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--arch", choices=sorted(PLATFORMS), default="arm64")
+    parser.add_argument("--arch", choices=sorted(PLATFORMS), default=os.environ.get("ARCH") or host_architecture())
     parser.add_argument("--out", type=Path, default=ROOT / "build")
+    parser.add_argument("--sam-artifact", nargs=2, metavar=("LOGICAL_ID", "ARTIFACTS_DIR"))
     args = parser.parse_args()
-    sizes = package(args.out, args.arch)
+    try:
+        if args.sam_artifact:
+            sam_artifact(args.sam_artifact[0], Path(args.sam_artifact[1]), args.arch)
+            return
+        sizes = package(args.out, args.arch)
+    except PackagingError as exc:
+        sys.exit(f"make package: {exc}")
     print(f"\nbuilt for python{PYTHON_VERSION} {args.arch} in {args.out}")
     print(f"  common layer: {sizes.pop('layer'):6.1f} MB unzipped")
     for name, megabytes in sizes.items():

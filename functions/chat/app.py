@@ -12,6 +12,8 @@ from functions.chat.openapi_doc import with_chatkit_request_schema
 from functions.chat.routes import router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
+from functions.chat.snapstart import mount_snapstart_hooks
+from todo_common.metrics import MetricsMiddleware
 from todo_common.web import Services, build_app
 
 services = Services.from_environment("chat")
@@ -21,4 +23,6 @@ app = build_app("todo-chat chat", services, [router])
 app.state.chat = ChatRuntime.build(services, chat_settings, select_model(chat_settings), task_server)
 app.openapi = with_chatkit_request_schema(app)  # type: ignore[method-assign]
 mount_mcp(app, services, chat_settings, task_server)
+mount_snapstart_hooks(app, services)  # only when the Web Adapter is told to call them
+app.add_middleware(MetricsMiddleware)  # after each request; a detached turn flushes when it ends
 handler = Mangum(app, lifespan="off")

@@ -3,8 +3,10 @@
 from mangum import Mangum
 
 from functions.history.routes import router
+from todo_common.metrics import MetricsMiddleware
 from todo_common.web import Services, build_app
 
 services = Services.from_environment("history")
 app = build_app("todo-chat history", services, [router])
+app.add_middleware(MetricsMiddleware, record_latency=True)  # one EMF line per invocation
 handler = Mangum(app, lifespan="off")

@@ -18,7 +18,8 @@ def run() -> str:
             "",
             f"`make package` (python3.12, arm64), unzipped; Lambda's limit is {LAMBDA_UNZIPPED_LIMIT_MB} MB with "
             f"layers, the project's target {TARGET_MB} MB. boto3 and botocore come with the runtime and are not "
-            "shipped.",
+            "shipped. The bundles include python3.12 bytecode for every module (about a third of their size: what "
+            "spares a cold start compiling them on Lambda's read-only file system).",
             "",
             "| artifact | unzipped |",
             "|---|---|",

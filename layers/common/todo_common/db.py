@@ -5,23 +5,39 @@ Production's `DATABASE_URL` is Neon's pooled endpoint (PgBouncer in transaction 
 session state, and psycopg's server-side prepared statements are off. There is no pre-ping (it would cost a round
 trip on every request): a connection that died while the container slept is detected by its first statement,
 discarded with the rest of the pool, and the unit of work is run once more on a fresh connection.
+
+A Lambda container serves one request at a time, so its pool holds one connection and never more: every extra
+connection would only hold a slot of the database's (or the pooler's) limit. A connection idle longer than
+`IDLE_SECONDS` is replaced at checkout (after a long freeze the server or a NAT has usually dropped it). Opening a
+connection is retried with backoff; an authentication failure instead re-reads the URL's secret once (a rotated
+password) and connects with what it holds.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session
+
+from todo_common.settings import UrlSource, database_url_source, normalize_database_url
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
+
+IDLE_SECONDS = 60
+CONNECT_ATTEMPTS = 3
+CONNECT_BACKOFF_SECONDS = 0.2
+# SQLSTATE class 28: invalid authorization (28P01 wrong password, 28000 role or pg_hba refused).
+_AUTH_FAILURE_STATES = ("28P01", "28000")
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -34,8 +50,10 @@ class Database:
         self._autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
-    def from_url(cls, url: str, **engine_options: Any) -> Database:
-        return cls(create_db_engine(url, **engine_options))
+    def from_url(cls, url: str, *, url_source: UrlSource | None = None, **engine_options: Any) -> Database:
+        """`url_source` gives the URL again (force=True: skip any cache) when it comes from a secret; by default,
+        `DATABASE_URL_SECRET_ARN`'s secret when that is where `DATABASE_URL` came from."""
+        return cls(create_db_engine(url, url_source=url_source or database_url_source(), **engine_options))
 
     @property
     def dialect(self) -> str:
@@ -79,11 +97,14 @@ class Database:
         self.engine.dispose()
 
 
-def create_db_engine(url: str, **options: Any) -> Engine:
+def create_db_engine(
+    url: str, *, url_source: UrlSource | None = None, idle_seconds: float = IDLE_SECONDS, **options: Any
+) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **options)
-    options.setdefault("pool_size", 2)
-    options.setdefault("max_overflow", 3)
+    # One per Lambda container; a long-running server of many concurrent requests (the local gateway) sets more.
+    options.setdefault("pool_size", int(os.environ.get("DATABASE_POOL_SIZE") or 1))
+    options.setdefault("max_overflow", 0)
     options.setdefault("pool_recycle", 240)
     options.setdefault("pool_timeout", 10)
     connect_args = options.pop("connect_args", {})
@@ -91,7 +112,64 @@ def create_db_engine(url: str, **options: Any) -> Engine:
     connect_args.setdefault("prepare_threshold", None)
     connect_args.setdefault("connect_timeout", 5)
     connect_args.setdefault("application_name", "todo-chat")
-    return sa.create_engine(url, connect_args=connect_args, **options)
+    engine = sa.create_engine(url, connect_args=connect_args, **options)
+    _recycle_idle_connections(engine, idle_seconds)
+    _connect_with_retries(engine, url_source)
+    return engine
+
+
+def _recycle_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is not None and time.monotonic() - idle_since > idle_seconds:
+            # The pool discards this connection and checks out a new one.
+            raise DisconnectionError("connection idle too long")
+
+
+def _connect_with_retries(engine: Engine, url_source: UrlSource | None) -> None:
+    """Every new connection: the secret's current URL (cached by Parameters up to its max age), a few attempts with
+    backoff for a server that is briefly unreachable or full, one fresh secret read on an authentication failure."""
+    dialect = engine.dialect
+
+    def parameters_of(url: str) -> dict[str, Any]:
+        _args, parameters = dialect.create_connect_args(make_url(normalize_database_url(url)))
+        return dict(parameters)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+        if url_source is not None:
+            cparams.update(parameters_of(url_source(False)))
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return dialect.loaded_dbapi.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.OperationalError as exc:
+                if _is_authentication_failure(exc):
+                    if url_source is None or refreshed:
+                        raise
+                    logger.warning("database authentication failed; reading the secret again")
+                    cparams.update(parameters_of(url_source(True)))
+                    refreshed = True
+                    continue
+                if attempt >= CONNECT_ATTEMPTS:
+                    raise
+                delay = CONNECT_BACKOFF_SECONDS * 3 ** (attempt - 1)
+                logger.warning("database connection attempt %d failed (%s); retrying in %.1fs", attempt, exc, delay)
+                time.sleep(delay)
+
+
+def _is_authentication_failure(exc: BaseException) -> bool:
+    if getattr(exc, "sqlstate", None) in _AUTH_FAILURE_STATES:
+        return True
+    # Before the server answers with a result, psycopg knows the failure only by its message.
+    return "authentication failed" in str(exc)
 
 
 def _sqlite_engine(url: str, **options: Any) -> Engine:

@@ -1,8 +1,11 @@
 """The one settings object of a container, read from the environment and validated once at start.
 
 Every value may also come from AWS Secrets Manager: `NAME_SECRET_ARN` (`NAME_ARN` for names ending in `_SECRET`)
-is read through Powertools Parameters, cached, when `NAME` itself is not set. Problems are collected and reported
-together, so a misconfigured deployment fails its first start with one clear message instead of a 500 later.
+is read through Powertools Parameters when `NAME` itself is not set. Values are read once per container, at
+start; the database URL is read again (Parameters' cache, `SECRETS_MAX_AGE_SECONDS`) whenever a new connection
+is opened, and fresh on an authentication failure, so a rotated database password works in a warm container.
+Problems are collected and reported together, so a misconfigured deployment fails its first start with one clear
+message instead of a 500 later.
 """
 
 from __future__ import annotations
@@ -19,7 +22,11 @@ MIN_SECRET_LENGTH = 32
 CHAT_TOKEN_ISSUER = "todo-chat/session"
 DEFAULT_CHAT_TOKEN_AUDIENCE = "todo-chat/chat"
 
+DEFAULT_SECRETS_MAX_AGE_SECONDS = 300
+
 SecretReader = Callable[[str], str]
+UrlSource = Callable[[bool], str]
+"""Gives a URL again; with True, skipping any cache."""
 
 
 class ConfigurationError(RuntimeError):
@@ -89,6 +96,7 @@ class Settings:
             log_level=(source.get("LOG_LEVEL") or "INFO").upper(),
             service_name=source.get("POWERTOOLS_SERVICE_NAME") or "todo-chat",
         )
+        source.get_int("SECRETS_MAX_AGE_SECONDS", DEFAULT_SECRETS_MAX_AGE_SECONDS, minimum=0, maximum=86400)
         problems.extend(source.problems)
         problems.extend(settings._problems())
         if problems:
@@ -185,9 +193,30 @@ class EnvironmentSource:
         return value
 
 
-def read_aws_secret(arn: str) -> str:
+def secrets_max_age(environ: Mapping[str, str] | None = None) -> int:
+    raw = (os.environ if environ is None else environ).get("SECRETS_MAX_AGE_SECONDS", "").strip()
+    return int(raw) if raw.isdigit() else DEFAULT_SECRETS_MAX_AGE_SECONDS
+
+
+def read_aws_secret(arn: str, *, force_fetch: bool = False, max_age: int | None = None) -> str:
     # Imported here: Parameters pulls in boto3 (~150 ms), which a container without secret ARNs never needs.
     from aws_lambda_powertools.utilities import parameters
 
-    value: object = parameters.get_secret(arn, max_age=300)
+    value: object = parameters.get_secret(
+        arn, max_age=secrets_max_age() if max_age is None else max_age, force_fetch=force_fetch
+    )
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def database_url_source(environ: Mapping[str, str] | None = None) -> UrlSource | None:
+    """`DATABASE_URL` read again from its secret, when that is where it comes from (else None: it cannot change)."""
+    source = os.environ if environ is None else environ
+    arn = source.get(secret_arn_name("DATABASE_URL"), "").strip()
+    if source.get("DATABASE_URL", "").strip() or not arn:
+        return None
+    max_age = secrets_max_age(source)
+
+    def read(force: bool) -> str:
+        return read_aws_secret(arn, force_fetch=force, max_age=max_age).strip()
+
+    return read

@@ -1,0 +1,44 @@
+"""Where the Lambda runtime's Python (3.12) is on this machine: `$LAMBDA_PYTHON`, `python3.12` on PATH, or pyenv's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+RUNTIME_VERSION = (3, 12)
+RUNTIME_NAME = f"python{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}"
+
+
+def runtime_python() -> Path | None:
+    """The first candidate that really runs as 3.12 (a pyenv shim on PATH may exist and still refuse to run)."""
+    candidates: list[str] = []
+    if os.environ.get("LAMBDA_PYTHON"):
+        candidates.append(os.environ["LAMBDA_PYTHON"])
+    found = shutil.which(RUNTIME_NAME)
+    if found:
+        candidates.append(found)
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates.extend(
+        str(p)
+        for p in sorted(pyenv.glob(f"{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}.*/bin/{RUNTIME_NAME}"), reverse=True)
+    )
+    for candidate in candidates:
+        if _is_runtime(candidate):
+            return Path(candidate)
+    return None
+
+
+def _is_runtime(executable: str) -> bool:
+    try:
+        result = subprocess.run(
+            [executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    except OSError:
+        return False
+    return result.returncode == 0 and result.stdout.strip() == f"{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}"
