@@ -120,3 +120,42 @@ def test_what_a_request_records_is_flushed_when_it_ends(capsys: pytest.CaptureFi
         assert emf_lines(capsys.readouterr().out)[0]["TurnsComplete"] == [1.0]
         assert client.post("/turn").status_code == 200
     assert len(emf_lines(capsys.readouterr().out)) == 1
+
+
+def test_a_chat_turn_flushes_its_own_metrics(
+    capsys: pytest.CaptureFixture[str], services: Services, database: Any, tokens: Tokens
+) -> None:
+    from agents.testing import ScriptedModel, assistant_message, function_call
+
+    from functions.chat.turn_store import TurnStore
+    from tests.support.chat import chat_app
+
+    dead = TurnStore(database, history_limit=5, rate_limit_per_minute=100, lease_seconds=0)
+    started = dead.claim("user_alice", None, "a turn whose process died")
+    conversation_id = started.conversation_id
+    model = ScriptedModel(
+        [[function_call("add_task", {"title": "milk"}, call_id="c1")], [assistant_message("Added milk.")]]
+    )
+    app = chat_app(services, model, rate_limit_per_minute=2)
+    app.add_middleware(MetricsMiddleware)  # as functions/chat/app.py wires it
+    client = TestClient(app)
+    headers = tokens.headers("user_alice")
+    assert (
+        client.post(
+            "/api/user_alice/chat", json={"message": "add milk", "conversation_id": conversation_id}, headers=headers
+        ).status_code
+        == 200
+    )
+    turn_lines = emf_lines(capsys.readouterr().out)
+    names = set().union(*(metric_names(line) for line in turn_lines))
+    assert {
+        "TurnsComplete",
+        "TurnsInterrupted",
+        "FirstByteMs",
+        "TurnDurationMs",
+        "ToolCalls",
+        "ToolCallsSuccess",
+    } <= names
+    assert client.post("/api/user_alice/chat", json={"message": "more"}, headers=headers).status_code == 429
+    refused = set().union(*(metric_names(line) for line in emf_lines(capsys.readouterr().out)))
+    assert {"Refusals", "RefusalsRateLimited"} <= refused

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -52,6 +52,7 @@ class _NotClaimed(Exception):
 class Lease:
     conversation_id: str
     owner: str
+    repaired: int = field(default=0, compare=False)  # answers of dead turns this lease's claim marked interrupted
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,9 @@ class TurnStore:
         if rows is None:
             return self._refusal(user_id, conversation_id, client_message_id, text)
         user_message = _new_message(values, values["user_msg"], "user", text, "complete", seq=0)
+        repaired = int(values.get("repaired") or (rows[0].repaired if rows and "repaired" in rows[0]._mapping else 0))
         return TurnStart(
-            Lease(values["cid"], values["owner"]),
+            Lease(values["cid"], values["owner"], repaired),
             values["user_msg"],
             values["assistant_msg"],
             [*self._context(rows), user_message],
@@ -157,7 +159,7 @@ class TurnStore:
                 raise _NotClaimed
             seq = int(claimed.last_seq)
             context = [] if new else self._context_sqlite(session, values["cid"])
-            session.execute(_statement(REPAIR), values)
+            values["repaired"] = _changed(session, _statement(REPAIR), values)
             session.execute(
                 sa.insert(Message),
                 [
@@ -248,16 +250,16 @@ class TurnStore:
         values = self._values(user_id, conversation_id, owner=new_id("turn"))
         sql = _lease_sql(counts_as_message=counts_as_message)
 
-        def work(session: Session) -> None:
+        def work(session: Session) -> int:
             if session.execute(_statement(sql), values).first() is None:
                 raise _NotClaimed
-            session.execute(_statement(REPAIR), values)
+            return _changed(session, _statement(REPAIR), values)
 
         try:
-            self.database.write(work)
+            repaired = self.database.write(work)
         except _NotClaimed:
             self.database.read(lambda session: self._refuse(session, user_id, conversation_id))
-        return Lease(conversation_id, values["owner"])
+        return Lease(conversation_id, values["owner"], repaired)
 
     def create_leased(self, user_id: str) -> Lease:
         """A new, empty conversation whose lease the caller holds (ChatKit's `threads.create`)."""
@@ -511,9 +513,10 @@ def _claim_postgres(new: bool) -> str:
         f"AND {_IN_CONTEXT} ORDER BY seq DESC LIMIT :limit) m ON true"
     )
     repair = "" if new else f", repaired AS ({REPAIR} AND EXISTS (SELECT 1 FROM claimed) RETURNING id)"
+    repaired = "0" if new else "(SELECT count(*) FROM repaired)"
     return (
         f"WITH claimed AS ({claim}), inserted AS ({_INSERT_MESSAGES}){repair} "
-        f"SELECT claimed.last_seq, {context} FROM claimed {lateral}"
+        f"SELECT claimed.last_seq, {repaired} AS repaired, {context} FROM claimed {lateral}"
     )
 
 
@@ -553,6 +556,7 @@ def _typed(statement: sa.TextClause) -> sa.TextualSelect:
 def _message_of(row: Row[Any]) -> Message:
     data = dict(row._mapping)
     data.pop("last_seq", None)
+    data.pop("repaired", None)
     return Message.model_validate(data)
 
 

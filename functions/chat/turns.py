@@ -33,6 +33,7 @@ from functions.chat.turn import (
     TurnStarted,
 )
 from functions.chat.turn_store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
+from todo_common import metrics
 from todo_common.db import DatabaseUnavailable
 from todo_common.errors import ApiError
 from todo_common.models import Message
@@ -125,6 +126,9 @@ class TurnService:
             )
         except ConversationBusy:
             return self._after_wait(caller, conversation_id, text, client_message_id, started)
+        except ApiError as exc:
+            _record_refusal(exc)
+            raise
         return self._proceed(caller, first, started)
 
     async def _after_wait(
@@ -142,10 +146,12 @@ class TurnService:
                 )
             except ConversationBusy:
                 if time.monotonic() - started > self._wait_limit():
+                    metrics.record_refusal("busy")
                     yield TurnRefused(409, BUSY.code, BUSY.message)
                     return
                 continue
             except ApiError as exc:
+                _record_refusal(exc)
                 yield TurnRefused(exc.status, exc.code, exc.message, dict(exc.headers or {}))
                 return
             except DATABASE_ERRORS:
@@ -221,16 +227,19 @@ class TurnService:
     ) -> Lease | None:
         """The lease for a ChatKit request that runs a turn: a new conversation for `threads.create`, the thread's
         lease otherwise (None while another turn holds it). 403/404/429 raise before any stream starts."""
-        if thread_id is None:
-            lease = await asyncio.to_thread(self.store.create_leased, caller.user_id)
-            caller.reserved_thread_id = lease.conversation_id
-            return lease
         try:
+            if thread_id is None:
+                lease = await asyncio.to_thread(self.store.create_leased, caller.user_id)
+                caller.reserved_thread_id = lease.conversation_id
+                return lease
             return await asyncio.to_thread(
                 self.store.take_lease, caller.user_id, thread_id, counts_as_message=counts_as_message
             )
         except ConversationBusy:
             return None
+        except ApiError as exc:
+            _record_refusal(exc)
+            raise
 
     async def wait_for_lease(self, caller: Caller, thread_id: str, *, counts_as_message: bool) -> Lease | TurnRefused:
         started, delay = time.monotonic(), 0.05
@@ -244,6 +253,7 @@ class TurnService:
             if lease is not None:
                 return lease
             if time.monotonic() - started > self._wait_limit():
+                metrics.record_refusal("busy")
                 return TurnRefused(409, BUSY.code, BUSY.message)
 
     async def under_lease(
@@ -286,8 +296,12 @@ class TurnService:
     ) -> AsyncIterator[TurnEvent]:
         """The turn's events; by the last one the answer is stored with its final status (when the database can
         be reached at all) and, with `release`, the lease is given up."""
-        deadline = (started or time.monotonic()) + self.settings.turn_deadline_seconds
+        began = started or time.monotonic()
+        deadline = began + self.settings.turn_deadline_seconds
+        for _ in range(start.lease.repaired):
+            metrics.record_turn("interrupted", None, None)
         yield TurnStarted(start.conversation_id, start.user_message_id, start.assistant_message_id)
+        first_byte_ms = (time.monotonic() - began) * 1000
         recorder = Recorder()
         events: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(start, caller, events))
@@ -307,6 +321,8 @@ class TurnService:
                     failure = self._failure_of(item)
                     break
                 recorder.apply(item)
+                if isinstance(item, ToolFinished):
+                    metrics.record_tool_call(item.call.name, item.call.status)
                 yield item
                 await self._maybe_flush(start, recorder)
         finally:
@@ -314,7 +330,9 @@ class TurnService:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(producer, heartbeat, watcher, return_exceptions=True)
-        yield await self._finish(start, recorder, failure, deadline, release=release)
+        final = await self._finish(start, recorder, failure, deadline, release=release)
+        _record(final, first_byte_ms, (time.monotonic() - began) * 1000)
+        yield final
 
     async def _produce(
         self, start: TurnStart, caller: Caller, events: asyncio.Queue[AgentEvent | BaseException | None]
@@ -435,6 +453,21 @@ class TurnService:
     def _wait_limit(self) -> float:
         """How long a message may wait for a busy conversation: what leaves its own turn half of the deadline."""
         return self.settings.turn_deadline_seconds / 2
+
+
+def _record_refusal(refused: ApiError) -> None:
+    if refused.code == "rate_limited":
+        metrics.record_refusal("rate_limited")
+
+
+def _record(final: TurnCompleted | TurnFailed, first_byte_ms: float, duration_ms: float) -> None:
+    """The turn's metrics, flushed now: a turn is the streaming function's unit of work."""
+    outcome = "complete" if isinstance(final, TurnCompleted) else final.code
+    if outcome == "model_error":
+        metrics.record_model_error(outcome)
+    named = outcome if outcome in ("complete", "timeout", "stopped", "interrupted") else "error"
+    metrics.record_turn(named, first_byte_ms, duration_ms)
+    metrics.flush()
 
 
 def _final_of(answer: Message) -> TurnCompleted | TurnFailed:

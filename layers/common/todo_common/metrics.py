@@ -29,14 +29,15 @@ def _camel(value: str) -> str:
     return "".join(part.capitalize() for part in value.replace("-", "_").split("_") if part) or "Unknown"
 
 
-def record_turn(outcome: str, first_byte_ms: float | None, duration_ms: float) -> None:
+def record_turn(outcome: str, first_byte_ms: float | None, duration_ms: float | None) -> None:
     """A finished chat turn: `Turns<Outcome>` (Complete, Error, Timeout, Interrupted, Stopped), `FirstByteMs` (when a
-    byte was sent) and `TurnDurationMs`."""
+    byte was sent) and `TurnDurationMs` (unknown for a turn found interrupted: its process died)."""
     name = outcome if outcome in TURN_OUTCOMES else "other"
     _metrics.add_metric(name=f"Turns{_camel(name)}", unit=MetricUnit.Count, value=1)
     if first_byte_ms is not None:
         _metrics.add_metric(name="FirstByteMs", unit=MetricUnit.Milliseconds, value=first_byte_ms)
-    _metrics.add_metric(name="TurnDurationMs", unit=MetricUnit.Milliseconds, value=duration_ms)
+    if duration_ms is not None:
+        _metrics.add_metric(name="TurnDurationMs", unit=MetricUnit.Milliseconds, value=duration_ms)
 
 
 def record_tool_call(name: str, status: str) -> None:
