@@ -22,3 +22,5 @@ class Caller:
     reserved_thread_id: str | None = None
     # The lease of the turn a ChatKit request runs (taken and released by the turn service around the request).
     lease: Lease | None = None
+    # A ChatKit turn: `delete_task` asks the user (a confirm card) instead of deleting.
+    confirm_deletes: bool = False

@@ -23,12 +23,14 @@ from chatkit.types import (
     ThreadItem,
     ThreadMetadata,
     UserMessageItem,
+    WidgetItem,
     WorkflowItem,
 )
 from sqlmodel import Session, col, select
 
 from functions.chat.caller import Caller
 from functions.chat.chatkit_view import item_text, items_of, row_id
+from functions.chat.task_widgets import current_tasks
 from todo_common import conversations, keyset
 from todo_common.errors import ApiError
 from todo_common.models import TITLE_MAX, Conversation, Message, new_id, utcnow
@@ -103,8 +105,9 @@ class ChatStore(Store[Caller]):
             statement = statement.order_by(*keyset.ordered([col(Message.seq)], _order(order))).limit(limit + 1)
             page, has_more = keyset.split(session.exec(statement).all(), limit)
             items: list[ThreadItem] = []
+            tasks = current_tasks(session, context.user_id, page)
             for row in page:
-                expanded = items_of(conversations.settled(row, conversation.turn_lease_until))
+                expanded = items_of(conversations.settled(row, conversation.turn_lease_until), tasks)
                 items.extend(reversed(expanded) if order == "desc" else expanded)
             return Page(data=items, has_more=has_more, after=page[-1].id if page and has_more else None)
 
@@ -117,8 +120,8 @@ class ChatStore(Store[Caller]):
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: Caller) -> None:
         """Upsert by id (ChatKit may add the same item twice). An answer's own items are the turn's to write."""
-        if isinstance(item, (WorkflowItem, AssistantMessageItem)):
-            return
+        if isinstance(item, (WorkflowItem, AssistantMessageItem, WidgetItem)):
+            return  # a widget row is written, with its state, by the turn or the action that shows it
 
         def work(session: Session) -> None:
             conversation = conversations.owned_conversation(session, context.user_id, thread_id)
@@ -150,7 +153,8 @@ class ChatStore(Store[Caller]):
     async def load_item(self, thread_id: str, item_id: str, context: Caller) -> ThreadItem:
         def work(session: Session) -> ThreadItem:
             row = _owned_row(session, context, thread_id, item_id)
-            found = next((item for item in items_of(row) if item.id == item_id), None) if row else None
+            tasks = current_tasks(session, context.user_id, [row]) if row else {}
+            found = next((item for item in items_of(row, tasks) if item.id == item_id), None) if row else None
             if found is None:
                 raise NotFoundError(item_id)
             return found
