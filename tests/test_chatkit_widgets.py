@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from functions.chat.offline_model import OfflineModel
-from functions.chat.task_widgets import WIDGET_ITEM, TaskListState, stored
+from functions.chat.task_widgets import WIDGET_ITEM, ListedTask, TaskListState, stored
 from tests.support.chat import chat_app, parse_sse
 from tests.support.factories import seed_conversation
 from tests.support.server import Server
@@ -77,7 +77,7 @@ def seed_tasks(database: Database, user: str, *titles: str) -> list[int]:
         tasks = [Task(user_id=user, title=title) for title in titles]
         session.add_all(tasks)
         session.flush()
-        return [task.id for task in tasks]
+        return [task.id for task in tasks if task.id is not None]
 
     return database.write(work)
 
@@ -209,7 +209,7 @@ def test_actions_on_what_is_not_the_callers_are_refused(services: Services, data
 
 def widget_row(database: Database, thread_id: str, user: str, task_ids: list[int]) -> str:
     def work(session: Any) -> str:
-        state = TaskListState(heading="Your tasks", tasks=[{"id": i, "title": "t"} for i in task_ids])  # type: ignore[list-item]
+        state = TaskListState(heading="Your tasks", tasks=[ListedTask(id=i, title="t") for i in task_ids])
         row = Message(
             conversation_id=thread_id,
             user_id=user,
@@ -240,7 +240,7 @@ def test_deleting_asks_first_and_the_model_is_told(services: Services, database:
     for client in served(services, model, tokens):
         first = client.stream(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("delete walk dog"))))
         thread_id = first[0]["thread"]["id"]
-        tool_output = json.loads(model.calls[1].input[-1]["output"])  # type: ignore[index]
+        tool_output = json.loads(model.calls[1].input[-1]["output"])
         assert tool_output["status"] == "awaiting_confirmation"
         card = done_items(first)[-1]
         assert card["widget"]["confirm"]["action"]["type"] == "task.delete.confirm"
@@ -289,6 +289,7 @@ def test_the_offline_model_shows_the_same_widgets(services: Services, database: 
         added = client.stream(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("add buy milk"))))
         thread_id = added[0]["thread"]["id"]
         milk = database.read(lambda s: s.exec(select(Task)).one()).id
+        assert milk is not None
         assert rows_of(done_items(added)[-1]["widget"]) == [("buy milk", "Pending", ["Complete", "Delete"])]
         asked = client.stream(
             ThreadsAddUserMessageReq(

@@ -6,6 +6,7 @@ service for the answer under it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -37,9 +38,11 @@ from functions.chat.caller import Caller
 from functions.chat.chatkit_view import TurnView
 from functions.chat.store import ChatStore, not_supported, save_feedback
 from functions.chat.turn import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
-from functions.chat.turns import TurnService
+from functions.chat.turns import DATABASE_ERRORS, TurnService
 from todo_common.errors import ApiError, not_found
 from todo_common.models import utcnow
+
+logger = logging.getLogger(__name__)
 
 
 class TodoChatKitServer(ChatKitServer[Caller]):
@@ -128,7 +131,12 @@ async def _task_events(event: TurnEvent, thread_id: str, caller: Caller) -> Asyn
     ended = isinstance(event, TurnCompleted) or (isinstance(event, TurnFailed) and event.code != "conversation_deleted")
     if ended:
         assert isinstance(event, (TurnCompleted, TurnFailed))
-        for item in await task_actions.add_turn_widgets(caller, thread_id, event.tool_calls):
+        try:
+            widgets = await task_actions.add_turn_widgets(caller, thread_id, event.tool_calls)
+        except (ApiError, *DATABASE_ERRORS):  # the answer is stored; its widgets are a view of it, not worth failing
+            logger.warning("the turn's task widgets could not be stored", exc_info=True)
+            widgets = []
+        for item in widgets:
             yield ThreadItemDoneEvent(item=item)
 
 

@@ -131,8 +131,8 @@ async def perform(caller: Caller, thread_id: str, item_id: str | None, action_ty
 
 def _perform(caller: Caller, checked: Checked) -> Outcome:
     if checked.type in LIST_ACTIONS:
-        change = _task_operation(caller, checked)
-        return Outcome(_rendered(caller, checked.row.id), change)
+        changed = _task_operation(caller, checked)
+        return Outcome(_rendered(caller, checked.row.id), changed)
     deleting = checked.type == "task.delete.confirm"
     change = _task_operation(caller, checked) if deleting else None
     assert isinstance(checked.state, ConfirmDeleteState)
