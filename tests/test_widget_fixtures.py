@@ -1,7 +1,8 @@
 """The task widgets' JSON, as the server sends it, kept in examples/nextjs/fixtures/widgets/ for the frontend to
 type-check against `WidgetRoot` from `@openai/chatkit`. The committed files must equal what the code produces now.
 
-Regenerate after changing a template or its data: `.venv/bin/python -m tests.test_widget_fixtures`."""
+Regenerate after changing a template or its data models: `.venv/bin/python -m tests.test_widget_fixtures` (it also
+writes each `.widget` file's `jsonSchema` from its data model)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from chatkit.types import WidgetItem
+from pydantic import BaseModel
 
 from functions.chat.task_widgets import (
     WIDGET_ITEM,
@@ -25,6 +27,7 @@ from functions.chat.task_widgets import (
 from todo_common.models import Message, Task, utcnow
 
 FIXTURES = Path(__file__).resolve().parents[1] / "examples/nextjs/fixtures/widgets"
+TEMPLATE_DATA: list[tuple[str, type[BaseModel]]] = [("task_list", TaskListData), ("confirm_delete", ConfirmDeleteData)]
 
 
 def _item(state: TaskListState | ConfirmDeleteState, tasks: list[Task]) -> WidgetItem:
@@ -65,6 +68,10 @@ def samples() -> dict[str, dict[str, Any]]:
 
 
 def write() -> None:
+    for name, model in TEMPLATE_DATA:
+        path = WIDGETS / f"{name}.widget"
+        spec = {**json.loads(path.read_text()), "jsonSchema": model.model_json_schema()}
+        path.write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
     FIXTURES.mkdir(parents=True, exist_ok=True)
     for name, widget in samples().items():
         (FIXTURES / f"{name}.json").write_text(json.dumps(widget, indent=2, ensure_ascii=False) + "\n")
@@ -77,7 +84,7 @@ def test_the_committed_fixtures_are_what_the_code_produces() -> None:
 
 
 def test_each_widget_file_declares_the_schema_of_the_data_it_gets() -> None:
-    for name, model in (("task_list", TaskListData), ("confirm_delete", ConfirmDeleteData)):
+    for name, model in TEMPLATE_DATA:
         spec = json.loads((WIDGETS / f"{name}.widget").read_text())
         assert spec["version"] == "1.0"
         assert spec["jsonSchema"] == model.model_json_schema()
