@@ -122,7 +122,7 @@ def test_a_whole_conversation(chatkit: ChatKitClient, database: Database) -> Non
     thread = chatkit.post(ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id))).json()
     assert thread["title"] == "add buy milk"
     kinds = [i["type"] for i in thread["items"]["data"]]
-    assert kinds == ["user_message", "workflow", "assistant_message", "user_message", "assistant_message"]
+    assert kinds == ["user_message", "workflow", "assistant_message", "widget", "user_message", "assistant_message"]
 
     listed = chatkit.post(ThreadsListReq(params=ThreadListParams(limit=10))).json()
     assert [t["id"] for t in listed["data"]] == [thread_id]
@@ -130,7 +130,7 @@ def test_a_whole_conversation(chatkit: ChatKitClient, database: Database) -> Non
     renamed = chatkit.post(ThreadsUpdateReq(params=ThreadUpdateParams(thread_id=thread_id, title="Groceries"))).json()
     assert renamed["title"] == "Groceries"
 
-    first_user_item = thread["items"]["data"][3]["id"]
+    first_user_item = thread["items"]["data"][4]["id"]
     retried = chatkit.stream(
         ThreadsRetryAfterItemReq(params=ThreadRetryAfterItemParams(thread_id=thread_id, item_id=first_user_item))
     )
@@ -230,13 +230,12 @@ def test_actions_and_client_tool_outputs_are_answered_clearly(chatkit: ChatKitCl
     sync = chatkit.post(
         ThreadsSyncCustomActionReq(params=ThreadCustomActionParams(thread_id=mine.id, action=Action(type="x")))
     )
-    assert sync.status_code == 400
-    assert sync.json()["error"]["code"] == "not_supported"
-    streamed = chatkit.stream(
+    streamed = chatkit.post(
         ThreadsCustomActionReq(params=ThreadCustomActionParams(thread_id=mine.id, action=Action(type="x")))
     )
-    errors = [data for kind, data in streamed if kind == "error"]
-    assert errors[0]["message"] == "This assistant has no custom actions."
+    for refused in (sync, streamed):
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "unknown_action"
     assert len(database.read(lambda s: list(s.exec(select(Message).where(Message.conversation_id == mine.id))))) == 2
 
 

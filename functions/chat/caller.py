@@ -25,3 +25,5 @@ class Caller:
     lease: Lease | None = None
     # Set when this request's client stops the answer (ChatKit's Stop: the client aborts the stream).
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    # A ChatKit turn: `delete_task` asks the user (a confirm card) instead of deleting.
+    confirm_deletes: bool = False

@@ -6,6 +6,7 @@ service for the answer under it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,8 @@ from chatkit.types import (
     ProgressUpdateEvent,
     StreamOptions,
     SyncCustomActionResponse,
+    ThreadItemDoneEvent,
+    ThreadItemReplacedEvent,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
     ThreadsAddUserMessageReq,
@@ -34,13 +37,17 @@ from chatkit.types import (
     WidgetItem,
 )
 
+from functions.chat import task_actions
 from functions.chat.caller import Caller
 from functions.chat.chatkit_view import TurnView
 from functions.chat.store import ChatStore, not_supported, save_feedback
-from functions.chat.turn import TurnFailed
-from functions.chat.turns import TurnService
+from functions.chat.turn import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
+from functions.chat.turns import DATABASE_ERRORS, TurnService
 from todo_common.errors import ApiError, not_found
 from todo_common.models import utcnow
+
+logger = logging.getLogger(__name__)
+
 
 _MESSAGE_REQUESTS = (ThreadsAddUserMessageReq, ThreadsRetryAfterItemReq, ThreadsAddClientToolOutputReq)
 
@@ -96,6 +103,11 @@ class TodoChatKitServer(ChatKitServer[Caller]):
                 raise not_found("The item") from None
             if not isinstance(sender, WidgetItem):
                 raise ApiError(400, "invalid_sender", "Actions can only come from a widget item.")
+        if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
+            params = request.params
+            await asyncio.to_thread(
+                task_actions.check, context, params.thread_id, params.item_id, params.action.type, params.action.payload
+            )
 
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: Caller
@@ -104,6 +116,7 @@ class TodoChatKitServer(ChatKitServer[Caller]):
         if lease is None or lease.conversation_id != thread.id:
             raise CustomStreamError("This request holds no turn of this thread.", allow_retry=True)
         yield ProgressUpdateEvent(icon="sparkle", text="Thinking…")  # until the first text or tool call
+        context.confirm_deletes = True
         start, events = await self.turns.chatkit_reply(context, lease)
         if start.new_title is not None:
             yield ThreadUpdatedEvent(thread=self._to_thread_response(to_thread_titled(thread, start.new_title)))
@@ -111,6 +124,8 @@ class TodoChatKitServer(ChatKitServer[Caller]):
         async for event in events:
             for out in view.render(event):
                 yield out
+            async for extra in _task_events(event, thread.id, context):
+                yield extra
             if isinstance(event, TurnFailed):
                 raise CustomStreamError(event.message, allow_retry=event.code != "conversation_deleted")
 
@@ -120,15 +135,49 @@ class TodoChatKitServer(ChatKitServer[Caller]):
     async def transcribe(self, audio_input: AudioInput, context: Caller) -> TranscriptionResult:
         raise not_supported("Dictation")  # refused by the route before it gets here
 
-    def action(
+    async def action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: Caller
     ) -> AsyncIterator[ThreadStreamEvent]:
-        raise CustomStreamError("This assistant has no custom actions.", allow_retry=False)
+        """A task widget's button, streamed: the widget as it is now, a confirm card's answer, the effect."""
+        try:
+            outcome = await task_actions.perform(context, thread.id, _id(sender), action.type, action.payload)
+        except ApiError as exc:  # changed between the request's check and now
+            raise CustomStreamError(exc.message, allow_retry=False) from None
+        yield ThreadItemReplacedEvent(item=outcome.item)
+        if outcome.message is not None:
+            yield ThreadItemDoneEvent(item=outcome.message)
+        if outcome.effect is not None:
+            yield outcome.effect
 
     async def sync_action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: Caller
     ) -> SyncCustomActionResponse:
-        raise not_supported("Custom actions")
+        """A task widget's button, at once: the widget item as it is after the change."""
+        outcome = await task_actions.perform(context, thread.id, _id(sender), action.type, action.payload)
+        return SyncCustomActionResponse(updated_item=outcome.item)
+
+
+async def _task_events(event: TurnEvent, thread_id: str, caller: Caller) -> AsyncIterator[ThreadStreamEvent]:
+    """What a turn's task tools add to ChatKit's stream: a `tasks.changed` effect when a tool changed a task,
+    and, once the answer is done, the widgets of its tool calls (stored after it, so a reload has them there)."""
+    if isinstance(event, ToolFinished):
+        effect = task_actions.effect_of_call(event.call)
+        if effect is not None:
+            yield effect
+    ended = isinstance(event, TurnCompleted) or (isinstance(event, TurnFailed) and event.code != "conversation_deleted")
+    if ended:
+        assert isinstance(event, (TurnCompleted, TurnFailed))
+        try:
+            widgets = await task_actions.add_turn_widgets(caller, thread_id, event.tool_calls)
+        except (ApiError, *DATABASE_ERRORS):  # the answer is stored; its widgets are a view of it, not worth failing
+            logger.warning("the turn's task widgets could not be stored", exc_info=True)
+            widgets = []
+        for item in widgets:
+            yield ThreadItemDoneEvent(item=item)
+
+
+def _id(sender: WidgetItem | None) -> str | None:
+    return sender.id if sender is not None else None
 
 
 def to_thread_titled(thread: ThreadMetadata, title: str) -> ThreadMetadata:

@@ -7,6 +7,7 @@ live stream and a reload follow that one rule, so both show the same items in th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -34,9 +35,10 @@ from chatkit.types import (
 )
 from pydantic import TypeAdapter
 
+from functions.chat.task_widgets import WIDGET_ITEM, widget_item
 from functions.chat.turn import TextDelta, ToolFinished, ToolStarted, TurnCompleted, TurnEvent, TurnFailed
 from todo_common.conversations import CHAT_ITEM
-from todo_common.models import Message
+from todo_common.models import Message, Task
 from todo_common.tool_calls import ToolCallRecord, records_of
 
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
@@ -63,8 +65,10 @@ def item_text(item: UserMessageItem | AssistantMessageItem | UserMessageInput) -
 # -- a reload -------------------------------------------------------------------------------------------------
 
 
-def items_of(row: Message) -> list[ThreadItem]:
-    """The ChatKit items one row stands for."""
+def items_of(row: Message, tasks: Mapping[int, Task] | None = None) -> list[ThreadItem]:
+    """The ChatKit items one row stands for (a widget row is rendered with `tasks`, the user's tasks now)."""
+    if row.item_type == WIDGET_ITEM:
+        return [widget_item(row, tasks or {})]
     if row.item_type != CHAT_ITEM:
         return [_ITEM.validate_python(row.chatkit_item)] if row.chatkit_item else []
     if row.role == "user":

@@ -57,6 +57,11 @@ def _result(operation: Callable[..., BaseModel], *args: Any) -> CallToolResult:
     )
 
 
+def _delete_operation() -> Callable[..., BaseModel]:
+    bound = current_caller.get()
+    return tasks.request_delete if bound is not None and bound.confirm_deletes else tasks.delete_task
+
+
 def build_task_server() -> MCPServer:
     server = MCPServer(name="todo-tasks", instructions=INSTRUCTIONS, version="1.0.0")
 
@@ -82,8 +87,9 @@ def build_task_server() -> MCPServer:
 
     @server.tool(annotations=DELETES)
     def delete_task(task_id: TaskId) -> Annotated[CallToolResult, TaskChange]:
-        """Delete one of the user's tasks."""
-        return _result(tasks.delete_task, task_id)
+        """Delete one of the user's tasks. In the chat app the user confirms first: the result's status is then
+        `awaiting_confirmation`, and the task is deleted only when the user presses Delete."""
+        return _result(_delete_operation(), task_id)
 
     @server.tool(annotations=CHANGES)
     def update_task(

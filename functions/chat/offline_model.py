@@ -82,6 +82,8 @@ def describe_result(tool: str, output: Any) -> str:
             return "You have no tasks." if output.get("status") == "all" else f"You have no {output['status']} tasks."
         lines = [f"{'✓' if t['completed'] else '•'} {t['title']} (#{t['id']})" for t in tasks]
         return f"You have {len(tasks)} task{'s' if len(tasks) != 1 else ''}:\n" + "\n".join(lines)
+    if output.get("status") == "awaiting_confirmation":
+        return f"Delete “{output.get('title')}” (#{output.get('task_id')})? Confirm or cancel below."
     verbs = {"created": "Added", "completed": "Completed", "deleted": "Deleted", "updated": "Updated"}
     verb = verbs.get(str(output.get("status")), "Done with")
     return f"{verb} “{output.get('title')}” (#{output.get('task_id')})."

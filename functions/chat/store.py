@@ -23,12 +23,14 @@ from chatkit.types import (
     ThreadItem,
     ThreadMetadata,
     UserMessageItem,
+    WidgetItem,
     WorkflowItem,
 )
 from sqlmodel import Session, col, select
 
 from functions.chat.caller import Caller
 from functions.chat.chatkit_view import WORKFLOW_PREFIX, item_text, items_of, row_id
+from functions.chat.task_widgets import current_tasks
 from todo_common import conversations, keyset
 from todo_common.errors import ApiError
 from todo_common.models import TITLE_MAX, Conversation, Message, new_id, utcnow
@@ -96,24 +98,29 @@ class ChatStore(Store[Caller]):
         def work(session: Session) -> Page[ThreadItem]:
             conversation = conversations.owned_conversation(session, context.user_id, thread_id)
             direction = _order(order)
-
-            def shown(row: Message) -> list[ThreadItem]:
-                expanded = items_of(conversations.settled(row, conversation.turn_lease_until))
-                return list(reversed(expanded)) if direction == "desc" else expanded
-
             statement = select(Message).where(Message.conversation_id == thread_id)
-            items: list[ThreadItem] = []
+            anchor: Message | None = None
             if after:
                 anchor = session.exec(
                     select(Message).where(Message.conversation_id == thread_id, Message.id == row_id(after))
                 ).first()
-                ids = [item.id for item in shown(anchor)] if anchor else []
-                if anchor is None or after not in ids:
+                if anchor is None:
                     raise ApiError(400, "invalid_cursor", "The cursor is not an item of this thread.")
-                items = shown(anchor)[ids.index(after) + 1 :]
                 statement = statement.where(keyset.after([col(Message.seq)], [anchor.seq], direction))
             statement = statement.order_by(*keyset.ordered([col(Message.seq)], direction)).limit(limit + 1)
             rows, more_rows = keyset.split(session.exec(statement).all(), limit)
+            tasks = current_tasks(session, context.user_id, [*([anchor] if anchor else []), *rows])
+
+            def shown(row: Message) -> list[ThreadItem]:
+                expanded = items_of(conversations.settled(row, conversation.turn_lease_until), tasks)
+                return list(reversed(expanded)) if direction == "desc" else expanded
+
+            items: list[ThreadItem] = []
+            if anchor is not None:
+                ids = [item.id for item in shown(anchor)]
+                if after not in ids:
+                    raise ApiError(400, "invalid_cursor", "The cursor is not an item of this thread.")
+                items = shown(anchor)[ids.index(after) + 1 :]
             for row in rows:
                 items.extend(shown(row))
             page, has_more = keyset.split(items, limit)
@@ -129,8 +136,8 @@ class ChatStore(Store[Caller]):
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: Caller) -> None:
         """Upsert by id (ChatKit may add the same item twice). An answer's own items are the turn's to write."""
-        if isinstance(item, (WorkflowItem, AssistantMessageItem)):
-            return
+        if isinstance(item, (WorkflowItem, AssistantMessageItem, WidgetItem)):
+            return  # a widget row is written, with its state, by the turn or the action that shows it
 
         def work(session: Session) -> None:
             conversation = conversations.owned_conversation(session, context.user_id, thread_id)
@@ -162,7 +169,8 @@ class ChatStore(Store[Caller]):
     async def load_item(self, thread_id: str, item_id: str, context: Caller) -> ThreadItem:
         def work(session: Session) -> ThreadItem:
             row = _owned_row(session, context, thread_id, item_id)
-            found = next((item for item in items_of(row) if item.id == item_id), None) if row else None
+            tasks = current_tasks(session, context.user_id, [row]) if row else {}
+            found = next((item for item in items_of(row, tasks) if item.id == item_id), None) if row else None
             if found is None:
                 raise NotFoundError(item_id)
             return found

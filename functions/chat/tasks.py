@@ -38,7 +38,7 @@ class TaskChange(BaseModel):
     """What an add, complete, delete or update did to one task."""
 
     task_id: int
-    status: Literal["created", "completed", "deleted", "updated"]
+    status: Literal["created", "completed", "reopened", "deleted", "updated", "awaiting_confirmation"]
     title: str
 
 
@@ -107,6 +107,25 @@ def complete_task(caller: Caller, task_id: int) -> TaskChange:
         return TaskChange(task_id=task_id, status="completed", title=task.title)
 
     return caller.database.write(work)
+
+
+def reopen_task(caller: Caller, task_id: int) -> TaskChange:
+    """Mark a done task as not done (the task widget's Reopen button)."""
+
+    def work(session: Session) -> TaskChange:
+        task = _owned(session, caller, task_id)
+        task.completed = False
+        task.updated_at = utcnow()
+        session.add(task)
+        return TaskChange(task_id=task_id, status="reopened", title=task.title)
+
+    return caller.database.write(work)
+
+
+def request_delete(caller: Caller, task_id: int) -> TaskChange:
+    """A delete the user confirms first (a ChatKit turn): the task is checked, not touched."""
+    task = caller.database.read(lambda session: _owned(session, caller, task_id))
+    return TaskChange(task_id=task_id, status="awaiting_confirmation", title=task.title)
 
 
 def delete_task(caller: Caller, task_id: int) -> TaskChange:
