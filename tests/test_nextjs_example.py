@@ -604,3 +604,105 @@ def test_the_widget_fixtures_satisfy_chatkits_widget_root_and_a_wrong_one_fails(
     empty = tmp_path / "empty"
     empty.mkdir()
     assert check_widgets(empty, out / "empty.ts").returncode != 0  # no fixture is not a pass
+
+
+# -- the task search through the pass-through route (tag search and the task list, lib/tasks.ts) -----------------
+
+
+def search_request(tokens: Tokens, user: str = ALICE, *, cookie: str | None = "alice-session") -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {tokens.chat(user)}", "Accept": "application/json"}
+    if cookie is not None:
+        headers["Cookie"] = f"{SESSION_COOKIE}={cookie}"
+    return {"headers": headers}
+
+
+def test_the_task_search_passes_through_for_the_signed_in_user_only(
+    next_url: str, tokens: Tokens, database: Any
+) -> None:
+    walk = add_task(database, ALICE, "walk dog")
+    add_task(database, BOB, "walk bob's dog")
+    url = f"{next_url}/api/chat/{ALICE}/tasks/search"
+    found = httpx.get(url, params={"q": "WALK", "limit": 5, "user_id": BOB}, timeout=30, **search_request(tokens))
+    assert found.status_code == 200, found.text
+    assert found.json()["items"] == [{"id": walk, "title": "walk dog", "description": "", "completed": False}]
+
+    too_many = httpx.get(url, params={"limit": 500}, timeout=30, **search_request(tokens))
+    assert too_many.status_code == 422  # the backend's answer, passed back
+
+    no_session = httpx.get(url, timeout=30, **search_request(tokens, cookie=None))
+    assert no_session.status_code == 401 and no_session.headers["www-authenticate"].startswith("Bearer")
+    bobs = httpx.get(f"{next_url}/api/chat/{BOB}/tasks/search", timeout=30, **search_request(tokens, BOB))
+    assert bobs.status_code == 403
+    alices_path_bobs_token = httpx.get(url, timeout=30, **search_request(tokens, BOB))
+    assert alices_path_bobs_token.status_code == 403  # the backend checks the token's user too
+    other_get = httpx.get(f"{next_url}/api/chat/{ALICE}/chatkit", timeout=30, **search_request(tokens))
+    assert other_get.status_code == 404
+
+
+TASKS_SCRIPT = """
+import { backendTaskApi, taskEntity, tagSearch, isTasksChanged } from "./tasks.mjs";
+const headers = (init) => ({ ...init.headers, cookie: process.env.COOKIE });
+const api = backendTaskApi("user_alice", async () => process.env.CHAT_TOKEN, {
+  base: `${process.env.NEXT}/api/chat`,
+  fetch: (url, init) => fetch(url, { ...init, headers: headers(init) }),
+});
+const all = await api.list();
+const three = await api.search("  task 1", 3);
+const entities = await tagSearch(api, "task 12");
+let refused = null;
+try {
+  await backendTaskApi("user_bob", async () => process.env.CHAT_TOKEN, {
+    base: `${process.env.NEXT}/api/chat`, fetch: (url, init) => fetch(url, { ...init, headers: headers(init) }),
+  }).list();
+} catch (error) { refused = error.message; }
+console.log(JSON.stringify({
+  all, three, entities, refused, done: taskEntity({ id: 7, title: "x", completed: true }),
+  effects: [isTasksChanged({ name: "tasks.changed" }), isTasksChanged({ name: "tasks.changed.not" })],
+}));
+"""
+
+
+def test_the_task_api_pages_the_whole_list_and_maps_tags_to_entities(
+    next_url: str, tokens: Tokens, database: Any
+) -> None:
+    """lib/tasks.ts, compiled by the example's TypeScript and run in node against `next start` and the real task
+    search: `list()` follows `next_cursor` past the 50-item page; a tag carries `data.task_id`."""
+    if shutil.which("node") is None or not (EXAMPLE / "node_modules" / "typescript").exists():
+        required("node or the example's node_modules are missing: run `make example`")
+    ids = [add_task(database, ALICE, f"task {n}", completed=n % 2 == 0) for n in range(60)]
+    out = EXAMPLE / ".next" / "test-tasks"
+    out.mkdir(parents=True, exist_ok=True)
+    compile_script = """
+const ts = require("typescript"), fs = require("fs");
+const source = fs.readFileSync("lib/tasks.ts", "utf8");
+const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext,
+  target: ts.ScriptTarget.ES2022 } });
+fs.writeFileSync(process.argv[1] + "/tasks.mjs", outputText);
+"""
+    subprocess.run(["node", "-e", compile_script, str(out)], cwd=EXAMPLE, check=True, timeout=60)
+    (out / "main.mjs").write_text(TASKS_SCRIPT)
+    env = {
+        **os.environ,
+        "NEXT": next_url,
+        "COOKIE": f"{SESSION_COOKIE}=alice-session",
+        "CHAT_TOKEN": tokens.chat(ALICE),
+    }
+    result = subprocess.run(
+        ["node", str(out / "main.mjs")], cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [task["id"] for task in answer["all"]] == ids  # two pages, in id order
+    assert [task["title"] for task in answer["three"]] == ["task 1", "task 10", "task 11"]
+    assert answer["entities"] == [
+        {
+            "id": f"task-{ids[12]}",
+            "title": "task 12",
+            "group": "Done",
+            "interactive": False,
+            "data": {"task_id": str(ids[12])},
+        },
+    ]
+    assert answer["refused"] == "You may not access another user's data."
+    assert answer["done"]["group"] == "Done" and answer["done"]["data"] == {"task_id": "7"}
+    assert answer["effects"] == [True, False]
