@@ -431,6 +431,9 @@ def test_the_page_follows_light_and_dark_and_gives_chatkit_the_scheme_and_accent
     add_task(database, ALICE, "buy milk")
     context = example_page(chromium, next_url, backend_url, better_auth, "alice-session")
     page = context.new_page()
+    errors: list[str] = []  # a hydration mismatch (the theme on <html>, the toggle) is a console error
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     try:
         page.goto(f"{next_url}/dashboard/chat")
         chatkit = page.locator("openai-chatkit")
@@ -470,6 +473,7 @@ def test_the_page_follows_light_and_dark_and_gives_chatkit_the_scheme_and_accent
         # The buttons the server supports.
         assert chatkit_options(page)["threadItemActions"] == {"feedback": True, "retry": True}
         assert (tmp_path / "example-dark.png").stat().st_size > 0
+        assert errors == []
     finally:
         context.close()
 
