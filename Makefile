@@ -65,8 +65,8 @@ openapi: install  ## regenerate docs/openapi/*.json
 	$(PY) -m infra.openapi
 
 EXAMPLE := examples/nextjs
-example:  ## the Next.js example: npm ci, tsc --noEmit, next build
-	cd $(EXAMPLE) && npm ci --no-audit --no-fund && npx --no-install tsc --noEmit && \
+example:  ## the Next.js example: npm ci, tsc --noEmit (with the widget fixtures against ChatKit's WidgetRoot), next build
+	cd $(EXAMPLE) && npm ci --no-audit --no-fund && node scripts/widget-fixtures.mjs && npx --no-install tsc --noEmit && \
 		NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
 
 package: install  ## build the layer and functions for Lambda (no Docker) into build/ (ARCH=arm64|x86_64)

@@ -333,3 +333,380 @@ for (const file of files) {
     assert sessions["aliceAgain"]["token"] == sessions["alice"]["token"]  # still cached for the same user
     assert sessions["bob"]["user_id"] == BOB
     assert sessions["bob"]["token"] != sessions["alice"]["token"]
+
+
+# -- the page in a real Chromium: light and dark, the task list, tag search ---------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+GREEN = "rgb(15, 255, 80)"  # #0FFF50, the accent in both schemes
+BACKGROUND = {"dark": "rgb(14, 17, 22)", "light": "rgb(246, 248, 250)"}
+
+# ChatKit's web component comes from OpenAI's CDN, which this machine cannot reach. In its place the browser gets
+# this element: it keeps what @openai/chatkit-react hands `setOptions` (the theme, the item actions, the composer's
+# tag search) so the test can read them and call them, and the test dispatches the element's `chatkit.effect`
+# events the way ChatKit does when the backend streams a client effect.
+CHATKIT_STAND_IN = """
+customElements.define("openai-chatkit", class extends HTMLElement {
+  setOptions(options) {
+    this.options = options;
+    this.dataset.optionsColorScheme = options.theme?.colorScheme ?? "";
+    this.dataset.setOptionsCalls = String(Number(this.dataset.setOptionsCalls ?? 0) + 1);
+  }
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        required("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        yield browser
+        browser.close()
+
+
+def example_page(
+    chromium: Any, next_url: str, backend_url: str, better_auth: tuple[BetterAuthStandIn, str], cookie: str
+) -> Any:
+    """A browser context signed in with `cookie`, whose calls to Better Auth and to the session function reach the
+    stand-in and the real backend: the built example has no NEXT_PUBLIC_ URLs, so the browser asks its own origin
+    for them, where a deployment would have Better Auth and the HTTP API."""
+    stand_in, auth_url = better_auth
+    stand_in.signed_in = ALICE
+    context = chromium.new_context(color_scheme="dark")
+    context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": next_url}])
+
+    def to(upstream: str) -> Any:
+        def handle(route: Any) -> None:
+            request = route.request
+            path = request.url.removeprefix(next_url)
+            headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
+            headers["cookie"] = f"{SESSION_COOKIE}={cookie}"
+            answer = httpx.request(request.method, upstream + path, headers=headers, content=request.post_data_buffer)
+            route.fulfill(status=answer.status_code, body=answer.content, content_type=answer.headers["content-type"])
+
+        return handle
+
+    context.route(f"{next_url}/api/auth/**", to(auth_url))
+    context.route(f"{next_url}/api/*/chatkit/session", to(backend_url))
+    context.route(
+        "https://cdn.platform.openai.com/**",
+        lambda route: route.fulfill(body=CHATKIT_STAND_IN, content_type="application/javascript"),
+    )
+    return context
+
+
+def add_task(database: Any, user: str, title: str, completed: bool = False) -> int:
+    from todo_common.models import Task
+
+    def work(session: Any) -> int:
+        task = Task(user_id=user, title=title, completed=completed)
+        session.add(task)
+        session.flush()
+        return int(task.id or 0)
+
+    return int(database.write(work))
+
+
+def chatkit_options(page: Any) -> dict[str, Any]:
+    return dict(page.evaluate("JSON.parse(JSON.stringify(document.querySelector('openai-chatkit').options))"))
+
+
+@pytest.mark.browser
+def test_the_page_follows_light_and_dark_and_gives_chatkit_the_scheme_and_accent(
+    chromium: Any,
+    next_url: str,
+    backend_url: str,
+    better_auth: tuple[BetterAuthStandIn, str],
+    database: Any,
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    add_task(database, ALICE, "buy milk")
+    context = example_page(chromium, next_url, backend_url, better_auth, "alice-session")
+    page = context.new_page()
+    errors: list[str] = []  # a hydration mismatch (the theme on <html>, the toggle) is a console error
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    try:
+        page.goto(f"{next_url}/dashboard/chat")
+        chatkit = page.locator("openai-chatkit")
+        expect(page.locator("[data-testid=task-list] li")).to_have_count(1, timeout=20_000)
+
+        def applied(scheme: str) -> None:
+            expect(page.locator("html")).to_have_attribute("data-theme", scheme)
+            expect(chatkit).to_have_attribute("data-options-color-scheme", scheme)
+            expect(chatkit).to_have_attribute("data-color-scheme", scheme)
+            assert page.evaluate("getComputedStyle(document.body).backgroundColor") == BACKGROUND[scheme]
+            accent = page.locator("header [aria-hidden=true].rounded-full")
+            assert accent.evaluate("e => getComputedStyle(e).backgroundColor") == GREEN
+            badge = page.locator("[data-testid=task-list] [data-slot=badge]").first
+            assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == GREEN
+            theme = chatkit_options(page)["theme"]
+            assert theme["colorScheme"] == scheme
+            assert theme["color"]["accent"]["primary"].upper() == "#0FFF50"
+
+        # The system's preference, with the toggle on "System".
+        applied("dark")
+        expect(page.get_by_role("radio", name="System")).to_have_attribute("data-state", "on")
+        page.screenshot(path=str(tmp_path / "example-dark.png"))
+        page.emulate_media(color_scheme="light")
+        applied("light")
+        page.screenshot(path=str(tmp_path / "example-light.png"))
+
+        # The toggle wins over the system, and is kept across a reload.
+        page.get_by_role("radio", name="Dark").click()
+        applied("dark")
+        page.reload()
+        expect(page.locator("[data-testid=task-list] li")).to_have_count(1, timeout=20_000)
+        applied("dark")
+        expect(page.get_by_role("radio", name="Dark")).to_have_attribute("data-state", "on")
+        page.get_by_role("radio", name="System").click()
+        applied("light")
+
+        # The buttons the server supports.
+        assert chatkit_options(page)["threadItemActions"] == {"feedback": True, "retry": True}
+        assert (tmp_path / "example-dark.png").stat().st_size > 0
+        assert errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_the_task_list_refreshes_on_tasks_changed_and_tag_search_finds_the_users_tasks(
+    chromium: Any,
+    next_url: str,
+    backend_url: str,
+    better_auth: tuple[BetterAuthStandIn, str],
+    database: Any,
+) -> None:
+    from playwright.sync_api import expect
+
+    walk = add_task(database, ALICE, "walk dog")
+    walk_again = add_task(database, ALICE, "Walk dog again", completed=True)
+    add_task(database, ALICE, "buy milk")
+    add_task(database, BOB, "walk bob's dog")  # never offered to Alice
+    context = example_page(chromium, next_url, backend_url, better_auth, "alice-session")
+    page = context.new_page()
+    try:
+        page.goto(f"{next_url}/dashboard/chat")
+        items = page.locator("[data-testid=task-list] li")
+        expect(items).to_have_count(3, timeout=20_000)
+        task_list = page.locator("[data-testid=task-list]")
+        expect(task_list).to_have_attribute("data-refreshes", "1")
+
+        # What the composer offers after "@walk": Alice's two, as entities carrying the task id.
+        entities = page.evaluate("document.querySelector('openai-chatkit').options.entities.onTagSearch('walk')")
+        assert [(e["title"], e["data"]) for e in entities] == [
+            ("walk dog", {"task_id": str(walk)}),
+            ("Walk dog again", {"task_id": str(walk_again)}),
+        ]
+        assert {e["group"] for e in entities} == {"To do", "Done"}
+        assert page.evaluate("document.querySelector('openai-chatkit').options.entities.showComposerMenu") is True
+
+        # The assistant changed a task: an effect of another name refreshes nothing; tasks.changed refreshes.
+        added = add_task(database, ALICE, "call mum")
+        dispatch = "([name, data]) => document.querySelector('openai-chatkit')" + (
+            ".dispatchEvent(new CustomEvent('chatkit.effect', { detail: { name, data } }))"
+        )
+        page.evaluate(dispatch, ["confetti", {}])
+        page.wait_for_timeout(500)
+        expect(items).to_have_count(3)
+        page.evaluate(dispatch, ["tasks.changed", {"task_id": added, "change": "added"}])
+        expect(items).to_have_count(4, timeout=10_000)
+        expect(task_list).to_have_attribute("data-refreshes", "2")
+        expect(page.locator(f"[data-task-id='{added}']")).to_contain_text("call mum")
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_signed_out_shows_a_sign_in_card_in_both_schemes(
+    chromium: Any,
+    next_url: str,
+    backend_url: str,
+    better_auth: tuple[BetterAuthStandIn, str],
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    context = example_page(chromium, next_url, backend_url, better_auth, "expired")  # Better Auth: no session
+    page = context.new_page()
+    try:
+        page.goto(f"{next_url}/dashboard/chat")
+        card = page.locator("[data-testid=signed-out]")
+        expect(card).to_contain_text("Sign in to chat", timeout=20_000)
+        expect(page.locator("openai-chatkit")).to_have_count(0)
+        sign_in = card.get_by_role("link", name="Sign in")
+        assert sign_in.get_attribute("href") == "/sign-in?next=/dashboard/chat"
+        for scheme in ("dark", "light"):
+            page.emulate_media(color_scheme=scheme)
+            expect(page.locator("html")).to_have_attribute("data-theme", scheme)
+            assert page.evaluate("getComputedStyle(document.body).backgroundColor") == BACKGROUND[scheme]
+            assert sign_in.evaluate("e => getComputedStyle(e).backgroundColor") == GREEN
+            page.screenshot(path=str(tmp_path / f"example-signed-out-{scheme}.png"))
+    finally:
+        context.close()
+
+
+# -- widget JSON against ChatKit's WidgetRoot ---------------------------------------------------------------------
+
+WIDGET_FIXTURES = EXAMPLE / "fixtures" / "widgets"
+
+
+def check_widgets(fixtures: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """`make example`'s check on one folder: the fixtures inlined under `satisfies WidgetRoot`, then tsc."""
+    if shutil.which("node") is None or not (EXAMPLE / "node_modules" / "@openai" / "chatkit").exists():
+        required("node or the example's node_modules are missing: run `make example`")
+    generated = subprocess.run(
+        ["node", "scripts/widget-fixtures.mjs", str(fixtures), str(out)],
+        cwd=EXAMPLE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if generated.returncode != 0:
+        return generated
+    tsc = [str(EXAMPLE / "node_modules" / ".bin" / "tsc"), "--noEmit", "--strict", "--skipLibCheck"]
+    options = ["--module", "esnext", "--moduleResolution", "bundler", "--target", "es2022", str(out)]
+    return subprocess.run([*tsc, *options], cwd=EXAMPLE, capture_output=True, text=True, timeout=120)
+
+
+def test_the_widget_fixtures_satisfy_chatkits_widget_root_and_a_wrong_one_fails(tmp_path: Path) -> None:
+    fixtures = sorted(WIDGET_FIXTURES.glob("*.json"))
+    assert fixtures, "at least one widget fixture is checked"
+    # Generated under the example (ignored .next/) so `@openai/chatkit` resolves from its node_modules.
+    out = EXAMPLE / ".next" / "test-widgets"
+    good = check_widgets(WIDGET_FIXTURES, out / "good.ts")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert all(f'"{path.name}":' in (out / "good.ts").read_text() for path in fixtures)
+
+    sample = json.loads((WIDGET_FIXTURES / "task-list.sample.json").read_text())
+    button = sample["children"][0]["children"][3]
+    assert button["type"] == "Button"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    wrong_type = json.loads(json.dumps(sample))
+    wrong_type["children"][0]["children"][3]["type"] = "Buton"
+    (bad / "wrong-type.json").write_text(json.dumps(wrong_type))
+    unknown_field = json.loads(json.dumps(sample))
+    unknown_field["children"][0]["children"][3]["onClick"] = {"type": "tasks.complete"}
+    (bad / "unknown-field.json").write_text(json.dumps(unknown_field))
+    failed = check_widgets(bad, out / "bad.ts")
+    assert failed.returncode != 0
+    assert "'\"Buton\"' is not assignable" in failed.stdout, failed.stdout
+    assert "'\"onClick\"' does not exist in type 'Button'" in failed.stdout, failed.stdout
+
+    (bad / "not-json.json").write_text("{")
+    assert check_widgets(bad, out / "bad.ts").returncode != 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert check_widgets(empty, out / "empty.ts").returncode != 0  # no fixture is not a pass
+
+
+# -- the task search through the pass-through route (tag search and the task list, lib/tasks.ts) -----------------
+
+
+def search_request(tokens: Tokens, user: str = ALICE, *, cookie: str | None = "alice-session") -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {tokens.chat(user)}", "Accept": "application/json"}
+    if cookie is not None:
+        headers["Cookie"] = f"{SESSION_COOKIE}={cookie}"
+    return {"headers": headers}
+
+
+def test_the_task_search_passes_through_for_the_signed_in_user_only(
+    next_url: str, tokens: Tokens, database: Any
+) -> None:
+    walk = add_task(database, ALICE, "walk dog")
+    add_task(database, BOB, "walk bob's dog")
+    url = f"{next_url}/api/chat/{ALICE}/tasks/search"
+    found = httpx.get(url, params={"q": "WALK", "limit": 5, "user_id": BOB}, timeout=30, **search_request(tokens))
+    assert found.status_code == 200, found.text
+    assert found.json()["items"] == [{"id": walk, "title": "walk dog", "description": "", "completed": False}]
+
+    too_many = httpx.get(url, params={"limit": 500}, timeout=30, **search_request(tokens))
+    assert too_many.status_code == 422  # the backend's answer, passed back
+
+    no_session = httpx.get(url, timeout=30, **search_request(tokens, cookie=None))
+    assert no_session.status_code == 401 and no_session.headers["www-authenticate"].startswith("Bearer")
+    bobs = httpx.get(f"{next_url}/api/chat/{BOB}/tasks/search", timeout=30, **search_request(tokens, BOB))
+    assert bobs.status_code == 403
+    alices_path_bobs_token = httpx.get(url, timeout=30, **search_request(tokens, BOB))
+    assert alices_path_bobs_token.status_code == 403  # the backend checks the token's user too
+    other_get = httpx.get(f"{next_url}/api/chat/{ALICE}/chatkit", timeout=30, **search_request(tokens))
+    assert other_get.status_code == 404
+
+
+TASKS_SCRIPT = """
+import { backendTaskApi, taskEntity, tagSearch, isTasksChanged } from "./tasks.mjs";
+const headers = (init) => ({ ...init.headers, cookie: process.env.COOKIE });
+const api = backendTaskApi("user_alice", async () => process.env.CHAT_TOKEN, {
+  base: `${process.env.NEXT}/api/chat`,
+  fetch: (url, init) => fetch(url, { ...init, headers: headers(init) }),
+});
+const all = await api.list();
+const three = await api.search("  task 1", 3);
+const entities = await tagSearch(api, "task 12");
+let refused = null;
+try {
+  await backendTaskApi("user_bob", async () => process.env.CHAT_TOKEN, {
+    base: `${process.env.NEXT}/api/chat`, fetch: (url, init) => fetch(url, { ...init, headers: headers(init) }),
+  }).list();
+} catch (error) { refused = error.message; }
+console.log(JSON.stringify({
+  all, three, entities, refused, done: taskEntity({ id: 7, title: "x", completed: true }),
+  effects: [isTasksChanged({ name: "tasks.changed" }), isTasksChanged({ name: "tasks.changed.not" })],
+}));
+"""
+
+
+def test_the_task_api_pages_the_whole_list_and_maps_tags_to_entities(
+    next_url: str, tokens: Tokens, database: Any
+) -> None:
+    """lib/tasks.ts, compiled by the example's TypeScript and run in node against `next start` and the real task
+    search: `list()` follows `next_cursor` past the 50-item page; a tag carries `data.task_id`."""
+    if shutil.which("node") is None or not (EXAMPLE / "node_modules" / "typescript").exists():
+        required("node or the example's node_modules are missing: run `make example`")
+    ids = [add_task(database, ALICE, f"task {n}", completed=n % 2 == 0) for n in range(60)]
+    out = EXAMPLE / ".next" / "test-tasks"
+    out.mkdir(parents=True, exist_ok=True)
+    compile_script = """
+const ts = require("typescript"), fs = require("fs");
+const source = fs.readFileSync("lib/tasks.ts", "utf8");
+const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext,
+  target: ts.ScriptTarget.ES2022 } });
+fs.writeFileSync(process.argv[1] + "/tasks.mjs", outputText);
+"""
+    subprocess.run(["node", "-e", compile_script, str(out)], cwd=EXAMPLE, check=True, timeout=60)
+    (out / "main.mjs").write_text(TASKS_SCRIPT)
+    env = {
+        **os.environ,
+        "NEXT": next_url,
+        "COOKIE": f"{SESSION_COOKIE}=alice-session",
+        "CHAT_TOKEN": tokens.chat(ALICE),
+    }
+    result = subprocess.run(
+        ["node", str(out / "main.mjs")], cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [task["id"] for task in answer["all"]] == ids  # two pages, in id order
+    assert [task["title"] for task in answer["three"]] == ["task 1", "task 10", "task 11"]
+    assert answer["entities"] == [
+        {
+            "id": f"task-{ids[12]}",
+            "title": "task 12",
+            "group": "Done",
+            "interactive": False,
+            "data": {"task_id": str(ids[12])},
+        },
+    ]
+    assert answer["refused"] == "You may not access another user's data."
+    assert answer["done"]["group"] == "Done" and answer["done"]["data"] == {"task_id": "7"}
+    assert answer["effects"] == [True, False]

@@ -12,7 +12,8 @@ export type ChatSession = {
   conversation_id?: string;
 };
 
-const API = process.env.NEXT_PUBLIC_TODO_CHAT_API!;
+// The HTTP API (the stack's HttpApiUrl); unset: this origin (an app that routes /api/{user}/chatkit/session itself).
+const API = process.env.NEXT_PUBLIC_TODO_CHAT_API ?? "";
 const RENEW_BEFORE_MS = 60_000;
 let current: ChatSession | null = null;
 const pending = new Map<string, Promise<ChatSession>>();

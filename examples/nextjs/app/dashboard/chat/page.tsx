@@ -1,41 +1,39 @@
 "use client";
 
-import { ChatKit, useChatKit } from "@openai/chatkit-react";
+import { SiteHeader } from "@/components/site-header";
+import { TodoChat } from "@/components/todo-chat";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardDescription, CardFooter, CardHeader, CardTitle } from "@/components/ui/card";
 import { useSession } from "@/lib/auth-client";
-import { chatSession } from "@/lib/chat-session";
 
 export default function ChatPage() {
-  const { data: auth } = useSession();
-  const userId = auth?.user.id;
-  if (!userId) return <p>Sign in to chat with your todo assistant.</p>;
-  return <TodoChat userId={userId} />;
+  const { data: auth, isPending } = useSession();
+  const user = auth?.user;
+  return (
+    <div className="flex min-h-screen flex-col">
+      <SiteHeader>
+        {user ? <span className="hidden text-sm text-muted-foreground sm:inline">{user.name || user.id}</span> : null}
+      </SiteHeader>
+      <main className="flex flex-1 flex-col p-4 sm:p-6">
+        {isPending ? null : user ? <TodoChat userId={user.id} /> : <SignedOut />}
+      </main>
+    </div>
+  );
 }
 
-function TodoChat({ userId }: { userId: string }) {
-  const { control } = useChatKit({
-    api: {
-      // Self-hosted ChatKit: our chat function speaks the ChatKit protocol at /api/{user_id}/chatkit.
-      url: `${process.env.NEXT_PUBLIC_TODO_CHAT_FUNCTION_URL}/api/${encodeURIComponent(userId)}/chatkit`,
-      domainKey: process.env.NEXT_PUBLIC_CHATKIT_DOMAIN_KEY!,
-      // Every ChatKit request carries a chat token, renewed before it expires.
-      fetch: async (input, init) => {
-        const { token } = await chatSession(userId);
-        const headers = new Headers(init?.headers);
-        headers.set("Authorization", `Bearer ${token}`);
-        return fetch(input, { ...init, headers });
-      },
-    },
-    theme: { colorScheme: "dark", color: { accent: { primary: "#0FFF50", level: 2 } } },
-    startScreen: {
-      greeting: "What should we get done?",
-      prompts: [
-        { label: "Add a task", prompt: "add buy milk" },
-        { label: "What's left?", prompt: "show my tasks pending" },
-      ],
-    },
-    history: { enabled: true },
-    onError: ({ error }) => console.error("chat error", error),
-  });
-
-  return <ChatKit control={control} className="h-[calc(100vh-4rem)] w-full" />;
+function SignedOut() {
+  return (
+    <Card data-testid="signed-out" className="mx-auto mt-16 w-full max-w-sm">
+      <CardHeader>
+        <CardTitle>Sign in to chat</CardTitle>
+        <CardDescription>Your todo assistant adds, completes and finds tasks for you.</CardDescription>
+      </CardHeader>
+      <CardContent className="text-sm text-muted-foreground">Your conversations are kept on every device.</CardContent>
+      <CardFooter>
+        <Button asChild className="w-full">
+          <a href="/sign-in?next=/dashboard/chat">Sign in</a>
+        </Button>
+      </CardFooter>
+    </Card>
+  );
 }

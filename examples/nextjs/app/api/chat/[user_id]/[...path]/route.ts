@@ -1,5 +1,6 @@
 // Optional: pass the chat function's stream through our own origin, unbuffered.
-// Only /api/{user_id}/chatkit and /api/{user_id}/chat are forwarded, and only for the signed-in user's own id.
+// Only POST /api/{user_id}/chatkit and /api/{user_id}/chat, and GET /api/{user_id}/tasks/search (the composer's
+// @-mentions and the task list beside the chat, lib/tasks.ts), are forwarded, and only for the signed-in user's id.
 // The chat token travels on in the Authorization header and the backend verifies it; what comes back that a client
 // needs (the status, WWW-Authenticate on a 401, Retry-After on a 429) is passed back unchanged.
 import { signedInUser } from "@/lib/auth-server";
@@ -10,25 +11,57 @@ export const maxDuration = 120; // as long as the chat function's timeout
 
 const UPSTREAM = process.env.TODO_CHAT_FUNCTION_URL ?? "";
 const ALLOWED = new Set(["chatkit", "chat"]);
+const SEARCH_PARAMS = ["q", "limit", "cursor"];
 const PASSED_BACK = ["content-type", "retry-after", "www-authenticate", "x-request-id"];
 
 function error(status: number, code: string, message: string, headers?: HeadersInit): Response {
   return Response.json({ error: { code, message } }, { status, headers });
 }
 
-export async function POST(request: Request, context: { params: Promise<{ user_id: string; path: string[] }> }) {
+type Context = { params: Promise<{ user_id: string; path: string[] }> };
+
+export async function POST(request: Request, context: Context) {
   const { user_id, path } = await context.params;
   if (path.length !== 1 || !ALLOWED.has(path[0])) return error(404, "not_found", "There is no such route.");
+  const refused = await refusal(request, user_id);
+  if (refused) return refused;
+  return passBack(request, () => forward(request, `${UPSTREAM}/api/${encodeURIComponent(user_id)}/${path[0]}`));
+}
+
+export async function GET(request: Request, context: Context) {
+  const { user_id, path } = await context.params;
+  if (path.join("/") !== "tasks/search") return error(404, "not_found", "There is no such route.");
+  const refused = await refusal(request, user_id);
+  if (refused) return refused;
+  const query = new URLSearchParams();
+  for (const [name, value] of new URL(request.url).searchParams) {
+    if (SEARCH_PARAMS.includes(name)) query.append(name, value);
+  }
+  const url = `${UPSTREAM}/api/${encodeURIComponent(user_id)}/tasks/search?${query}`;
+  return passBack(request, () =>
+    fetch(url, {
+      headers: { Authorization: request.headers.get("authorization") ?? "", Accept: "application/json" },
+      signal: request.signal,
+      cache: "no-store",
+    }),
+  );
+}
+
+/** No session: 401; another user's id in the path: 403; Better Auth unreachable: 502. */
+async function refusal(request: Request, userId: string): Promise<Response | null> {
   const user = await signedInUser(request).catch(() => undefined);
   if (user === undefined) return error(502, "auth_unavailable", "The sign-in service cannot be reached.");
   if (!user) {
     return error(401, "unauthorized", "Sign in first.", { "WWW-Authenticate": 'Bearer realm="todo-chat"' });
   }
-  if (user.id !== user_id) return error(403, "forbidden", "You may not access another user's data.");
+  if (user.id !== userId) return error(403, "forbidden", "You may not access another user's data.");
+  return null;
+}
 
+async function passBack(request: Request, send: () => Promise<Response>): Promise<Response> {
   let upstream: Response;
   try {
-    upstream = await forward(request, `${UPSTREAM}/api/${encodeURIComponent(user_id)}/${path[0]}`);
+    upstream = await send();
   } catch {
     if (request.signal.aborted) return new Response(null, { status: 499 });
     return error(502, "upstream_unavailable", "The chat service cannot be reached; try again in a moment.");
