@@ -7,6 +7,21 @@ import fs from "node:fs";
 import path from "node:path";
 
 const [dir = "fixtures/widgets", out = "fixtures/widgets.generated.ts"] = process.argv.slice(2);
+
+// The ChatKit Python SDK's ActionConfig carries how the client sends an action (`handler`, `loadingBehavior`,
+// `streaming`: false means threads.sync_custom_action); the npm package's authoring type `ActionConfig` is only
+// `{type, payload}`. Those three transport fields are set aside before the check; everything else must fit exactly.
+const TRANSPORT = new Set(["handler", "loadingBehavior", "streaming"]);
+function withoutTransport(value, key = "") {
+  if (Array.isArray(value)) return value.map((item) => withoutTransport(item));
+  if (value === null || typeof value !== "object") return value;
+  const isAction = /Action$/.test(key);
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([name]) => !(isAction && TRANSPORT.has(name)))
+      .map(([name, inner]) => [name, withoutTransport(inner, name)]),
+  );
+}
 const files = fs.readdirSync(dir).filter((name) => name.endsWith(".json")).sort();
 if (files.length === 0) {
   console.error(`no widget fixtures (*.json) in ${dir}`);
@@ -16,7 +31,7 @@ const entries = files.map((name) => {
   const file = path.join(dir, name);
   let widget;
   try {
-    widget = JSON.parse(fs.readFileSync(file, "utf8"));
+    widget = withoutTransport(JSON.parse(fs.readFileSync(file, "utf8")));
   } catch (error) {
     console.error(`${file}: not JSON: ${error.message}`);
     process.exit(1);
