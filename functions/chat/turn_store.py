@@ -146,12 +146,10 @@ class TurnStore:
 
     def _claim_rows(self, values: dict[str, Any], *, new: bool) -> list[Row[Any]] | None:
         if self.postgres:
-            rows = self.database.execute(
-                lambda s: list(
-                    s.execute(_typed(_statement(_claim_postgres(new))), values | {"limit": self.history_limit})
-                )
+            claimed = self.database.execute(
+                _typed(_statement(_claim_postgres(new))), values | {"limit": self.history_limit}
             )
-            return rows or None
+            return claimed.rows or None
 
         def work(session: Session) -> list[Row[Any]]:
             claimed = session.execute(_statement(_CREATE_SQL if new else _CLAIM_SQL), values).first()
@@ -311,7 +309,7 @@ class TurnStore:
         statement = _statement(
             "UPDATE conversation SET turn_lease_until = :lease WHERE id = :cid AND turn_owner = :owner"
         )
-        if self.database.execute(lambda s: _changed(s, statement, values)) != 1:
+        if self.database.execute(statement, values).rowcount != 1:
             raise TurnLost(lease.conversation_id)
 
     def save_progress(self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]) -> None:
@@ -320,7 +318,7 @@ class TurnStore:
             f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, updated_at = :now "
             f"WHERE id = :mid AND status = 'streaming' AND {OWNED_BY_TURN}"
         )
-        self.database.execute(lambda s: s.execute(statement, values))
+        self.database.execute(statement, values)
 
     def finish(
         self,
@@ -344,7 +342,7 @@ class TurnStore:
         if self.postgres and release:
             sql = f"WITH finished AS ({update} RETURNING id) {_RELEASE_SQL} AND EXISTS (SELECT 1 FROM finished)"
             sql += " RETURNING id"
-            return self.database.execute(lambda s: s.execute(_statement(sql), values).first()) is not None
+            return bool(self.database.execute(_statement(sql), values).rows)
 
         def work(session: Session) -> bool:
             written = _changed(session, _statement(update), values) == 1
@@ -357,7 +355,7 @@ class TurnStore:
     def release(self, lease: Lease) -> None:
         """Give the lease up, if it is still this turn's (never someone else's)."""
         values = {"cid": lease.conversation_id, "owner": lease.owner}
-        self.database.execute(lambda s: s.execute(sa.text(_RELEASE_SQL), values))
+        self.database.execute(sa.text(_RELEASE_SQL), values)
 
     def request_stop(self, user_id: str, message_id: str) -> bool:
         """Mark the user's answer being written as asked to stop (its turn sees it within a poll); False if there
@@ -366,7 +364,7 @@ class TurnStore:
             "UPDATE message SET error_code = :code WHERE id = :mid AND user_id = :uid AND status = 'streaming'"
         )
         values = {"code": STOP_REQUESTED, "mid": message_id, "uid": user_id}
-        return self.database.execute(lambda s: _changed(s, statement, values)) == 1
+        return self.database.execute(statement, values).rowcount == 1
 
     def stop_requested(self, message_id: str) -> bool:
         statement = sa.text("SELECT 1 FROM message WHERE id = :mid AND error_code = :code")

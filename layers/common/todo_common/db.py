@@ -18,13 +18,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, Row, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session
 
@@ -38,6 +39,14 @@ CONNECT_ATTEMPTS = 3
 CONNECT_BACKOFF_SECONDS = 0.2
 # SQLSTATE class 28: invalid authorization (28P01 wrong password, 28000 role or pg_hba refused).
 _AUTH_FAILURE_STATES = ("28P01", "28000")
+
+
+@dataclass(frozen=True)
+class Executed:
+    """What one statement gave back: its rows (read to the end) and how many rows it changed."""
+
+    rows: list[Row[Any]]
+    rowcount: int
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -67,9 +76,14 @@ class Database:
         """Run `work` in one transaction and commit it; nothing is kept if it raises."""
         return self._run(work, self.engine, commit=True)
 
-    def execute(self, work: Callable[[Session], T]) -> T:
-        """Run `work`, which must issue exactly one (atomic) writing statement, without a transaction around it:
-        one round trip instead of three."""
+    def execute(self, statement: sa.Executable, values: Mapping[str, Any] | None = None) -> Executed:
+        """Run one statement that is atomic on its own (a single UPDATE, a data-modifying CTE) outside a
+        transaction: one round trip instead of three (BEGIN, statement, COMMIT)."""
+
+        def work(session: Session) -> Executed:
+            result: CursorResult[Any] = session.execute(statement, dict(values or {}))  # type: ignore[assignment]
+            return Executed(list(result) if result.returns_rows else [], int(result.rowcount))
+
         return self._run(work, self._autocommit_engine, commit=False)
 
     def _run(self, work: Callable[[Session], T], engine: Engine, *, commit: bool) -> T:
