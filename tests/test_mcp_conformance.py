@@ -1,0 +1,84 @@
+"""The official MCP conformance suite (`@modelcontextprotocol/conformance`, server scenarios, on Node 22 from npm's
+`node@22` package) against the real `/mcp` endpoint over a real socket.
+
+The suite cannot send a bearer token, so the harness adds the test user's token to each request that has none, as
+a configured MCP client (Claude Desktop, MCP Inspector) does. The scenarios run are the ones that apply to a task
+server; the others need the suite's own reference tools, prompts and resources (images, sampling, logging...)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from agents.testing import ScriptedModel
+from starlette.types import Receive, Scope, Send
+
+from functions.chat.mcp_http import mount_mcp
+from functions.chat.settings import ChatSettings
+from tests.support.chat import chat_app
+from tests.support.server import Server
+from tests.support.tokens import Tokens
+from todo_common.web import Services
+
+PACKAGES = ("@modelcontextprotocol/conformance@0.1.16", "node@22.23.3")
+TOOLS = Path(__file__).resolve().parents[1] / ".data" / "mcp-conformance"
+SCENARIOS = ("server-initialize", "ping", "tools-list", "tools-call-error", "dns-rebinding-protection")
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the MCP conformance suite is required under CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def conformance() -> list[str]:
+    """The suite's command, installed once into `.data/` (npm registry)."""
+    node, suite = TOOLS / "node_modules/.bin/node", TOOLS / "node_modules/.bin/conformance"
+    if not (node.exists() and suite.exists()):
+        if shutil.which("npm") is None:
+            unavailable("npm is not installed")
+        TOOLS.mkdir(parents=True, exist_ok=True)
+        (TOOLS / "package.json").write_text('{"private": true}\n')
+        installed = subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--save-exact", *PACKAGES],
+            cwd=TOOLS,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if installed.returncode != 0:
+            unavailable(f"npm could not install the suite: {installed.stderr[-300:]}")
+    return [str(node), str(suite)]
+
+
+@pytest.fixture
+def mcp_url(services: Services, tokens: Tokens) -> Iterator[str]:
+    app = chat_app(services, ScriptedModel([]))
+    mount_mcp(app, services, ChatSettings.from_environ({}))
+    header = f"Bearer {tokens.chat('user_alice')}".encode()
+
+    async def signed_in(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not any(name == b"authorization" for name, _ in scope["headers"]):
+            scope = {**scope, "headers": [*scope["headers"], (b"authorization", header)]}
+        await app(scope, receive, send)
+
+    with Server(signed_in) as base:
+        yield f"{base}/mcp"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # the transport is under test, not the database
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_official_conformance_scenarios_pass(conformance: list[str], mcp_url: str, scenario: str) -> None:
+    result = subprocess.run(
+        [*conformance, "server", "--url", mcp_url, "--scenario", scenario],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-1000:]
+    assert " 0 failed" in result.stdout
