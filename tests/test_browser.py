@@ -95,6 +95,10 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, gateway_url: str) -> Iterator[Any]:
+    from playwright.sync_api import expect
+
+    # Waits are for what the page shows, not for a fixed time: on a loaded 2-core machine an answer can take a while.
+    expect.set_options(timeout=30_000)
     context = browser.new_context()
     page = context.new_page()
     yield page
