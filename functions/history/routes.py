@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from functions.history.export import download_filename, to_markdown
@@ -36,21 +37,21 @@ def list_conversations(
     limit: Limit = 20,
     cursor: Cursor = None,
     q: Annotated[SearchText | None, Query(description="Search titles and messages (1-200 characters).")] = None,
-) -> ConversationPage:
+) -> Response:
     page = services.database.read(
         lambda session: conversations.list_conversations(session, user.user_id, limit=limit, cursor=cursor, query=q)
     )
-    return ConversationPage(
-        items=[ConversationPublic.model_validate(c) for c in page.items], next_cursor=page.next_cursor
+    return _json(
+        ConversationPage(items=[ConversationPublic.model_validate(c) for c in page.items], next_cursor=page.next_cursor)
     )
 
 
 @router.get("/{conversation_id}", response_model=ConversationPublic, summary="Get one conversation")
-def get_conversation(conversation_id: str, user: CurrentUser, services: ServicesDep) -> ConversationPublic:
+def get_conversation(conversation_id: str, user: CurrentUser, services: ServicesDep) -> Response:
     summary = services.database.read(
         lambda session: conversations.conversation_summary(session, user.user_id, conversation_id)
     )
-    return ConversationPublic.model_validate(summary)
+    return _json(ConversationPublic.model_validate(summary))
 
 
 @router.get("/{conversation_id}/messages", response_model=MessagePage, summary="List a conversation's messages")
@@ -61,13 +62,13 @@ def list_messages(
     limit: Limit = 50,
     cursor: Cursor = None,
     order: Literal["asc", "desc"] = "asc",
-) -> MessagePage:
+) -> Response:
     page = services.database.read(
         lambda session: conversations.list_messages(
             session, user.user_id, conversation_id, limit=limit, cursor=cursor, order=order
         )
     )
-    return MessagePage(items=[MessagePublic.model_validate(m) for m in page.items], next_cursor=page.next_cursor)
+    return _json(MessagePage.model_validate({"items": page.items, "next_cursor": page.next_cursor}))
 
 
 @router.patch("/{conversation_id}", response_model=ConversationPublic, summary="Rename a conversation")
@@ -105,6 +106,11 @@ def export_conversation(
         body, media_type, extension = export.model_dump_json(indent=2), "application/json", "json"
     filename = download_filename(export, extension)
     return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _json(model: BaseModel) -> Response:
+    """The page as JSON, converted once: a model returned as is would be validated again against `response_model`."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def _load_export(session: Session, user_id: str, conversation_id: str) -> ConversationExport:

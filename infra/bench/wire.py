@@ -8,6 +8,7 @@ flight), as a database across the internet would answer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -34,8 +35,17 @@ class RoundTripProxy:
         return self
 
     def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+    async def _shutdown(self) -> None:
+        """Cut every proxied connection, so nothing is left pending when the loop stops."""
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def reset(self) -> None:
         self.round_trips = 0
@@ -49,6 +59,10 @@ class RoundTripProxy:
         server.close()
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.CancelledError):  # cut by `_shutdown`
+            await self._proxy(client_reader, client_writer)
+
+    async def _proxy(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self.round_trips += 1  # the TCP handshake
         if self.delay:

@@ -1,0 +1,43 @@
+"""One request straight into an ASGI app, in this process and event loop: what the app itself costs, without an
+HTTP client, a socket or a test client's thread in between."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.types import ASGIApp, Message
+
+
+async def asgi_get(
+    app: ASGIApp, path: str, headers: dict[str, str], params: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": urlencode(params or {}).encode(),
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("history", 80),
+        "state": {},
+    }
+    status, body = 0, bytearray()
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            body.extend(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, bytes(body)
