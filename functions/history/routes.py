@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from functions.history.caller import HistoryServices, HistoryUser
 from functions.history.export import download_filename, to_markdown
 from functions.history.schemas import (
     ConversationExport,
@@ -21,7 +22,6 @@ from functions.history.schemas import (
 from todo_common import conversations
 from todo_common.errors import error_responses
 from todo_common.text import StoredText
-from todo_common.web import CurrentUser, ServicesDep
 
 ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
 router = APIRouter(prefix="/api/{user_id}/conversations", tags=["history"], responses=ERRORS)
@@ -32,8 +32,8 @@ Cursor = Annotated[StoredText | None, Query(max_length=512, description="`next_c
 
 @router.get("", response_model=ConversationPage, summary="List conversations, most recently updated first")
 def list_conversations(
-    user: CurrentUser,
-    services: ServicesDep,
+    user: HistoryUser,
+    services: HistoryServices,
     limit: Limit = 20,
     cursor: Cursor = None,
     q: Annotated[SearchText | None, Query(description="Search titles and messages (1-200 characters).")] = None,
@@ -47,7 +47,7 @@ def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationPublic, summary="Get one conversation")
-def get_conversation(conversation_id: str, user: CurrentUser, services: ServicesDep) -> Response:
+def get_conversation(conversation_id: str, user: HistoryUser, services: HistoryServices) -> Response:
     summary = services.database.read(
         lambda session: conversations.conversation_summary(session, user.user_id, conversation_id)
     )
@@ -57,8 +57,8 @@ def get_conversation(conversation_id: str, user: CurrentUser, services: Services
 @router.get("/{conversation_id}/messages", response_model=MessagePage, summary="List a conversation's messages")
 def list_messages(
     conversation_id: str,
-    user: CurrentUser,
-    services: ServicesDep,
+    user: HistoryUser,
+    services: HistoryServices,
     limit: Limit = 50,
     cursor: Cursor = None,
     order: Literal["asc", "desc"] = "asc",
@@ -73,7 +73,7 @@ def list_messages(
 
 @router.patch("/{conversation_id}", response_model=ConversationPublic, summary="Rename a conversation")
 def rename_conversation(
-    conversation_id: str, body: ConversationRename, user: CurrentUser, services: ServicesDep
+    conversation_id: str, body: ConversationRename, user: HistoryUser, services: HistoryServices
 ) -> ConversationPublic:
     def rename(session: Session) -> conversations.ConversationSummary:
         conversations.rename_conversation(session, user.user_id, conversation_id, body.title)
@@ -83,7 +83,7 @@ def rename_conversation(
 
 
 @router.delete("/{conversation_id}", status_code=204, summary="Delete a conversation and all its messages")
-def delete_conversation(conversation_id: str, user: CurrentUser, services: ServicesDep) -> Response:
+def delete_conversation(conversation_id: str, user: HistoryUser, services: HistoryServices) -> Response:
     services.database.write(lambda session: conversations.delete_conversation(session, user.user_id, conversation_id))
     return Response(status_code=204)
 
@@ -95,8 +95,8 @@ def delete_conversation(conversation_id: str, user: CurrentUser, services: Servi
 )
 def export_conversation(
     conversation_id: str,
-    user: CurrentUser,
-    services: ServicesDep,
+    user: HistoryUser,
+    services: HistoryServices,
     format: Literal["json", "markdown"] = "json",
 ) -> Response:
     export = services.database.read(lambda session: _load_export(session, user.user_id, conversation_id))
