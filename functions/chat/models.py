@@ -12,6 +12,7 @@ from typing import Any
 from agents import set_tracing_disabled
 from agents.models.interface import Model
 from openai import AsyncOpenAI, AsyncStream, NotGiven, Omit
+from openai._types import RequestOptions
 from openai.types.responses import Response, ResponseStreamEvent
 
 from functions.chat.offline_model import OfflineModel
@@ -58,17 +59,18 @@ class PlainResponses:
         extra_headers, extra_query, extra_body, timeout = (params.pop(name, None) for name in _REQUEST_OPTIONS)
         body = {key: value for key, value in params.items() if _given(value)}
         body.update(extra_body or {})
-        options: dict[str, Any] = {"headers": extra_headers or {}, "params": extra_query or {}}
+        options: RequestOptions = {"headers": extra_headers or {}, "params": extra_query or {}}
         if _given(timeout) and timeout is not None:
             options["timeout"] = timeout
-        return await self._client.post(
+        answer: Response | AsyncStream[ResponseStreamEvent] = await self._client.post(
             "/responses",
             body=body,
-            options=options,  # type: ignore[arg-type]
+            options=options,
             cast_to=Response,
             stream=bool(body.get("stream")),
             stream_cls=AsyncStream[ResponseStreamEvent],
         )
+        return answer
 
 
 def _given(value: Any) -> bool:
