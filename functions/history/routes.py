@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from functions.history import export
 from functions.history.caller import HistoryServices, HistoryUser
-from functions.history.export import download_filename, to_markdown
 from functions.history.schemas import (
-    ConversationExport,
     ConversationPage,
     ConversationPublic,
     ConversationRename,
     MessagePage,
-    MessagePublic,
     SearchText,
 )
 from todo_common import conversations
@@ -91,6 +90,8 @@ def delete_conversation(conversation_id: str, user: HistoryUser, services: Histo
 @router.get(
     "/{conversation_id}/export",
     summary="Download a whole conversation",
+    description="Streamed a page at a time; a conversation too large for one response of the HTTP API answers 413 "
+    "`export_too_large`: read it through the messages endpoint, a page at a time.",
     responses={200: {"content": {"application/json": {}, "text/markdown": {}}}},
 )
 def export_conversation(
@@ -99,24 +100,20 @@ def export_conversation(
     services: HistoryServices,
     format: Literal["json", "markdown"] = "json",
 ) -> Response:
-    export = services.database.read(lambda session: _load_export(session, user.user_id, conversation_id))
-    if format == "markdown":
-        body, media_type, extension = to_markdown(export), "text/markdown; charset=utf-8", "md"
-    else:
-        body, media_type, extension = export.model_dump_json(indent=2), "application/json", "json"
-    filename = download_filename(export, extension)
-    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    def look(session: Session) -> tuple[conversations.ConversationSummary, tuple[int, int]]:
+        summary = conversations.conversation_summary(session, user.user_id, conversation_id)
+        return summary, conversations.stored_size(session, conversation_id)
+
+    summary, (messages, stored_chars) = services.database.read(look)
+    export.check_exportable(export.estimated_bytes(messages, stored_chars), user.user_id, conversation_id)
+    conversation = ConversationPublic.model_validate(summary)
+    write, media_type, extension = export.WRITERS[format]
+    body = write(conversation, export.pages(services.database, conversation_id))
+    filename = export.download_filename(conversation, extension)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return StreamingResponse(body, media_type=media_type, headers=headers)
 
 
 def _json(model: BaseModel) -> Response:
     """The page as JSON, converted once: a model returned as is would be validated again against `response_model`."""
     return Response(model.model_dump_json(), media_type="application/json")
-
-
-def _load_export(session: Session, user_id: str, conversation_id: str) -> ConversationExport:
-    summary = conversations.conversation_summary(session, user_id, conversation_id)
-    messages = conversations.all_messages(session, conversation_id)
-    return ConversationExport(
-        conversation=ConversationPublic.model_validate(summary),
-        messages=[MessagePublic.model_validate(m) for m in messages],
-    )

@@ -9,7 +9,7 @@ second look to tell "not yours" from "not there".
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -255,17 +255,22 @@ def all_messages(session: Session, conversation_id: str) -> list[Message]:
     return [settled(message, lease_until) for message, lease_until in session.exec(statement).all()]
 
 
-def message_pages(session: Session, conversation_id: str, *, page_size: int = 500) -> Iterator[list[dict[str, Any]]]:
-    """All of a conversation's messages in `seq` order, a keyset page at a time (for an export that never holds
-    the whole conversation); the caller has checked ownership."""
-    values: dict[str, Any] = {"cid": conversation_id, "limit": page_size}
-    while True:
-        rows = _settled_rows(session.connection().execute(_export_statement("seq" in values), values))
-        if rows:
-            yield rows
-        if len(rows) < page_size:
-            return
-        values["seq"] = rows[-1]["seq"]
+def export_page(session: Session, conversation_id: str, *, after_seq: int | None, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` of a conversation's messages after `after_seq`, in `seq` order, settled: one keyset page of
+    an export that never holds the whole conversation (the caller has checked ownership)."""
+    values: dict[str, Any] = {"cid": conversation_id, "limit": limit, "seq": after_seq}
+    return _settled_rows(session.connection().execute(_export_statement(after_seq is not None), values))
+
+
+def stored_size(session: Session, conversation_id: str) -> tuple[int, int]:
+    """How many chat messages a conversation holds and the characters of their text and tool calls."""
+    message = _MESSAGE_TABLE.c
+    per_row = sa.func.length(message.content) + sa.func.length(sa.cast(message.tool_calls, sa.Text))
+    statement = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(per_row), 0)).where(
+        message.conversation_id == conversation_id, message.item_type == CHAT_ITEM
+    )
+    count, chars = session.connection().execute(statement).one()
+    return int(count), int(chars)
 
 
 def rename_conversation(session: Session, user_id: str, conversation_id: str, title: str) -> Conversation:
