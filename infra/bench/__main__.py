@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-SECTIONS = ("cold_start", "history", "agent", "chat", "recovery", "package", "soak")
+SECTIONS = ("cold_start", "history", "export", "agent", "chat", "turn", "network", "recovery", "package", "soak")
 REPORT = Path("docs/benchmarks.md")
 _MARK = "<!-- section: {} -->"
 

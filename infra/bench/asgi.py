@@ -3,6 +3,7 @@ HTTP client, a socket or a test client's thread in between."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,9 +29,15 @@ async def asgi_get(
         "state": {},
     }
     status, body = 0, bytearray()
+    requested, answered = False, asyncio.Event()
 
     async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await answered.wait()  # a streaming response listens for the client leaving: only once it is done
+        return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
         nonlocal status
@@ -38,6 +45,8 @@ async def asgi_get(
             status = message["status"]
         elif message["type"] == "http.response.body":
             body.extend(message.get("body", b""))
+            if not message.get("more_body", False):
+                answered.set()
 
     await app(scope, receive, send)
     return status, bytes(body)
