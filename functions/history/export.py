@@ -61,9 +61,8 @@ def as_json(conversation: ConversationPublic, messages: Iterator[list[MessagePub
     yield b'{"conversation":' + conversation.model_dump_json().encode() + b',"messages":['
     separator = b""
     for page in messages:
-        for message in page:
-            yield separator + message.model_dump_json().encode()
-            separator = b","
+        yield separator + b",".join(message.model_dump_json().encode() for message in page)
+        separator = b","
     yield b"]}\n"
 
 

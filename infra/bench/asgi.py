@@ -4,6 +4,7 @@ HTTP client, a socket or a test client's thread in between."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +14,26 @@ from starlette.types import ASGIApp, Message
 async def asgi_get(
     app: ASGIApp, path: str, headers: dict[str, str], params: dict[str, str] | None = None
 ) -> tuple[int, bytes]:
+    chunks: list[bytes] = []
+    status = await _get(app, path, headers, params, chunks.append)
+    return status, b"".join(chunks)
+
+
+async def asgi_get_size(app: ASGIApp, path: str, headers: dict[str, str]) -> tuple[int, int]:
+    """Status and body size of a response whose body is dropped as it comes (for memory measurements)."""
+    size = 0
+
+    def count(chunk: bytes) -> None:
+        nonlocal size
+        size += len(chunk)
+
+    status = await _get(app, path, headers, None, count)
+    return status, size
+
+
+async def _get(
+    app: ASGIApp, path: str, headers: dict[str, str], params: dict[str, str] | None, take: Callable[[bytes], None]
+) -> int:
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -28,7 +49,7 @@ async def asgi_get(
         "server": ("history", 80),
         "state": {},
     }
-    status, body = 0, bytearray()
+    status = 0
     requested, answered = False, asyncio.Event()
 
     async def receive() -> Message:
@@ -44,9 +65,9 @@ async def asgi_get(
         if message["type"] == "http.response.start":
             status = message["status"]
         elif message["type"] == "http.response.body":
-            body.extend(message.get("body", b""))
+            take(message.get("body", b""))
             if not message.get("more_body", False):
                 answered.set()
 
     await app(scope, receive, send)
-    return status, bytes(body)
+    return status
