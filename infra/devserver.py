@@ -117,7 +117,8 @@ def main() -> None:
     print(f"  chat page:  http://{host}:{port}/?token={token}")
     print(f"  dev token for {DEMO_USER} (12 h):\n\n    {token}\n")
     print("  token for another user:  make token USER=OTHER_USER_ID\n")
-    uvicorn.run(gateway, host=host, port=port, log_level="info")
+    # uvloop and httptools: measured faster than asyncio and h11 under load (docs/benchmarks.md, "Load").
+    uvicorn.run(gateway, host=host, port=port, log_level="info", loop="uvloop", http="httptools")
 
 
 if __name__ == "__main__":

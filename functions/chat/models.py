@@ -6,11 +6,19 @@ item ids: stored messages, ChatKit items and tool-call records get their own ids
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Any
+
 from agents import set_tracing_disabled
 from agents.models.interface import Model
+from openai import AsyncOpenAI, AsyncStream, NotGiven, Omit
+from openai._types import RequestOptions
+from openai.types.responses import Response, ResponseStreamEvent
 
 from functions.chat.offline_model import OfflineModel
 from functions.chat.settings import ChatSettings
+
+_REQUEST_OPTIONS = ("extra_headers", "extra_query", "extra_body", "timeout")
 
 
 def select_model(settings: ChatSettings) -> Model:
@@ -20,9 +28,51 @@ def select_model(settings: ChatSettings) -> Model:
     if not settings.openai_api_key:
         return OfflineModel()
     from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
-    from openai import AsyncOpenAI
 
-    client = AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url, max_retries=2)
     if settings.openai_api == "chat_completions":
+        client = AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url, max_retries=2)
         return OpenAIChatCompletionsModel(model=settings.chat_model, openai_client=client)
-    return OpenAIResponsesModel(model=settings.chat_model, openai_client=client)
+    plain = PlainBodyOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url, max_retries=2)
+    return OpenAIResponsesModel(model=settings.chat_model, openai_client=plain)
+
+
+class PlainBodyOpenAI(AsyncOpenAI):
+    """The `openai` client, with `responses.create` posting the body the Agents SDK built as it is.
+
+    `responses.create` first walks the whole request (every input item, every tool schema) against the SDK's
+    TypedDicts to rename aliased keys and format dates or files: a third of a turn's CPU here, for a body that has
+    none of them (the Agents SDK builds it from the API's own wire names). The client's documented way to send a
+    body untouched is `client.post`; the Agents SDK's Responses model calls `responses.create` when a client has
+    no `with_streaming_response` (its path for custom clients). Auth, retries, timeouts and the response's
+    parsing are the client's own."""
+
+    @cached_property
+    def responses(self) -> PlainResponses:  # type: ignore[override]
+        return PlainResponses(self)
+
+
+class PlainResponses:
+    def __init__(self, client: AsyncOpenAI) -> None:
+        self._client = client
+
+    async def create(self, **params: Any) -> Response | AsyncStream[ResponseStreamEvent]:
+        extra_headers, extra_query, extra_body, timeout = (params.pop(name, None) for name in _REQUEST_OPTIONS)
+        body = {key: value for key, value in params.items() if _given(value)}
+        body.update(extra_body or {})
+        options: RequestOptions = {"headers": extra_headers or {}, "params": extra_query or {}}
+        if _given(timeout) and timeout is not None:
+            options["timeout"] = timeout
+        answer: Response | AsyncStream[ResponseStreamEvent] = await self._client.post(
+            "/responses",
+            body=body,
+            options=options,
+            cast_to=Response,
+            stream=bool(body.get("stream")),
+            stream_cls=AsyncStream[ResponseStreamEvent],
+        )
+        return answer
+
+
+def _given(value: Any) -> bool:
+    """The `openai` client's markers of a parameter left out (`omit`, `NOT_GIVEN`) are never sent."""
+    return not isinstance(value, NotGiven | Omit)

@@ -12,7 +12,19 @@ import sys
 import time
 from pathlib import Path
 
-SECTIONS = ("cold_start", "lambda_sandbox", "history", "agent", "chat", "recovery", "package", "soak")
+SECTIONS = (
+    "cold_start",
+    "lambda_sandbox",
+    "history",
+    "export",
+    "agent",
+    "chat",
+    "turn",
+    "network",
+    "recovery",
+    "package",
+    "soak",
+)
 REPORT = Path("docs/benchmarks.md")
 _MARK = "<!-- section: {} -->"
 

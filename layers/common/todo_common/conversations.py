@@ -8,6 +8,7 @@ second look to tell "not yours" from "not there".
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,34 @@ class ConversationSummary:
             preview=make_preview(last_content),
         )
 
+    @classmethod
+    def of_row(cls, row: sa.Row[Any]) -> ConversationSummary:
+        return cls(row.id, row.title, row.created_at, row.updated_at, row.message_count, make_preview(row.last))
+
+
+# The columns a read needs, selected with Core: no ORM identity map, no model instances, one conversion later.
+_SUMMARY_COLUMNS = (
+    Conversation.__table__.c.id,  # type: ignore[attr-defined]
+    Conversation.__table__.c.user_id,  # type: ignore[attr-defined]
+    Conversation.__table__.c.title,  # type: ignore[attr-defined]
+    Conversation.__table__.c.created_at,  # type: ignore[attr-defined]
+    Conversation.__table__.c.updated_at,  # type: ignore[attr-defined]
+    Conversation.__table__.c.message_count,  # type: ignore[attr-defined]
+)
+_MESSAGE_TABLE: sa.Table = Message.__table__  # type: ignore[attr-defined]
+MESSAGE_FIELDS = (
+    "id",
+    "conversation_id",
+    "role",
+    "content",
+    "tool_calls",
+    "status",
+    "error_code",
+    "client_message_id",
+    "created_at",
+)
+_MESSAGE_COLUMNS = tuple(_MESSAGE_TABLE.c[name] for name in (*MESSAGE_FIELDS, "seq"))
+
 
 def _last_content() -> sa.ScalarSelect[Any]:
     """The start of the conversation's last chat message: one index probe on (conversation_id, seq) per row."""
@@ -107,18 +136,20 @@ def require_owner(owner: str | None, user_id: str) -> None:
 
 
 def conversation_summary(session: Session, user_id: str, conversation_id: str) -> ConversationSummary:
-    row = session.exec(select(Conversation, _last_content()).where(Conversation.id == conversation_id)).first()
-    require_owner(row[0].user_id if row else None, user_id)
+    statement = sa.select(*_SUMMARY_COLUMNS, _last_content().label("last")).where(
+        col(Conversation.id) == conversation_id
+    )
+    row = _core(session, statement).first()
+    require_owner(row.user_id if row else None, user_id)
     assert row is not None
-    conversation, last_content = row
-    return ConversationSummary.of(conversation, last_content)
+    return ConversationSummary.of_row(row)
 
 
 def list_conversations(
     session: Session, user_id: str, *, limit: int, cursor: str | None = None, query: str | None = None
 ) -> Page[ConversationSummary]:
     """The user's conversations, most recently updated first; `query` matches titles and message text."""
-    statement = select(Conversation, _last_content()).where(Conversation.user_id == user_id)
+    statement = sa.select(*_SUMMARY_COLUMNS, _last_content().label("last")).where(col(Conversation.user_id) == user_id)
     if cursor:
         position = decode_cursor(cursor, u=datetime, i=str)
         updated_at = position["u"]
@@ -132,7 +163,7 @@ def list_conversations(
         )
         statement = statement.where(sa.or_(col(Conversation.title).ilike(pattern, escape="\\"), in_messages))
     statement = statement.order_by(*keyset.ordered(_RECENT, "desc")).limit(limit + 1)
-    rows = [ConversationSummary.of(conversation, last) for conversation, last in session.exec(statement).all()]
+    rows = [ConversationSummary.of_row(row) for row in _core(session, statement)]
     return _page(rows, limit, lambda c: encode_cursor(u=c.updated_at.isoformat(), i=c.id))
 
 
@@ -144,24 +175,64 @@ def list_messages(
     limit: int,
     cursor: str | None = None,
     order: Order = "asc",
-) -> Page[Message]:
-    """One page of a conversation's messages in `seq` order; a cursor resumes exactly after its row. An answer
-    whose turn died shows as interrupted (see `settled`)."""
-    statement = (
-        select(Message, Conversation.turn_lease_until)
-        .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-        .where(Message.conversation_id == conversation_id, Message.user_id == user_id, Message.item_type == CHAT_ITEM)
-    )
+) -> Page[dict[str, Any]]:
+    """One page of a conversation's messages in `seq` order, each the `MESSAGE_FIELDS` of its row (and `seq`); a
+    cursor resumes exactly after its row. An answer whose turn died shows as interrupted (see `settled`)."""
+    values: dict[str, Any] = {"cid": conversation_id, "uid": user_id, "limit": limit + 1}
     if cursor:
         position = decode_cursor(cursor, s=int, o=str)
         if position["o"] != order:
             raise invalid_cursor()
-        statement = statement.where(keyset.after([col(Message.seq)], [position["s"]], order))
-    statement = statement.order_by(*keyset.ordered([col(Message.seq)], order)).limit(limit + 1)
-    rows = [settled(message, lease_until) for message, lease_until in session.exec(statement).all()]
+        values["seq"] = position["s"]
+    rows = _settled_rows(session.connection().execute(_page_statement(order, bool(cursor)), values))
     if not rows:
         check_owned(session, user_id, conversation_id)
-    return _page(rows, limit, lambda m: encode_cursor(s=m.seq, o=order))
+    return _page(rows, limit, lambda m: encode_cursor(s=m["seq"], o=order))
+
+
+def _messages() -> sa.Select[Any]:
+    """A conversation's (`:cid`) chat messages with its lease, which decides whether a `streaming` row is live."""
+    conversation: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
+    return (
+        sa.select(*_MESSAGE_COLUMNS, conversation.c.turn_lease_until)
+        .join_from(_MESSAGE_TABLE, conversation, conversation.c.id == _MESSAGE_TABLE.c.conversation_id)
+        .where(_MESSAGE_TABLE.c.conversation_id == sa.bindparam("cid"), _MESSAGE_TABLE.c.item_type == CHAT_ITEM)
+    )
+
+
+@functools.cache
+def _page_statement(order: Order, resumed: bool) -> sa.Select[Any]:
+    """A page of the user's (`:uid`) messages, after `:seq` when `resumed`: built once per shape, reused."""
+    seq = _MESSAGE_TABLE.c.seq
+    statement = _messages().where(_MESSAGE_TABLE.c.user_id == sa.bindparam("uid"))
+    if resumed:
+        statement = statement.where(keyset.after([seq], [sa.bindparam("seq")], order))
+    return statement.order_by(*keyset.ordered([seq], order)).limit(sa.bindparam("limit"))
+
+
+@functools.cache
+def _export_statement(resumed: bool) -> sa.Select[Any]:
+    seq = _MESSAGE_TABLE.c.seq
+    statement = _messages().where(seq > sa.bindparam("seq")) if resumed else _messages()
+    return statement.order_by(seq).limit(sa.bindparam("limit"))
+
+
+def _core(session: Session, statement: sa.Select[Any]) -> sa.CursorResult[Any]:
+    """A Core select on the session's connection: plain rows, without the ORM's loading machinery."""
+    return session.connection().execute(statement)
+
+
+def _settled_rows(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
+    """Rows as `settled` shows messages: a `streaming` one without a live lease reads as interrupted."""
+    now = utcnow()
+    found = []
+    for row in result.mappings().all():
+        message = dict(row)
+        lease_until = message.pop("turn_lease_until")
+        if message["status"] == "streaming" and (lease_until is None or lease_until <= now):
+            message["status"], message["error_code"] = "error", INTERRUPTED
+        found.append(message)
+    return found
 
 
 def settled(message: Message, lease_until: datetime | None, now: datetime | None = None) -> Message:
@@ -183,6 +254,24 @@ def all_messages(session: Session, conversation_id: str) -> list[Message]:
         .order_by(col(Message.seq))
     )
     return [settled(message, lease_until) for message, lease_until in session.exec(statement).all()]
+
+
+def export_page(session: Session, conversation_id: str, *, after_seq: int | None, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` of a conversation's messages after `after_seq`, in `seq` order, settled: one keyset page of
+    an export that never holds the whole conversation (the caller has checked ownership)."""
+    values: dict[str, Any] = {"cid": conversation_id, "limit": limit, "seq": after_seq}
+    return _settled_rows(session.connection().execute(_export_statement(after_seq is not None), values))
+
+
+def stored_size(session: Session, conversation_id: str) -> tuple[int, int]:
+    """How many chat messages a conversation holds and the characters of their text and tool calls."""
+    message = _MESSAGE_TABLE.c
+    per_row = sa.func.length(message.content) + sa.func.length(sa.cast(message.tool_calls, sa.Text))
+    statement = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(per_row), 0)).where(
+        message.conversation_id == conversation_id, message.item_type == CHAT_ITEM
+    )
+    count, chars = session.connection().execute(statement).one()
+    return int(count), int(chars)
 
 
 def rename_conversation(session: Session, user_id: str, conversation_id: str, title: str) -> Conversation:

@@ -1,0 +1,118 @@
+"""The chat function's own cost per turn on each model path: the Responses API through the real `openai` client
+against a zero-latency fake in its own process, and the offline model; server side, in process (the JSON
+endpoint through ASGI), PostgreSQL on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import httpx
+
+from infra.bench.databases import fresh_postgres
+from infra.bench.servers import free_port
+
+DATABASE = "todo_chat_bench_turn"
+USER = "bench-user"
+TURNS = int(os.environ.get("BENCH_TURNS", "200"))
+WARM_UP = 20
+
+
+def run() -> str:
+    os.environ.setdefault("APP_ENV", "test")
+    os.environ.setdefault("BETTER_AUTH_SECRET", "bench-better-auth-secret-0123456789abcdef")
+    os.environ.setdefault("CHAT_TOKEN_SECRET", "bench-chat-token-secret-0123456789abcdef")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    url = fresh_postgres(DATABASE)
+    port = free_port()
+    fake = subprocess.Popen([sys.executable, "-m", "infra.bench.fake_model_server", str(port)])
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/v1/responses")
+        responses = measure(url, openai_base_url=f"http://127.0.0.1:{port}/v1")
+    finally:
+        fake.terminate()
+        fake.wait(10)
+    offline = measure(url, openai_base_url=None)
+    return "\n".join(
+        [
+            "## Turn overhead",
+            "",
+            f"Server-side time of one chat turn without tool calls (`POST /api/{{user_id}}/chat`, JSON, the real "
+            f"app in process through ASGI, PostgreSQL on 127.0.0.1), {TURNS} turns after {WARM_UP} warm-up ones in "
+            "one conversation (the agent's context is the plan's window of 12 messages). The Responses path talks "
+            "to a zero-latency fake of the API (`infra/bench/fake_model_server.py`) in its own process over "
+            "loopback HTTP, through the real `openai` client and the Agents SDK's Responses model.",
+            "",
+            "| model path | min | p50 | p95 |",
+            "|---|---|---|---|",
+            _row("OpenAI Responses API (local fake)", responses),
+            _row("offline model", offline),
+        ]
+    )
+
+
+def measure(url: str, *, openai_base_url: str | None) -> list[float]:
+    from functions.chat.mcp_server import build_task_server
+    from functions.chat.models import select_model
+    from functions.chat.routes import router
+    from functions.chat.runtime import ChatRuntime
+    from functions.chat.settings import ChatSettings
+    from todo_common.auth import mint_chat_token
+    from todo_common.settings import Settings
+    from todo_common.web import Services, build_app
+
+    services = Services.from_settings(dataclasses.replace(Settings.from_environ(), database_url=url), "bench")
+    settings = dataclasses.replace(
+        ChatSettings.from_environ({}),
+        rate_limit_per_minute=10_000,
+        openai_api_key="sk-test-fake" if openai_base_url else None,
+        openai_base_url=openai_base_url,
+        chat_model="gpt-test",
+    )
+    app = build_app("chat", services, [router])
+    app.state.chat = ChatRuntime.build(services, settings, select_model(settings), build_task_server())
+    headers = {"Authorization": f"Bearer {mint_chat_token(services.settings, USER)[0]}"}
+
+    async def turns() -> list[float]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://chat", timeout=30) as http:
+            first = (await http.post(f"/api/{USER}/chat", json={"message": "hello"}, headers=headers)).json()
+            timings = []
+            for index in range(WARM_UP + TURNS):
+                body = {"message": f"hello {index}", "conversation_id": first["conversation_id"]}
+                started = time.perf_counter()
+                response = await http.post(f"/api/{USER}/chat", json=body, headers=headers)
+                timings.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.text
+            return timings[WARM_UP:]
+
+    try:
+        return asyncio.run(turns())
+    finally:
+        services.database.dispose()
+
+
+def _wait_for(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.post(url, json={}, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("the fake model server did not start")
+
+
+def _row(name: str, timings: list[float]) -> str:
+    ordered = sorted(timings)
+    p95 = ordered[int(0.95 * (len(ordered) - 1))]
+    return f"| {name} | {_ms(ordered[0])} | {_ms(statistics.median(ordered))} | {_ms(p95)} |"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
