@@ -24,6 +24,8 @@ ENVIRONMENT = {
     "DATABASE_URL": "postgresql+psycopg://bench@127.0.0.1:5432/bench",  # no connection is opened at import
     "BETTER_AUTH_SECRET": "bench-better-auth-secret-0123456789abcdef",
     "CHAT_TOKEN_SECRET": "bench-chat-token-secret-0123456789abcdef",
+    "JWT_ISSUER": "https://auth.example.com",  # production checks iss/aud of shared-secret tokens
+    "JWT_AUDIENCE": "https://auth.example.com",
     "ALLOWED_ORIGINS": "https://todo.example.com",
     "OPENAI_AGENTS_DISABLE_TRACING": "1",
 }
