@@ -83,3 +83,23 @@ def test_agent_tracing_is_off_unless_asked_for() -> None:
         assert get_trace_provider()._disabled is not traced  # type: ignore[attr-defined]
     select_model(base)
     assert ChatSettings.from_environ({"CHAT_AGENT_TRACING": "true"}).agent_tracing is True
+
+
+@pytest.mark.parametrize(
+    ("key", "reachable", "says"),
+    [("sk-wrong", True, "OPENAI_API_KEY"), ("sk-test-fake", False, "OPENAI_BASE_URL and the network")],
+)
+def test_a_bad_key_or_an_unreachable_provider_says_what_to_check(
+    fake_openai: tuple[FakeOpenAI, str], services: Services, tokens: Tokens, key: str, reachable: bool, says: str
+) -> None:
+    _, base_url = fake_openai
+    url = base_url if reachable else "http://127.0.0.1:9/v1"  # the discard port: nothing listens there
+    settings = dataclasses.replace(ChatSettings.from_environ({}), openai_api_key=key, openai_base_url=url)
+    app = build_app("chat", services, [router])
+    app.state.chat = ChatRuntime.build(services, settings, select_model(settings), build_task_server())
+    with TestClient(app) as client:
+        response = client.post("/api/user_alice/chat", json={"message": "hi"}, headers=tokens.headers("user_alice"))
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error["code"] == "model_error"
+    assert says in error["message"]
