@@ -1,4 +1,4 @@
-"""The official MCP conformance suite (`@modelcontextprotocol/conformance`, server scenarios, on Node 22 from npm's
+"""MCP Inspector (command-line mode) and the official MCP conformance suite (`@modelcontextprotocol/conformance`, server scenarios, on Node 22 from npm's
 `node@22` package) against the real `/mcp` endpoint over a real socket.
 
 The suite cannot send a bearer token, so the harness adds the test user's token to each request that has none, as
@@ -24,8 +24,9 @@ from tests.support.server import Server
 from tests.support.tokens import Tokens
 from todo_common.web import Services
 
-PACKAGES = ("@modelcontextprotocol/conformance@0.1.16", "node@22.23.3")
+PACKAGES = ("@modelcontextprotocol/conformance@0.1.16", "@modelcontextprotocol/inspector@0.15.0", "node@22.23.3")
 TOOLS = Path(__file__).resolve().parents[1] / ".data" / "mcp-conformance"
+INSPECTOR = TOOLS / "node_modules/@modelcontextprotocol/inspector/cli/build/index.js"
 SCENARIOS = ("server-initialize", "ping", "tools-list", "tools-call-error", "dns-rebinding-protection")
 
 
@@ -39,7 +40,7 @@ def unavailable(reason: str) -> None:
 def conformance() -> list[str]:
     """The suite's command, installed once into `.data/` (npm registry)."""
     node, suite = TOOLS / "node_modules/.bin/node", TOOLS / "node_modules/.bin/conformance"
-    if not (node.exists() and suite.exists()):
+    if not (node.exists() and suite.exists() and INSPECTOR.exists()):
         if shutil.which("npm") is None:
             unavailable("npm is not installed")
         TOOLS.mkdir(parents=True, exist_ok=True)
@@ -82,3 +83,26 @@ def test_the_official_conformance_scenarios_pass(conformance: list[str], mcp_url
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-1000:]
     assert " 0 failed" in result.stdout
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_mcp_inspector_lists_and_calls_the_tools(conformance: list[str], mcp_url: str) -> None:
+    """MCP Inspector's command-line mode (its CLI sends no headers; the harness signs its requests in)."""
+    node = conformance[0]
+
+    def inspect(*arguments: str) -> str:
+        done = subprocess.run(
+            [node, str(INSPECTOR), mcp_url, "--transport", "http", *arguments],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+        return done.stdout
+
+    listed = inspect("--method", "tools/list")
+    for name in ("add_task", "list_tasks", "complete_task", "delete_task", "update_task"):
+        assert f'"name": "{name}"' in listed
+    assert '"readOnlyHint": true' in listed and '"destructiveHint": true' in listed
+    added = inspect("--method", "tools/call", "--tool-name", "add_task", "--tool-arg", "title=buy milk")
+    assert '"status": "created"' in added and '"isError": true' not in added
