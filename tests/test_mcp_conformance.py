@@ -1,5 +1,5 @@
-"""MCP Inspector (command-line mode) and the official MCP conformance suite (`@modelcontextprotocol/conformance`, server scenarios, on Node 22 from npm's
-`node@22` package) against the real `/mcp` endpoint over a real socket.
+"""MCP Inspector (command-line mode) and the official MCP conformance suite (`@modelcontextprotocol/conformance`,
+server scenarios), on Node 22 from npm's `node@22` package, against the real `/mcp` endpoint over a real socket.
 
 The suite cannot send a bearer token, so the harness adds the test user's token to each request that has none, as
 a configured MCP client (Claude Desktop, MCP Inspector) does. The scenarios run are the ones that apply to a task
