@@ -99,25 +99,21 @@ def search_tasks(caller: Caller, query: str, *, limit: int, after: int | None = 
 
 
 def complete_task(caller: Caller, task_id: int) -> TaskChange:
-    def work(session: Session) -> TaskChange:
-        task = _owned(session, caller, task_id)
-        task.completed = True
-        task.updated_at = utcnow()
-        session.add(task)
-        return TaskChange(task_id=task_id, status="completed", title=task.title)
-
-    return caller.database.write(work)
+    return _set_completed(caller, task_id, completed=True)
 
 
 def reopen_task(caller: Caller, task_id: int) -> TaskChange:
     """Mark a done task as not done (the task widget's Reopen button)."""
+    return _set_completed(caller, task_id, completed=False)
 
+
+def _set_completed(caller: Caller, task_id: int, *, completed: bool) -> TaskChange:
     def work(session: Session) -> TaskChange:
         task = _owned(session, caller, task_id)
-        task.completed = False
+        task.completed = completed
         task.updated_at = utcnow()
         session.add(task)
-        return TaskChange(task_id=task_id, status="reopened", title=task.title)
+        return TaskChange(task_id=task_id, status="completed" if completed else "reopened", title=task.title)
 
     return caller.database.write(work)
 
