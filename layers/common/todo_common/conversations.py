@@ -229,17 +229,22 @@ def _settled_rows(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     for row in result.mappings().all():
         message = dict(row)
         lease_until = message.pop("turn_lease_until")
-        if message["status"] == "streaming" and (lease_until is None or lease_until <= now):
+        if died_mid_answer(message["status"], lease_until, now):
             message["status"], message["error_code"] = "error", INTERRUPTED
         found.append(message)
     return found
+
+
+def died_mid_answer(status: str, lease_until: datetime | None, now: datetime) -> bool:
+    """A `streaming` answer whose conversation holds no live lease: its turn is gone."""
+    return status == "streaming" and (lease_until is None or lease_until <= now)
 
 
 def settled(message: Message, lease_until: datetime | None, now: datetime | None = None) -> Message:
     """The message as every read shows it: a `streaming` answer whose conversation holds no live lease belongs to
     a turn that died (a crash, a timeout), so it reads as `error` / `interrupted`, partial text kept. The row itself
     is repaired by the next turn that takes the lease."""
-    if message.status != "streaming" or (lease_until is not None and lease_until > (now or utcnow())):
+    if not died_mid_answer(message.status, lease_until, now or utcnow()):
         return message
     shown = message.model_copy()
     shown.status, shown.error_code = "error", INTERRUPTED
