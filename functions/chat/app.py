@@ -3,6 +3,10 @@
 On Lambda it runs under uvicorn behind the Lambda Web Adapter (`run.sh`) so answers stream through the Function
 URL; `handler` serves the same app buffered through Mangum (`sam local invoke`, an HTTP API route)."""
 
+import gc
+
+gc.disable()  # until the app is built: see todo_common.cold_start
+
 from mangum import Mangum
 
 from functions.chat.mcp_http import mount_mcp
@@ -13,6 +17,7 @@ from functions.chat.routes import router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
 from functions.chat.snapstart import mount_snapstart_hooks
+from todo_common.cold_start import imports_done
 from todo_common.metrics import MetricsMiddleware
 from todo_common.web import Services, build_app
 
@@ -26,3 +31,4 @@ mount_mcp(app, services, chat_settings, task_server)
 mount_snapstart_hooks(app, services)  # only when the Web Adapter is told to call them
 app.add_middleware(MetricsMiddleware)  # after each request; a detached turn flushes when it ends
 handler = Mangum(app, lifespan="off")
+imports_done()
