@@ -21,6 +21,7 @@ SECTIONS = (
     "chat",
     "turn",
     "network",
+    "server",
     "recovery",
     "package",
     "soak",
