@@ -73,6 +73,7 @@ _SUMMARY_COLUMNS = (
     Conversation.__table__.c.updated_at,  # type: ignore[attr-defined]
     Conversation.__table__.c.message_count,  # type: ignore[attr-defined]
 )
+_CONVERSATION: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
 _MESSAGE_TABLE: sa.Table = Message.__table__  # type: ignore[attr-defined]
 MESSAGE_FIELDS = (
     "id",
@@ -136,10 +137,7 @@ def require_owner(owner: str | None, user_id: str) -> None:
 
 
 def conversation_summary(session: Session, user_id: str, conversation_id: str) -> ConversationSummary:
-    statement = sa.select(*_SUMMARY_COLUMNS, _last_content().label("last")).where(
-        col(Conversation.id) == conversation_id
-    )
-    row = _core(session, statement).first()
+    row = session.connection().execute(_summary_statement(), {"cid": conversation_id}).first()
     require_owner(row.user_id if row else None, user_id)
     assert row is not None
     return ConversationSummary.of_row(row)
@@ -149,22 +147,43 @@ def list_conversations(
     session: Session, user_id: str, *, limit: int, cursor: str | None = None, query: str | None = None
 ) -> Page[ConversationSummary]:
     """The user's conversations, most recently updated first; `query` matches titles and message text."""
-    statement = sa.select(*_SUMMARY_COLUMNS, _last_content().label("last")).where(col(Conversation.user_id) == user_id)
+    values: dict[str, Any] = {"uid": user_id, "limit": limit + 1}
     if cursor:
         position = decode_cursor(cursor, u=datetime, i=str)
-        updated_at = position["u"]
-        statement = statement.where(keyset.after(_RECENT, (updated_at, position["i"]), "desc"))
+        values["after_u"], values["after_i"] = position["u"], position["i"]
     if query:
-        pattern = contains_pattern(query)
+        values["pattern"] = contains_pattern(query)
+    statement = _list_statement(bool(cursor), bool(query))
+    rows = [ConversationSummary.of_row(row) for row in session.connection().execute(statement, values)]
+    return _page(rows, limit, lambda c: encode_cursor(u=c.updated_at.isoformat(), i=c.id))
+
+
+@functools.cache
+def _summary_statement() -> sa.Select[Any]:
+    """One conversation (`:cid`) with its preview: built once, reused (no statement or cache key per request)."""
+    return sa.select(*_SUMMARY_COLUMNS, _last_content().label("last")).where(_CONVERSATION.c.id == sa.bindparam("cid"))
+
+
+@functools.cache
+def _list_statement(resumed: bool, searching: bool) -> sa.Select[Any]:
+    """A page of the user's (`:uid`) conversations, after (`:after_u`, `:after_i`) when `resumed`, matching
+    `:pattern` when `searching`: built once per shape, reused."""
+    table = _CONVERSATION.c
+    statement = sa.select(*_SUMMARY_COLUMNS, _last_content().label("last")).where(table.user_id == sa.bindparam("uid"))
+    if resumed:
+        position = sa.tuple_(
+            sa.bindparam("after_u", type_=table.updated_at.type), sa.bindparam("after_i", type_=table.id.type)
+        )
+        statement = statement.where(keyset.after(_RECENT, [position], "desc"))
+    if searching:
+        pattern = sa.bindparam("pattern", type_=sa.Text())
         in_messages = (
             select(Message.id)
             .where(Message.conversation_id == Conversation.id, col(Message.content).ilike(pattern, escape="\\"))
             .exists()
         )
-        statement = statement.where(sa.or_(col(Conversation.title).ilike(pattern, escape="\\"), in_messages))
-    statement = statement.order_by(*keyset.ordered(_RECENT, "desc")).limit(limit + 1)
-    rows = [ConversationSummary.of_row(row) for row in _core(session, statement)]
-    return _page(rows, limit, lambda c: encode_cursor(u=c.updated_at.isoformat(), i=c.id))
+        statement = statement.where(sa.or_(table.title.ilike(pattern, escape="\\"), in_messages))
+    return statement.order_by(*keyset.ordered(_RECENT, "desc")).limit(sa.bindparam("limit"))
 
 
 def list_messages(
@@ -215,11 +234,6 @@ def _export_statement(resumed: bool) -> sa.Select[Any]:
     seq = _MESSAGE_TABLE.c.seq
     statement = _messages().where(seq > sa.bindparam("seq")) if resumed else _messages()
     return statement.order_by(seq).limit(sa.bindparam("limit"))
-
-
-def _core(session: Session, statement: sa.Select[Any]) -> sa.CursorResult[Any]:
-    """A Core select on the session's connection: plain rows, without the ORM's loading machinery."""
-    return session.connection().execute(statement)
 
 
 def _settled_rows(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
