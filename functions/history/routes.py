@@ -41,8 +41,10 @@ async def list_conversations(
     cursor: Cursor = None,
     q: Annotated[SearchText | None, Query(description="Search titles and messages (1-200 characters).")] = None,
 ) -> Response:
-    page = caller.database.read(
-        lambda session: conversations.list_conversations(session, caller.user_id, limit=limit, cursor=cursor, query=q)
+    page = caller.database.read_core(
+        lambda connection: conversations.list_conversations(
+            connection, caller.user_id, limit=limit, cursor=cursor, query=q
+        )
     )
     return _json(
         ConversationPage(items=[ConversationPublic.model_validate(c) for c in page.items], next_cursor=page.next_cursor)
@@ -51,8 +53,8 @@ async def list_conversations(
 
 @router.get("/{conversation_id}", response_model=ConversationPublic, summary="Get one conversation")
 async def get_conversation(conversation_id: str, caller: HistoryCaller) -> Response:
-    summary = caller.database.read(
-        lambda session: conversations.conversation_summary(session, caller.user_id, conversation_id)
+    summary = caller.database.read_core(
+        lambda connection: conversations.conversation_summary(connection, caller.user_id, conversation_id)
     )
     return _json(ConversationPublic.model_validate(summary))
 
@@ -65,9 +67,9 @@ async def list_messages(
     cursor: Cursor = None,
     order: Literal["asc", "desc"] = "asc",
 ) -> Response:
-    page = caller.database.read(
-        lambda session: conversations.list_messages(
-            session, caller.user_id, conversation_id, limit=limit, cursor=cursor, order=order
+    page = caller.database.read_core(
+        lambda connection: conversations.list_messages(
+            connection, caller.user_id, conversation_id, limit=limit, cursor=cursor, order=order
         )
     )
     return _json(MessagePage.model_validate({"items": page.items, "next_cursor": page.next_cursor}))

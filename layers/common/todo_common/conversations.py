@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from todo_common import keyset
@@ -123,9 +124,10 @@ def owned_conversation(
     return conversation
 
 
-def check_owned(session: Session, user_id: str, conversation_id: str) -> None:
+def check_owned(db: Session | Connection, user_id: str, conversation_id: str) -> None:
     """Raise 404/403 unless the conversation exists and is the user's (the slow path after an empty result)."""
-    require_owner(session.exec(select(Conversation.user_id).where(Conversation.id == conversation_id)).first(), user_id)
+    owner = _connection(db).execute(sa.select(_CONVERSATION.c.user_id).where(_CONVERSATION.c.id == conversation_id))
+    require_owner(owner.scalar(), user_id)
 
 
 def require_owner(owner: str | None, user_id: str) -> None:
@@ -136,15 +138,15 @@ def require_owner(owner: str | None, user_id: str) -> None:
         raise forbidden("This conversation belongs to another user.")
 
 
-def conversation_summary(session: Session, user_id: str, conversation_id: str) -> ConversationSummary:
-    row = session.connection().execute(_summary_statement(), {"cid": conversation_id}).first()
+def conversation_summary(db: Session | Connection, user_id: str, conversation_id: str) -> ConversationSummary:
+    row = _connection(db).execute(_summary_statement(), {"cid": conversation_id}).first()
     require_owner(row.user_id if row else None, user_id)
     assert row is not None
     return ConversationSummary.of_row(row)
 
 
 def list_conversations(
-    session: Session, user_id: str, *, limit: int, cursor: str | None = None, query: str | None = None
+    db: Session | Connection, user_id: str, *, limit: int, cursor: str | None = None, query: str | None = None
 ) -> Page[ConversationSummary]:
     """The user's conversations, most recently updated first; `query` matches titles and message text."""
     values: dict[str, Any] = {"uid": user_id, "limit": limit + 1}
@@ -154,7 +156,7 @@ def list_conversations(
     if query:
         values["pattern"] = contains_pattern(query)
     statement = _list_statement(bool(cursor), bool(query))
-    rows = [ConversationSummary.of_row(row) for row in session.connection().execute(statement, values)]
+    rows = [ConversationSummary.of_row(row) for row in _connection(db).execute(statement, values)]
     return _page(rows, limit, lambda c: encode_cursor(u=c.updated_at.isoformat(), i=c.id))
 
 
@@ -187,7 +189,7 @@ def _list_statement(resumed: bool, searching: bool) -> sa.Select[Any]:
 
 
 def list_messages(
-    session: Session,
+    db: Session | Connection,
     user_id: str,
     conversation_id: str,
     *,
@@ -203,9 +205,9 @@ def list_messages(
         if position["o"] != order:
             raise invalid_cursor()
         values["seq"] = position["s"]
-    rows = _settled_rows(session.connection().execute(_page_statement(order, bool(cursor)), values))
+    rows = _settled_rows(_connection(db).execute(_page_statement(order, bool(cursor)), values))
     if not rows:
-        check_owned(session, user_id, conversation_id)
+        check_owned(db, user_id, conversation_id)
     return _page(rows, limit, lambda m: encode_cursor(s=m["seq"], o=order))
 
 
@@ -234,6 +236,11 @@ def _export_statement(resumed: bool) -> sa.Select[Any]:
     seq = _MESSAGE_TABLE.c.seq
     statement = _messages().where(seq > sa.bindparam("seq")) if resumed else _messages()
     return statement.order_by(seq).limit(sa.bindparam("limit"))
+
+
+def _connection(db: Session | Connection) -> Connection:
+    """The connection a Core read runs on: the one given, or the session's (the history pages pass no session)."""
+    return db if isinstance(db, Connection) else db.connection()
 
 
 def _settled_rows(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
