@@ -246,9 +246,10 @@ def _connection(db: Session | Connection) -> Connection:
 def _settled_rows(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     """Rows as `settled` shows messages: a `streaming` one without a live lease reads as interrupted."""
     now = utcnow()
+    keys = tuple(result.keys())
     found = []
-    for row in result.mappings().all():
-        message = dict(row)
+    for row in result.all():  # zipped with the keys once: a RowMapping per row costs more than the dict
+        message = dict(zip(keys, row, strict=True))
         lease_until = message.pop("turn_lease_until")
         if died_mid_answer(message["status"], lease_until, now):
             message["status"], message["error_code"] = "error", INTERRUPTED
