@@ -1,29 +1,33 @@
-"""The history routes' dependencies, run on the event loop instead of a worker thread each.
+"""The history routes' one dependency: who is asking, verified, and the database to ask, run on the event loop.
 
-FastAPI runs a plain `def` dependency in the thread pool: a hop that costs more than the work here (a token check
-is tens of microseconds of CPU, its keys cached at module scope; the services are an attribute read). The history
-function serves one request at a time per container (Mangum), so nothing waits behind the check."""
+FastAPI runs a plain `def` dependency in the thread pool: a hop that costs more than the work here (one token check,
+its keys cached at module scope, and an attribute read). The history function serves one request at a time per
+container (Mangum), so nothing waits behind the check."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from todo_common.auth import Principal
-from todo_common.dependencies import BetterAuthScheme, ChatTokenScheme, current_user
+from todo_common.db import Database
+from todo_common.dependencies import BetterAuthScheme, ChatTokenScheme, bearer_token, require_path_user
 from todo_common.services import Services
 
 
-async def history_user(request: Request, user_id: str, _a: BetterAuthScheme, _c: ChatTokenScheme) -> Principal:
-    """`current_user`: the verified caller, who must be the path's `{user_id}` (else 403)."""
-    return current_user(request, user_id, _a, _c)
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    database: Database
 
 
-async def history_services(request: Request) -> Services:
+async def history_caller(request: Request, user_id: str, _a: BetterAuthScheme, _c: ChatTokenScheme) -> Caller:
+    """The verified caller (either kind of token), who must be the path's `{user_id}` (else 403)."""
     services: Services = request.app.state.services
-    return services
+    principal = services.verifier.verify(bearer_token(request))
+    require_path_user(principal, user_id)
+    return Caller(principal.user_id, services.database)
 
 
-HistoryUser = Annotated[Principal, Depends(history_user)]
-HistoryServices = Annotated[Services, Depends(history_services)]
+HistoryCaller = Annotated[Caller, Depends(history_caller)]

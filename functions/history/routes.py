@@ -1,4 +1,9 @@
-"""GET/PATCH/DELETE /api/{user_id}/conversations[...]: the user's chat history."""
+"""GET/PATCH/DELETE /api/{user_id}/conversations[...]: the user's chat history.
+
+The three page reads are `async` and run their query inline, on the event loop: no thread-pool hop per request. A
+Lambda container serves one request at a time, and a read is one autocommit SELECT, which never waits on a row lock
+(PostgreSQL's MVCC, SQLite's WAL), so it cannot stall behind a chat turn's transaction. Writes (a rename or delete
+may wait on a turn's row lock) and the streamed export keep FastAPI's thread pool."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from functions.history import export
-from functions.history.caller import HistoryServices, HistoryUser
+from functions.history.caller import HistoryCaller
 from functions.history.schemas import (
     ConversationPage,
     ConversationPublic,
@@ -30,15 +35,16 @@ Cursor = Annotated[StoredText | None, Query(max_length=512, description="`next_c
 
 
 @router.get("", response_model=ConversationPage, summary="List conversations, most recently updated first")
-def list_conversations(
-    user: HistoryUser,
-    services: HistoryServices,
+async def list_conversations(
+    caller: HistoryCaller,
     limit: Limit = 20,
     cursor: Cursor = None,
     q: Annotated[SearchText | None, Query(description="Search titles and messages (1-200 characters).")] = None,
 ) -> Response:
-    page = services.database.read(
-        lambda session: conversations.list_conversations(session, user.user_id, limit=limit, cursor=cursor, query=q)
+    page = caller.database.read_core(
+        lambda connection: conversations.list_conversations(
+            connection, caller.user_id, limit=limit, cursor=cursor, query=q
+        )
     )
     return _json(
         ConversationPage(items=[ConversationPublic.model_validate(c) for c in page.items], next_cursor=page.next_cursor)
@@ -46,44 +52,41 @@ def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationPublic, summary="Get one conversation")
-def get_conversation(conversation_id: str, user: HistoryUser, services: HistoryServices) -> Response:
-    summary = services.database.read(
-        lambda session: conversations.conversation_summary(session, user.user_id, conversation_id)
+async def get_conversation(conversation_id: str, caller: HistoryCaller) -> Response:
+    summary = caller.database.read_core(
+        lambda connection: conversations.conversation_summary(connection, caller.user_id, conversation_id)
     )
     return _json(ConversationPublic.model_validate(summary))
 
 
 @router.get("/{conversation_id}/messages", response_model=MessagePage, summary="List a conversation's messages")
-def list_messages(
+async def list_messages(
     conversation_id: str,
-    user: HistoryUser,
-    services: HistoryServices,
+    caller: HistoryCaller,
     limit: Limit = 50,
     cursor: Cursor = None,
     order: Literal["asc", "desc"] = "asc",
 ) -> Response:
-    page = services.database.read(
-        lambda session: conversations.list_messages(
-            session, user.user_id, conversation_id, limit=limit, cursor=cursor, order=order
+    page = caller.database.read_core(
+        lambda connection: conversations.list_messages(
+            connection, caller.user_id, conversation_id, limit=limit, cursor=cursor, order=order
         )
     )
     return _json(MessagePage.model_validate({"items": page.items, "next_cursor": page.next_cursor}))
 
 
 @router.patch("/{conversation_id}", response_model=ConversationPublic, summary="Rename a conversation")
-def rename_conversation(
-    conversation_id: str, body: ConversationRename, user: HistoryUser, services: HistoryServices
-) -> ConversationPublic:
+def rename_conversation(conversation_id: str, body: ConversationRename, caller: HistoryCaller) -> ConversationPublic:
     def rename(session: Session) -> conversations.ConversationSummary:
-        conversations.rename_conversation(session, user.user_id, conversation_id, body.title)
-        return conversations.conversation_summary(session, user.user_id, conversation_id)
+        conversations.rename_conversation(session, caller.user_id, conversation_id, body.title)
+        return conversations.conversation_summary(session, caller.user_id, conversation_id)
 
-    return ConversationPublic.model_validate(services.database.write(rename))
+    return ConversationPublic.model_validate(caller.database.write(rename))
 
 
 @router.delete("/{conversation_id}", status_code=204, summary="Delete a conversation and all its messages")
-def delete_conversation(conversation_id: str, user: HistoryUser, services: HistoryServices) -> Response:
-    services.database.write(lambda session: conversations.delete_conversation(session, user.user_id, conversation_id))
+def delete_conversation(conversation_id: str, caller: HistoryCaller) -> Response:
+    caller.database.write(lambda session: conversations.delete_conversation(session, caller.user_id, conversation_id))
     return Response(status_code=204)
 
 
@@ -96,19 +99,18 @@ def delete_conversation(conversation_id: str, user: HistoryUser, services: Histo
 )
 def export_conversation(
     conversation_id: str,
-    user: HistoryUser,
-    services: HistoryServices,
+    caller: HistoryCaller,
     format: Literal["json", "markdown"] = "json",
 ) -> Response:
     def look(session: Session) -> tuple[conversations.ConversationSummary, tuple[int, int]]:
-        summary = conversations.conversation_summary(session, user.user_id, conversation_id)
+        summary = conversations.conversation_summary(session, caller.user_id, conversation_id)
         return summary, conversations.stored_size(session, conversation_id)
 
-    summary, (messages, stored_chars) = services.database.read(look)
-    export.check_exportable(export.estimated_bytes(messages, stored_chars), user.user_id, conversation_id)
+    summary, (messages, stored_chars) = caller.database.read(look)
+    export.check_exportable(export.estimated_bytes(messages, stored_chars), caller.user_id, conversation_id)
     conversation = ConversationPublic.model_validate(summary)
     write, media_type, extension = export.WRITERS[format]
-    body = write(conversation, export.pages(services.database, conversation_id))
+    body = write(conversation, export.pages(caller.database, conversation_id))
     filename = export.download_filename(conversation, extension)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     return StreamingResponse(body, media_type=media_type, headers=headers)

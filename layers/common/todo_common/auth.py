@@ -8,6 +8,8 @@ read from the token header. The user id the code trusts is the verified `sub`, n
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -93,14 +95,7 @@ class TokenVerifier:
         self._leeway = settings.jwt_leeway_seconds
 
     def verify(self, token: str, accept: frozenset[TokenKind] = ALL_TOKEN_KINDS) -> Principal:
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError as exc:
-            raise unauthorized("The bearer token is malformed.") from exc
-        if not isinstance(unverified, dict):
-            raise unauthorized("The bearer token is malformed.")
-
+        header, unverified = _unverified(token)
         if unverified.get("iss") == CHAT_TOKEN_ISSUER and "kid" not in header:
             kind: TokenKind = "chat"
             claims = self._verify_chat_token(token)
@@ -157,8 +152,25 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError as exc:
             raise unauthorized("The bearer token has expired.") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise unauthorized("The bearer token is invalid.") from exc
+        except jwt.DecodeError as exc:  # what the strict parse refused that `_unverified` let through
+            raise unauthorized("The bearer token is malformed.") from exc
         except jwt.PyJWTError as exc:
             raise unauthorized("The bearer token is invalid.") from exc
+
+
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The token's header and claims as it states them, read once and only to choose the key: `jwt.decode` then
+    parses it strictly and checks the signature and every claim."""
+    try:
+        header, payload, _signature = token.split(".")
+        parts = [json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) for part in (header, payload)]
+    except (ValueError, RecursionError) as exc:  # binascii.Error, JSONDecodeError, UnicodeDecodeError: ValueErrors
+        raise unauthorized("The bearer token is malformed.") from exc
+    if not all(isinstance(part, dict) for part in parts):
+        raise unauthorized("The bearer token is malformed.")
+    return parts[0], parts[1]
 
 
 def mint_chat_token(settings: Settings, user_id: str, *, now: int | None = None) -> tuple[str, int]:

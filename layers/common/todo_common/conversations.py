@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from todo_common import keyset
@@ -73,6 +74,7 @@ _SUMMARY_COLUMNS = (
     Conversation.__table__.c.updated_at,  # type: ignore[attr-defined]
     Conversation.__table__.c.message_count,  # type: ignore[attr-defined]
 )
+_CONVERSATION: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
 _MESSAGE_TABLE: sa.Table = Message.__table__  # type: ignore[attr-defined]
 MESSAGE_FIELDS = (
     "id",
@@ -122,9 +124,10 @@ def owned_conversation(
     return conversation
 
 
-def check_owned(session: Session, user_id: str, conversation_id: str) -> None:
+def check_owned(db: Session | Connection, user_id: str, conversation_id: str) -> None:
     """Raise 404/403 unless the conversation exists and is the user's (the slow path after an empty result)."""
-    require_owner(session.exec(select(Conversation.user_id).where(Conversation.id == conversation_id)).first(), user_id)
+    owner = _connection(db).execute(sa.select(_CONVERSATION.c.user_id).where(_CONVERSATION.c.id == conversation_id))
+    require_owner(owner.scalar(), user_id)
 
 
 def require_owner(owner: str | None, user_id: str) -> None:
@@ -135,40 +138,58 @@ def require_owner(owner: str | None, user_id: str) -> None:
         raise forbidden("This conversation belongs to another user.")
 
 
-def conversation_summary(session: Session, user_id: str, conversation_id: str) -> ConversationSummary:
-    statement = sa.select(*_SUMMARY_COLUMNS, _last_content().label("last")).where(
-        col(Conversation.id) == conversation_id
-    )
-    row = _core(session, statement).first()
+def conversation_summary(db: Session | Connection, user_id: str, conversation_id: str) -> ConversationSummary:
+    row = _connection(db).execute(_summary_statement(), {"cid": conversation_id}).first()
     require_owner(row.user_id if row else None, user_id)
     assert row is not None
     return ConversationSummary.of_row(row)
 
 
 def list_conversations(
-    session: Session, user_id: str, *, limit: int, cursor: str | None = None, query: str | None = None
+    db: Session | Connection, user_id: str, *, limit: int, cursor: str | None = None, query: str | None = None
 ) -> Page[ConversationSummary]:
     """The user's conversations, most recently updated first; `query` matches titles and message text."""
-    statement = sa.select(*_SUMMARY_COLUMNS, _last_content().label("last")).where(col(Conversation.user_id) == user_id)
+    values: dict[str, Any] = {"uid": user_id, "limit": limit + 1}
     if cursor:
         position = decode_cursor(cursor, u=datetime, i=str)
-        updated_at = position["u"]
-        statement = statement.where(keyset.after(_RECENT, (updated_at, position["i"]), "desc"))
+        values["after_u"], values["after_i"] = position["u"], position["i"]
     if query:
-        pattern = contains_pattern(query)
+        values["pattern"] = contains_pattern(query)
+    statement = _list_statement(bool(cursor), bool(query))
+    rows = [ConversationSummary.of_row(row) for row in _connection(db).execute(statement, values)]
+    return _page(rows, limit, lambda c: encode_cursor(u=c.updated_at.isoformat(), i=c.id))
+
+
+@functools.cache
+def _summary_statement() -> sa.Select[Any]:
+    """One conversation (`:cid`) with its preview: built once, reused (no statement or cache key per request)."""
+    return sa.select(*_SUMMARY_COLUMNS, _last_content().label("last")).where(_CONVERSATION.c.id == sa.bindparam("cid"))
+
+
+@functools.cache
+def _list_statement(resumed: bool, searching: bool) -> sa.Select[Any]:
+    """A page of the user's (`:uid`) conversations, after (`:after_u`, `:after_i`) when `resumed`, matching
+    `:pattern` when `searching`: built once per shape, reused."""
+    table = _CONVERSATION.c
+    statement = sa.select(*_SUMMARY_COLUMNS, _last_content().label("last")).where(table.user_id == sa.bindparam("uid"))
+    if resumed:
+        position = sa.tuple_(
+            sa.bindparam("after_u", type_=table.updated_at.type), sa.bindparam("after_i", type_=table.id.type)
+        )
+        statement = statement.where(keyset.after(_RECENT, [position], "desc"))
+    if searching:
+        pattern = sa.bindparam("pattern", type_=sa.Text())
         in_messages = (
             select(Message.id)
             .where(Message.conversation_id == Conversation.id, col(Message.content).ilike(pattern, escape="\\"))
             .exists()
         )
-        statement = statement.where(sa.or_(col(Conversation.title).ilike(pattern, escape="\\"), in_messages))
-    statement = statement.order_by(*keyset.ordered(_RECENT, "desc")).limit(limit + 1)
-    rows = [ConversationSummary.of_row(row) for row in _core(session, statement)]
-    return _page(rows, limit, lambda c: encode_cursor(u=c.updated_at.isoformat(), i=c.id))
+        statement = statement.where(sa.or_(table.title.ilike(pattern, escape="\\"), in_messages))
+    return statement.order_by(*keyset.ordered(_RECENT, "desc")).limit(sa.bindparam("limit"))
 
 
 def list_messages(
-    session: Session,
+    db: Session | Connection,
     user_id: str,
     conversation_id: str,
     *,
@@ -184,9 +205,9 @@ def list_messages(
         if position["o"] != order:
             raise invalid_cursor()
         values["seq"] = position["s"]
-    rows = _settled_rows(session.connection().execute(_page_statement(order, bool(cursor)), values))
+    rows = _settled_rows(_connection(db).execute(_page_statement(order, bool(cursor)), values))
     if not rows:
-        check_owned(session, user_id, conversation_id)
+        check_owned(db, user_id, conversation_id)
     return _page(rows, limit, lambda m: encode_cursor(s=m["seq"], o=order))
 
 
@@ -217,17 +238,18 @@ def _export_statement(resumed: bool) -> sa.Select[Any]:
     return statement.order_by(seq).limit(sa.bindparam("limit"))
 
 
-def _core(session: Session, statement: sa.Select[Any]) -> sa.CursorResult[Any]:
-    """A Core select on the session's connection: plain rows, without the ORM's loading machinery."""
-    return session.connection().execute(statement)
+def _connection(db: Session | Connection) -> Connection:
+    """The connection a Core read runs on: the one given, or the session's (the history pages pass no session)."""
+    return db if isinstance(db, Connection) else db.connection()
 
 
 def _settled_rows(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     """Rows as `settled` shows messages: a `streaming` one without a live lease reads as interrupted."""
     now = utcnow()
+    keys = tuple(result.keys())
     found = []
-    for row in result.mappings().all():
-        message = dict(row)
+    for row in result.all():  # zipped with the keys once: a RowMapping per row costs more than the dict
+        message = dict(zip(keys, row, strict=True))
         lease_until = message.pop("turn_lease_until")
         if died_mid_answer(message["status"], lease_until, now):
             message["status"], message["error_code"] = "error", INTERRUPTED

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import CursorResult, Engine, Row, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, Row, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session
 
@@ -86,21 +86,42 @@ class Database:
 
         return self._run(work, self._autocommit_engine, commit=False)
 
+    def read_core(self, work: Callable[[Connection], T]) -> T:
+        """`read` for Core statements alone: `work` gets the pooled connection itself, without an ORM session
+        around it (which costs more CPU than a history page's one SELECT)."""
+
+        def attempt() -> T:
+            with self._autocommit_engine.connect() as connection:
+                return work(connection)
+
+        return self._retried(attempt, self._autocommit_engine)
+
     def _run(self, work: Callable[[Session], T], engine: Engine, *, commit: bool) -> T:
-        for attempt in (1, 2):
-            committing = False
-            try:
-                with Session(engine, expire_on_commit=False) as session:
-                    result = work(session)
-                    if commit:
-                        committing = True
+        def attempt() -> T:
+            with Session(engine, expire_on_commit=False) as session:
+                result = work(session)
+                if commit:
+                    try:
                         session.commit()
-                    return result
+                    except DBAPIError as exc:
+                        # A commit that failed may or may not have landed: never run that work twice.
+                        if exc.connection_invalidated:
+                            raise DatabaseUnavailable("the database connection was lost") from exc
+                        raise
+                return result
+
+        return self._retried(attempt, engine)
+
+    @staticmethod
+    def _retried(attempt: Callable[[], T], engine: Engine) -> T:
+        """`attempt`, once more on a fresh connection if its pooled one turns out dead."""
+        for tried in (1, 2):
+            try:
+                return attempt()
             except DBAPIError as exc:
                 if not exc.connection_invalidated:
                     raise
-                # A commit that failed may or may not have landed: never run that work twice.
-                if attempt == 2 or committing:
+                if tried == 2:
                     raise DatabaseUnavailable("the database connection was lost") from exc
                 logger.warning("database connection was stale; retrying on a fresh one")
                 engine.pool.dispose()
