@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -80,28 +79,23 @@ def run() -> str:
 def _against_baseline(sandbox: Sandbox, built: Path) -> list[str]:
     """With BENCH_SANDBOX_BASELINE set to another build (`make package` output of an earlier commit, its bytecode
     compiled by python3.12): both builds' imports, their samples taken in turns so that the machine's load hits both
-    alike; with BENCH_SANDBOX_INSTRUCTIONS=1 also the instructions of one whole cold process each, counted by
-    valgrind (the same count whatever the load)."""
+    alike (the `instructions` section counts what each does, whatever the load)."""
     baseline = os.environ.get("BENCH_SANDBOX_BASELINE")
     if not baseline:
         return []
-    counting = os.environ.get("BENCH_SANDBOX_INSTRUCTIONS") == "1"
     rows = []
     for name in FUNCTIONS:
         bundles = [Bundle(name, root / "functions" / name, root / "layer") for root in (built, Path(baseline))]
         this, old = _paired(sandbox, bundles)
         cells = [f"{_s(min(this))} / {_s(statistics.median(this))}", f"{_s(min(old))} / {_s(statistics.median(old))}"]
-        if counting:
-            cells.append(" / ".join(f"{_instructions(sandbox, bundle) / 1e9:.2f} G" for bundle in bundles))
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    header = "| function | this build | baseline build |" + (" instructions, this / baseline |" if counting else "")
     return [
         "",
         f"Against the baseline build `{baseline}`, both with bytecode, {RUNS} runs each taken in turns; import "
         "min / median.",
         "",
-        header,
-        "|---|---|---|" + ("---|" if counting else ""),
+        "| function | this build | baseline build |",
+        "|---|---|---|",
         *rows,
     ]
 
@@ -115,17 +109,6 @@ def _paired(sandbox: Sandbox, bundles: list[Bundle]) -> tuple[list[float], list[
         for index, command in enumerate(commands):
             samples[index].append(_cold_process(command)[0])
     return samples[0], samples[1]
-
-
-def _instructions(sandbox: Sandbox, bundle: Bundle) -> int:
-    valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    finished = subprocess.run(
-        sandbox.command(bundle, [*valgrind, *sandbox.bootstrap()]), capture_output=True, text=True, check=True
-    )
-    counted = re.search(r"Collected : (\d+)", finished.stderr)
-    if counted is None:
-        raise RuntimeError(f"valgrind counted nothing: {finished.stderr[-500:]}")
-    return int(counted.group(1))
 
 
 def _samples(sandbox: Sandbox, bundle: Bundle, runs: int = RUNS) -> tuple[list[float], list[float]]:

@@ -1,0 +1,66 @@
+"""Instructions of a cold import in the Lambda sandbox, counted by valgrind (callgrind): unlike seconds, the count
+does not move with the machine's load, so a change to what a cold start does can be measured on a busy machine.
+
+One whole cold process per bundle (interpreter start, `import app`, exit), `make package` for this machine's
+architecture with its bytecode. BENCH_SANDBOX_BASELINE names another build (`make package` output of an earlier
+commit, its bytecode compiled by python3.12) to count beside it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from infra.bench.lambda_sandbox import ENVIRONMENT, FUNCTIONS
+from infra.package import host_architecture, package
+from tests.support.lambda_sandbox import Bundle, Sandbox, can_unshare, runtime_environment
+
+
+def run() -> str:
+    if shutil.which("valgrind") is None or not can_unshare():
+        raise SystemExit("counting instructions needs valgrind and a private mount namespace (unshare -m)")
+    sandbox = Sandbox(runtime=runtime_environment(), environment=ENVIRONMENT)
+    baseline = os.environ.get("BENCH_SANDBOX_BASELINE")
+    scratch = Path(tempfile.mkdtemp(prefix="todo-chat-instructions-"))
+    try:
+        package(scratch, host_architecture())
+        builds = [scratch, *([Path(baseline)] if baseline else [])]
+        rows = []
+        for name in FUNCTIONS:
+            counts = [
+                _instructions(sandbox, Bundle(name, root / "functions" / name, root / "layer")) for root in builds
+            ]
+            cells = [f"{count / 1e9:.2f} G" for count in counts]
+            if baseline:
+                cells.append(f"{counts[0] / counts[1]:.2f}x")
+            rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    header = "| function | this build |" + (" baseline build | this / baseline |" if baseline else "")
+    return "\n".join(
+        [
+            "## Instructions of a cold import",
+            "",
+            f"One cold process per bundle in the Lambda sandbox (`make package` for {host_architecture()}, with "
+            "bytecode): interpreter start, `import app`, exit, its instructions counted by valgrind's callgrind, "
+            "which no machine load changes." + (f" Baseline: `{baseline}`." if baseline else ""),
+            "",
+            header,
+            "|---|---|" + ("---|---|" if baseline else ""),
+            *rows,
+        ]
+    )
+
+
+def _instructions(sandbox: Sandbox, bundle: Bundle) -> int:
+    valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    finished = subprocess.run(
+        sandbox.command(bundle, [*valgrind, *sandbox.bootstrap()]), capture_output=True, text=True, check=True
+    )
+    counted = re.search(r"Collected : (\d+)", finished.stderr)
+    if counted is None:
+        raise RuntimeError(f"valgrind counted nothing: {finished.stderr[-500:]}")
+    return int(counted.group(1))
