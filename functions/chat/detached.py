@@ -3,11 +3,13 @@
 The producer runs in its own task and hands items over through a queue. When the client goes away, the response
 generator is cancelled, but the producer is not: the generator waits (shielded) for it to finish, so the request,
 and on Lambda the invocation, lasts until the turn is stored. While the producer is quiet for `keepalive_seconds`,
-the consumer gets `KEEPALIVE` so proxies keep the connection open."""
+the consumer gets `KEEPALIVE` so proxies keep the connection open. `detached_batches` hands over every item ready at
+once together (a response writes them in one send)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Final, TypeVar
 
@@ -30,29 +32,33 @@ async def detached(
 ) -> AsyncGenerator[T | _Keepalive, None]:
     """`source`'s items, then its end; `on_abandon` is called when the consumer leaves before that end (the
     producer still runs to its end)."""
-    queue: asyncio.Queue[object] = asyncio.Queue()
-    failure: list[BaseException] = []
-
-    async def produce() -> None:
-        try:
-            async for item in source:
-                queue.put_nowait(item)
-        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            failure.append(exc)
-        finally:
-            queue.put_nowait(_END)
-
-    producer = asyncio.create_task(produce())
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), keepalive_seconds)
-            except TimeoutError:
+    async with contextlib.aclosing(detached_batches(source, keepalive_seconds, on_abandon)) as batches:
+        async for batch in batches:
+            if batch is KEEPALIVE:
                 yield KEEPALIVE
                 continue
-            if item is _END:
+            for item in batch:  # type: ignore[union-attr]
+                yield item
+
+
+async def detached_batches(
+    source: AsyncIterator[T], keepalive_seconds: float | None = None, on_abandon: Callable[[], None] | None = None
+) -> AsyncGenerator[list[T] | _Keepalive, None]:
+    """As `detached`, but the items come in lists: each one every item the producer had handed over by then."""
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    failure: list[BaseException] = []
+    producer = asyncio.create_task(_produce(source, queue, failure))
+    try:
+        while True:
+            first = await _next(queue, keepalive_seconds)
+            if first is KEEPALIVE:
+                yield KEEPALIVE
+                continue
+            items, ended = _with_ready(first, queue)
+            if items:
+                yield items  # type: ignore[misc]
+            if ended:
                 break
-            yield item  # type: ignore[misc]
         if failure:
             raise failure[0]
     finally:
@@ -61,3 +67,32 @@ async def detached(
                 on_abandon()
             with anyio.CancelScope(shield=True):
                 await producer
+
+
+async def _produce(source: AsyncIterator[T], queue: asyncio.Queue[object], failure: list[BaseException]) -> None:
+    try:
+        async for item in source:
+            queue.put_nowait(item)
+    except Exception as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+        failure.append(exc)
+    finally:
+        queue.put_nowait(_END)
+
+
+async def _next(queue: asyncio.Queue[object], keepalive_seconds: float | None) -> object:
+    """The next item (at once when one is queued: no task, no timer), or `KEEPALIVE` after `keepalive_seconds`."""
+    if queue.qsize():
+        return queue.get_nowait()
+    try:
+        return await asyncio.wait_for(queue.get(), keepalive_seconds)
+    except TimeoutError:
+        return KEEPALIVE
+
+
+def _with_ready(first: object, queue: asyncio.Queue[object]) -> tuple[list[object], bool]:
+    """`first` and every item already queued after it, and whether the stream's end (always last) is among them."""
+    items = [first]
+    while queue.qsize():
+        items.append(queue.get_nowait())
+    ended = items[-1] is _END
+    return items[:-1] if ended else items, ended

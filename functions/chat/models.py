@@ -7,13 +7,16 @@ item ids: stored messages, ChatKit items and tool-call records get their own ids
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import Any, cast, get_args
 
+import httpx2
 from agents import set_tracing_disabled
 from agents.models.interface import Model
 from openai import AsyncOpenAI, AsyncStream, NotGiven, Omit
+from openai._models import construct_type
 from openai._types import RequestOptions
 from openai.types.responses import Response, ResponseStreamEvent
+from pydantic import BaseModel, ValidationError
 
 from functions.chat.offline_model import OfflineModel
 from functions.chat.settings import ChatSettings
@@ -44,7 +47,7 @@ class PlainBodyOpenAI(AsyncOpenAI):
     none of them (the Agents SDK builds it from the API's own wire names). The client's documented way to send a
     body untouched is `client.post`; the Agents SDK's Responses model calls `responses.create` when a client has
     no `with_streaming_response` (its path for custom clients). Auth, retries, timeouts and the response's
-    parsing are the client's own."""
+    parsing are the client's own, but for the stream's events (`StreamEvent`)."""
 
     @cached_property
     def responses(self) -> PlainResponses:  # type: ignore[override]
@@ -62,15 +65,40 @@ class PlainResponses:
         options: RequestOptions = {"headers": extra_headers or {}, "params": extra_query or {}}
         if _given(timeout) and timeout is not None:
             options["timeout"] = timeout
-        answer: Response | AsyncStream[ResponseStreamEvent] = await self._client.post(
+        answer = await self._client.post(
             "/responses",
             body=body,
             options=options,
             cast_to=Response,
             stream=bool(body.get("stream")),
-            stream_cls=AsyncStream[ResponseStreamEvent],
+            stream_cls=AsyncStream[StreamEvent],
         )
-        return answer
+        return cast(Response | AsyncStream[ResponseStreamEvent], answer)  # StreamEvent builds ResponseStreamEvent
+
+
+# Every event class of the Responses stream, by its `type`.
+_EVENT_CLASSES: dict[str, type[BaseModel]] = {
+    get_args(cls.model_fields["type"].annotation)[0]: cls for cls in get_args(get_args(ResponseStreamEvent)[0])
+}
+
+
+class StreamEvent:
+    """How the client builds each streamed event (its `ModelBuilderProtocol`): the class its `type` names, validated.
+
+    The client's own way validates the event against the union of all ~60 event classes before it looks at `type`
+    (80 µs an event, against 3 µs for the one class); the result is the same instance. Like the client, an event
+    that does not validate is still built, unchecked, as the class its `type` names, and an unknown `type` goes the
+    client's own way."""
+
+    @classmethod
+    def build(cls, *, response: httpx2.Response, data: object) -> object:
+        event_class = _EVENT_CLASSES.get(data.get("type")) if isinstance(data, dict) else None  # type: ignore[arg-type]
+        if event_class is None:
+            return construct_type(type_=ResponseStreamEvent, value=data)
+        try:
+            return event_class.model_validate(data)
+        except ValidationError:
+            return construct_type(type_=event_class, value=data)
 
 
 def _given(value: Any) -> bool:

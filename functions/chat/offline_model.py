@@ -91,18 +91,28 @@ def describe_result(tool: str, output: Any) -> str:
 
 class OfflineModel(Model):
     async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
-        return await self._renderer(_input_of(args, kwargs)).get_response(*args, **kwargs)
+        renderer, args, kwargs = self._renderer(args, kwargs)
+        return await renderer.get_response(*args, **kwargs)
 
     async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[TResponseStreamEvent]:
-        async for event in self._renderer(_input_of(args, kwargs)).stream_response(*args, **kwargs):
+        renderer, args, kwargs = self._renderer(args, kwargs)
+        async for event in renderer.stream_response(*args, **kwargs):
             if isinstance(event, ResponseTextDeltaEvent):
                 for chunk in _chunks(event.delta):
                     yield event.model_copy(update={"delta": chunk})
             else:
                 yield event
 
-    def _renderer(self, items: list[Any]) -> ScriptedModel:
-        return ScriptedModel([self.respond(items)])
+    def _renderer(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[ScriptedModel, tuple[Any, ...], dict[str, Any]]:
+        """The SDK's deterministic model scripted with this call's answer, and the call's arguments for it. The
+        answer is already chosen, so it is given no input: it would only deep-copy the whole conversation twice
+        to record the call (a test's record)."""
+        renderer = ScriptedModel([self.respond(_input_of(args, kwargs))])
+        if "input" in kwargs:
+            return renderer, args, kwargs | {"input": []}
+        return renderer, (args[0], [], *args[2:]) if len(args) > 1 else args, kwargs
 
     def respond(self, items: list[Any]) -> list[TResponseOutputItem]:
         """The model's output for this input: a tool call for a new command, else text."""

@@ -30,7 +30,7 @@ from functions.chat import tasks
 from functions.chat.caller import Caller
 from functions.chat.chatkit_server import ThreadNotOpen
 from functions.chat.chatkit_view import item_text
-from functions.chat.detached import KEEPALIVE, detached
+from functions.chat.detached import KEEPALIVE, detached, detached_batches
 from functions.chat.runtime import ChatRuntime
 from functions.chat.schemas import ChatRequest, ChatResponse
 from functions.chat.sse import KEEPALIVE_COMMENT, failure_body, sse_event
@@ -111,8 +111,8 @@ async def stop(user_id: str, message_id: str, request: Request, user: CurrentUse
 
 def _sse_response(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
-        async for event in detached(events, KEEPALIVE_SECONDS):
-            yield KEEPALIVE_COMMENT if event is KEEPALIVE else sse_event(event)  # type: ignore[arg-type]
+        async for batch in detached_batches(events, KEEPALIVE_SECONDS):
+            yield KEEPALIVE_COMMENT if batch is KEEPALIVE else b"".join(map(sse_event, batch))  # type: ignore[arg-type]
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
@@ -226,13 +226,14 @@ def _chatkit_response(
     stream: AsyncIterator[bytes | TurnRefused], on_abandon: Callable[[], None] | None = None
 ) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
-        async for chunk in detached(stream, KEEPALIVE_SECONDS, on_abandon):
-            if chunk is KEEPALIVE:
+        async for batch in detached_batches(stream, KEEPALIVE_SECONDS, on_abandon):
+            if batch is KEEPALIVE:
                 yield KEEPALIVE_COMMENT
-            elif isinstance(chunk, TurnRefused):
-                yield _chatkit_error(chunk.message, allow_retry=True)
             else:
-                yield chunk  # type: ignore[misc]
+                yield b"".join(
+                    _chatkit_error(c.message, allow_retry=True) if isinstance(c, TurnRefused) else c
+                    for c in batch  # type: ignore[union-attr]
+                )
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents import Agent, Runner
+from agents import Agent, RunConfig, Runner
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
 
@@ -82,11 +82,18 @@ class TurnEngine:
     def __init__(self, agent: Agent[Caller], *, max_context_chars: int) -> None:
         self.agent = agent
         self.max_context_chars = max_context_chars
+        # One for every run: without it, each run makes a RunConfig of its own, whose model provider (unused: the
+        # agent has its model) it then closes in two more tasks after the run.
+        self.run_config = RunConfig()
 
     async def run(self, context: list[Message], caller: Caller) -> AsyncIterator[AgentEvent]:
         """The agent's answer to the last message of `context`, as it streams. Raises what the model raises."""
         result = Runner.run_streamed(
-            self.agent, history_to_input(context, self.max_context_chars), context=caller, max_turns=MAX_AGENT_TURNS
+            self.agent,
+            history_to_input(context, self.max_context_chars),
+            context=caller,
+            max_turns=MAX_AGENT_TURNS,
+            run_config=self.run_config,
         )
         translator = _Translator(caller)
         async for raw in result.stream_events():

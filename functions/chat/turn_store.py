@@ -312,13 +312,18 @@ class TurnStore:
         if self.database.execute(statement, values).rowcount != 1:
             raise TurnLost(lease.conversation_id)
 
-    def save_progress(self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]) -> None:
+    def save_progress(
+        self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]
+    ) -> bool | None:
+        """Save what the answer has said so far; whether its user asked it to stop meanwhile (None: not saved, the
+        turn does not own it any more)."""
         values = self._progress_values(lease, message_id, content, calls)
         statement = _statement(
             f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, updated_at = :now "
-            f"WHERE id = :mid AND status = 'streaming' AND {OWNED_BY_TURN}"
+            f"WHERE id = :mid AND status = 'streaming' AND {OWNED_BY_TURN} RETURNING error_code"
         )
-        self.database.execute(statement, values)
+        rows = self.database.execute(statement, values).rows
+        return rows[0].error_code == STOP_REQUESTED if rows else None
 
     def finish(
         self,

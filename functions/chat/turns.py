@@ -67,6 +67,10 @@ class StopRequested(Exception):
     """The user asked the running turn to stop."""
 
 
+class DeadlinePassed(Exception):
+    """The turn's deadline passed."""
+
+
 def model_failure(exc: BaseException) -> Failure:
     """What a user can do about a model that failed: the provider's own words are for the logs."""
     kind = type(exc).__name__
@@ -89,6 +93,8 @@ class Recorder:
     calls: list[ToolCallRecord] = field(default_factory=list)
     dirty: bool = False
     flushed_at: float = field(default_factory=time.monotonic)
+    # When the database last told whether the user asked to stop (a progress save tells it too).
+    stop_checked_at: float = field(default_factory=time.monotonic)
 
     def apply(self, event: AgentEvent) -> None:
         if isinstance(event, TextDelta):
@@ -305,16 +311,15 @@ class TurnService:
         recorder = Recorder()
         events: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(start, caller, events))
-        heartbeat = asyncio.create_task(self._heartbeat(start.lease, events))
-        watcher = asyncio.create_task(self._watch_for_stop(caller, start.assistant_message_id, events))
+        watcher = asyncio.create_task(self._watch(start, caller, recorder, events))
+        # The deadline is one timer for the whole turn (not a timeout, and a task, around every event).
+        timer = asyncio.get_running_loop().call_later(
+            max(0.0, deadline - time.monotonic()), events.put_nowait, DeadlinePassed()
+        )
         failure: Failure | None = None
         try:
             while True:
-                try:
-                    item = await asyncio.wait_for(events.get(), max(0.0, deadline - time.monotonic()))
-                except TimeoutError:
-                    failure = TIMEOUT
-                    break
+                item = await events.get()
                 if item is None:
                     break
                 if isinstance(item, BaseException):
@@ -324,12 +329,13 @@ class TurnService:
                 if isinstance(item, ToolFinished):
                     metrics.record_tool_call(item.call.name, item.call.status)
                 yield item
-                await self._maybe_flush(start, recorder)
+                await self._maybe_flush(start, recorder, events)
         finally:
-            for task in (producer, heartbeat, watcher):
+            timer.cancel()
+            for task in (producer, watcher):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(producer, heartbeat, watcher, return_exceptions=True)
+                await asyncio.gather(producer, watcher, return_exceptions=True)
         final = await self._finish(start, recorder, failure, deadline, release=release)
         _record(final, first_byte_ms, (time.monotonic() - began) * 1000)
         yield final
@@ -348,33 +354,43 @@ class TurnService:
             return
         events.put_nowait(None)
 
-    async def _heartbeat(self, lease: Lease, events: asyncio.Queue[AgentEvent | BaseException | None]) -> None:
-        """Renew the lease while the turn runs; a lease found lost (the conversation deleted) stops the turn."""
-        while True:
-            await asyncio.sleep(self.settings.lease_seconds / 3)
-            try:
-                await asyncio.to_thread(self.store.renew, lease)
-            except TurnLost as lost:
-                events.put_nowait(lost)
-                return
-            except DATABASE_ERRORS:
-                logger.warning(
-                    "lease renewal failed; the turn goes on", extra={"conversation_id": lease.conversation_id}
-                )
-
-    async def _watch_for_stop(
-        self, caller: Caller, message_id: str, events: asyncio.Queue[AgentEvent | BaseException | None]
+    async def _watch(
+        self,
+        start: TurnStart,
+        caller: Caller,
+        recorder: Recorder,
+        events: asyncio.Queue[AgentEvent | BaseException | None],
     ) -> None:
-        """The user's Stop: this request's own signal (a ChatKit client that went away) at once, or a stop request
-        stored by any container (`request_stop`), looked for every `STOP_POLL_SECONDS`."""
+        """The heartbeat and the user's Stop, in one task. The lease is renewed every third of its length while the
+        turn runs; a lease found lost (the conversation deleted) stops the turn. A Stop is this request's own signal
+        (a ChatKit client that went away), seen at once, or a stop request stored by any container
+        (`request_stop`), looked for every `STOP_POLL_SECONDS` unless a progress save just told it."""
+        lease, renew_every = start.lease, self.settings.lease_seconds / 3
+        renew_at = time.monotonic() + renew_every
         while True:
+            wake = min(renew_at, recorder.stop_checked_at + STOP_POLL_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(caller.stop_requested.wait(), STOP_POLL_SECONDS)
-            if caller.stop_requested.is_set() or await self._best_effort(
-                lambda: self.store.stop_requested(message_id), False
-            ):
+                await asyncio.wait_for(caller.stop_requested.wait(), max(0.0, wake - time.monotonic()))
+            if caller.stop_requested.is_set():
                 events.put_nowait(StopRequested())
                 return
+            now = time.monotonic()
+            if now >= renew_at:
+                renew_at = now + renew_every
+                try:
+                    await asyncio.to_thread(self.store.renew, lease)
+                except TurnLost as lost:
+                    events.put_nowait(lost)
+                    return
+                except DATABASE_ERRORS:
+                    logger.warning(
+                        "lease renewal failed; the turn goes on", extra={"conversation_id": lease.conversation_id}
+                    )
+            if now - recorder.stop_checked_at >= STOP_POLL_SECONDS:
+                recorder.stop_checked_at = now
+                if await self._best_effort(lambda: self.store.stop_requested(start.assistant_message_id), False):
+                    events.put_nowait(StopRequested())
+                    return
 
     async def request_stop(self, caller: Caller, message_id: str) -> None:
         """Ask the turn writing `message_id` to stop (404 unless it is the caller's answer being written)."""
@@ -382,6 +398,8 @@ class TurnService:
             raise ApiError(404, "not_found", "No answer of yours is being written with this id.")
 
     def _failure_of(self, exc: BaseException) -> Failure:
+        if isinstance(exc, DeadlinePassed):
+            return TIMEOUT
         if isinstance(exc, StopRequested):
             return STOPPED
         if isinstance(exc, TurnLost):
@@ -390,16 +408,26 @@ class TurnService:
             return DATABASE
         return model_failure(exc)
 
-    async def _maybe_flush(self, start: TurnStart, recorder: Recorder) -> None:
-        """Progress saves are best effort: a failed one is logged, and the turn goes on."""
+    async def _maybe_flush(
+        self, start: TurnStart, recorder: Recorder, events: asyncio.Queue[AgentEvent | BaseException | None]
+    ) -> None:
+        """Progress saves are best effort: a failed one is logged, and the turn goes on. A save also tells whether
+        the user asked to stop."""
         if not recorder.dirty or time.monotonic() - recorder.flushed_at < FLUSH_SECONDS:
             return
         recorder.dirty, recorder.flushed_at = False, time.monotonic()
         text, calls = recorder.text, list(recorder.calls)
         try:
-            await asyncio.to_thread(self.store.save_progress, start.lease, start.assistant_message_id, text, calls)
+            stop = await asyncio.to_thread(
+                self.store.save_progress, start.lease, start.assistant_message_id, text, calls
+            )
         except DATABASE_ERRORS:
             logger.warning("progress save failed; the turn goes on", extra={"conversation_id": start.conversation_id})
+            return
+        if stop is not None:
+            recorder.stop_checked_at = recorder.flushed_at
+        if stop:
+            events.put_nowait(StopRequested())
 
     async def _finish(
         self, start: TurnStart, recorder: Recorder, failure: Failure | None, deadline: float, *, release: bool

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -46,8 +47,10 @@ def run() -> str:
 
         users = [UserLoad(f"soak-user-{i:02d}", dev_token(f"soak-user-{i:02d}")) for i in range(USERS)]
         started = time.perf_counter()
+        server_cpu, client_cpu = _cpu_seconds(server.pid), time.process_time()
         asyncio.run(_load(base, users))
         elapsed = time.perf_counter() - started
+        server_cpu, client_cpu = _cpu_seconds(server.pid) - server_cpu, time.process_time() - client_cpu
         lost, duplicated, out_of_order = asyncio.run(_verify(base, users))
     finally:
         server.terminate()
@@ -67,6 +70,8 @@ def run() -> str:
             "| figure | value |",
             "|---|---|",
             f"| turns completed | {len(turns)} in {elapsed:.0f} s ({len(turns) / elapsed:.1f} turns/s) |",
+            f"| gateway CPU per turn | {_ms(server_cpu / max(1, len(turns)))} ({server_cpu:.1f} s in all) |",
+            f"| load client CPU | {client_cpu:.1f} s |",
             f"| turn latency p50 / p99 | {_ms(statistics.median(turns))} / {_ms(_p99(turns))} |",
             f"| first streamed byte p50 / p99 | {_ms(statistics.median(first))} / {_ms(_p99(first))} |",
             f"| failed requests | {len(errors)} |",
@@ -75,7 +80,9 @@ def run() -> str:
             f"| conversations out of order | {out_of_order} |",
             "",
             "On 2 cores the server and the 50 clients share the CPU: latency here is CPU-bound queueing; on Lambda "
-            "each concurrent conversation gets its own container.",
+            "each concurrent conversation gets its own container. The gateway's CPU time per turn (user + system, "
+            "from /proc, during the load) is the figure to compare between runs on a shared machine, where "
+            "turns/s follows the CPU the other processes leave.",
         ]
     )
 
@@ -162,3 +169,9 @@ def _p99(values: list[float]) -> float:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far, user and system (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
