@@ -109,7 +109,8 @@ def main() -> None:
     os.environ.setdefault("DATABASE_POOL_SIZE", "10")
     prepare(os.environ.get("DATABASE_URL") or "sqlite:///.data/todo-chat.db")
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
-    gateway = build_gateway()
+    workers = int(os.environ.get("GATEWAY_WORKERS", "1"))
+    gateway = build_gateway() if workers == 1 else None  # else each worker builds its own
     token = dev_token()
     model = "OpenAI" if os.environ.get("OPENAI_API_KEY") else "the offline model"
     database = (os.environ.get("DATABASE_URL") or "SQLite").split("@")[-1]
@@ -118,7 +119,19 @@ def main() -> None:
     print(f"  dev token for {DEMO_USER} (12 h):\n\n    {token}\n")
     print("  token for another user:  make token USER=OTHER_USER_ID\n")
     # uvloop and httptools: measured faster than asyncio and h11 under load (docs/benchmarks.md, "Load").
-    uvicorn.run(gateway, host=host, port=port, log_level="info", loop="uvloop", http="httptools")
+    if gateway is None:  # processes that share nothing but the database, as Lambda's containers do
+        uvicorn.run(
+            "infra.devserver:build_gateway",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="info",
+            loop="uvloop",
+            http="httptools",
+        )
+    else:
+        uvicorn.run(gateway, host=host, port=port, log_level="info", loop="uvloop", http="httptools")
 
 
 if __name__ == "__main__":

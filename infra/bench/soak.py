@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from infra.bench.servers import free_port, server_environment, wait_until_up
 DATABASE = "todo_chat_soak"
 USERS = int(os.environ.get("SOAK_USERS", "50"))
 SECONDS = float(os.environ.get("SOAK_SECONDS", "30"))
+WORKERS = tuple(int(n) for n in os.environ.get("SOAK_WORKERS", "1,2").split(","))
 
 
 @dataclass
@@ -33,11 +35,77 @@ class UserLoad:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Soak:
+    workers: int
+    elapsed: float
+    server_cpu: float
+    client_cpu: float
+    users: list[UserLoad]
+    lost: int
+    duplicated: int
+    out_of_order: int
+
+    @property
+    def turns(self) -> list[float]:
+        return [t for u in self.users for t in u.turns]
+
+    @property
+    def first_bytes(self) -> list[float]:
+        return [t for u in self.users for t in u.first_bytes]
+
+    @property
+    def errors(self) -> list[str]:
+        return [e for u in self.users for e in u.errors]
+
+
 def run() -> str:
-    url = fresh_postgres(DATABASE)
+    runs = [_soak(workers) for workers in WORKERS]
+    header = " | ".join(f"{r.workers} gateway process{'es' if r.workers > 1 else ''}" for r in runs)
+
+    def row(figure: str, cell: Callable[[Soak], str]) -> str:
+        return f"| {figure} | " + " | ".join(cell(r) for r in runs) + " |"
+
+    return "\n".join(
+        [
+            "## Load",
+            "",
+            f"{USERS} users chat at once for {SECONDS:.0f} s through the local gateway (`python -m infra.devserver`, "
+            "its own process or `GATEWAY_WORKERS` processes that share nothing but the database, as Lambda's "
+            "containers do; uvicorn, offline model, PostgreSQL on 127.0.0.1), each sending its next message as "
+            "soon as the last answer ended, streamed (SSE), with a `client_message_id`; two messages in three add a "
+            "task, every fifth message is sent twice (a client retry). Then each user's conversation is read back "
+            "through the history function.",
+            "",
+            f"| figure | {header} |",
+            "|---|" + "---|" * len(runs),
+            row("turns completed", lambda r: f"{len(r.turns)} in {r.elapsed:.0f} s ({len(r.turns) / r.elapsed:.1f}/s)"),
+            row("gateway CPU per turn", lambda r: f"{_ms(r.server_cpu / max(1, len(r.turns)))}"),
+            row("load client CPU", lambda r: f"{r.client_cpu:.1f} s"),
+            row("turn latency p50 / p99", lambda r: f"{_ms(statistics.median(r.turns))} / {_ms(_p99(r.turns))}"),
+            row(
+                "first byte p50 / p99",
+                lambda r: f"{_ms(statistics.median(r.first_bytes))} / {_ms(_p99(r.first_bytes))}",
+            ),
+            row("failed requests", lambda r: str(len(r.errors))),
+            row("messages lost", lambda r: str(r.lost)),
+            row("messages duplicated", lambda r: str(r.duplicated)),
+            row("conversations out of order", lambda r: str(r.out_of_order)),
+            "",
+            "On 2 cores the gateway, PostgreSQL and the 50 clients share the CPU: latency here is CPU-bound "
+            "queueing; on Lambda each concurrent conversation gets its own container. One gateway process keeps one "
+            "core busy and leaves the other half idle; a second process uses it. The gateway's CPU time per turn "
+            "(user + system of its processes, from /proc, during the load) is the figure to compare between runs "
+            "on a shared machine, where turns/s follows the CPU the other processes leave.",
+        ]
+    )
+
+
+def _soak(workers: int) -> Soak:
+    url = fresh_postgres(f"{DATABASE}_{workers}")
     port = free_port()
-    environment = server_environment(url, PORT=str(port))
-    server = subprocess.Popen(  # the same gateway `make dev` runs, in its own process
+    environment = server_environment(url, PORT=str(port), GATEWAY_WORKERS=str(workers))
+    server = subprocess.Popen(  # the same gateway `make dev` runs, in its own process(es)
         [sys.executable, "-m", "infra.devserver"], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
@@ -47,44 +115,15 @@ def run() -> str:
 
         users = [UserLoad(f"soak-user-{i:02d}", dev_token(f"soak-user-{i:02d}")) for i in range(USERS)]
         started = time.perf_counter()
-        server_cpu, client_cpu = _cpu_seconds(server.pid), time.process_time()
+        server_cpu, client_cpu = _tree_cpu_seconds(server.pid), time.process_time()
         asyncio.run(_load(base, users))
         elapsed = time.perf_counter() - started
-        server_cpu, client_cpu = _cpu_seconds(server.pid) - server_cpu, time.process_time() - client_cpu
+        server_cpu, client_cpu = _tree_cpu_seconds(server.pid) - server_cpu, time.process_time() - client_cpu
         lost, duplicated, out_of_order = asyncio.run(_verify(base, users))
     finally:
         server.terminate()
         server.wait(10)
-    turns = [t for u in users for t in u.turns]
-    first = [t for u in users for t in u.first_bytes]
-    errors = [e for u in users for e in u.errors]
-    return "\n".join(
-        [
-            "## Load",
-            "",
-            f"{USERS} users chat at once for {SECONDS:.0f} s through the local gateway (`python -m infra.devserver`, "
-            "its own process, uvicorn, offline model, PostgreSQL on 127.0.0.1), each sending its next message as "
-            "soon as the last answer ended, streamed (SSE), with a `client_message_id`; every fifth message is sent "
-            "twice (a client retry). Then each user's conversation is read back through the history function.",
-            "",
-            "| figure | value |",
-            "|---|---|",
-            f"| turns completed | {len(turns)} in {elapsed:.0f} s ({len(turns) / elapsed:.1f} turns/s) |",
-            f"| gateway CPU per turn | {_ms(server_cpu / max(1, len(turns)))} ({server_cpu:.1f} s in all) |",
-            f"| load client CPU | {client_cpu:.1f} s |",
-            f"| turn latency p50 / p99 | {_ms(statistics.median(turns))} / {_ms(_p99(turns))} |",
-            f"| first streamed byte p50 / p99 | {_ms(statistics.median(first))} / {_ms(_p99(first))} |",
-            f"| failed requests | {len(errors)} |",
-            f"| messages lost | {lost} |",
-            f"| messages duplicated | {duplicated} |",
-            f"| conversations out of order | {out_of_order} |",
-            "",
-            "On 2 cores the server and the 50 clients share the CPU: latency here is CPU-bound queueing; on Lambda "
-            "each concurrent conversation gets its own container. The gateway's CPU time per turn (user + system, "
-            "from /proc, during the load) is the figure to compare between runs on a shared machine, where "
-            "turns/s follows the CPU the other processes leave.",
-        ]
-    )
+    return Soak(workers, elapsed, server_cpu, client_cpu, users, lost, duplicated, out_of_order)
 
 
 async def _load(base: str, users: list[UserLoad]) -> None:
@@ -169,6 +208,12 @@ def _p99(values: list[float]) -> float:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """The CPU time so far, user and system, of a process and its children (uvicorn's workers) (Linux)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return _cpu_seconds(pid) + sum(_cpu_seconds(int(child)) for child in children)
 
 
 def _cpu_seconds(pid: int) -> float:
