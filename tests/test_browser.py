@@ -143,6 +143,25 @@ def test_another_users_conversation_shows_403(page: Any, gateway_url: str, datab
     expect(page.locator("#conversations")).not_to_contain_text("Bob's plans")
 
 
+def test_a_message_sent_while_the_page_boots_is_not_cleared_away(page: Any, gateway_url: str, tokens: Tokens) -> None:
+    """Booting opens the conversation, which clears the log: Send waits for it, or the message sent meanwhile would
+    vanish from the page (its answer streamed into a bubble no longer shown)."""
+    from playwright.sync_api import expect
+
+    def slow_list(route: Any) -> None:
+        page.wait_for_timeout(1500)  # the conversation list answers late, as over a slow link
+        route.continue_()
+
+    page.route("**/api/*/conversations?*", slow_list)
+    page.goto(f"{gateway_url}/?token={tokens.hs256(ALICE)}", wait_until="domcontentloaded")
+    expect(page.locator("button[type=submit]")).to_be_disabled()
+    page.fill("#message", "add pay rent")
+    page.click("button[type=submit]")
+    expect(page.locator(".msg.assistant .text").last).to_contain_text("pay rent")
+    expect(page.locator(".msg.user .text")).to_have_text(["add pay rent"])
+    page.unroute_all(behavior="ignoreErrors")  # the list reload after the answer may still be held back
+
+
 def open_page(page: Any, gateway_url: str, token: str, conversation_id: str | None = None) -> None:
     page.goto(f"{gateway_url}/?token={token}" + (f"#{conversation_id}" if conversation_id else ""))
     if conversation_id:
