@@ -118,7 +118,7 @@ def main() -> None:
     print(f"  chat page:  http://{host}:{port}/?token={token}")
     print(f"  dev token for {DEMO_USER} (12 h):\n\n    {token}\n")
     print("  token for another user:  make token USER=OTHER_USER_ID\n")
-    # uvloop and httptools: measured faster than asyncio and h11 under load (docs/benchmarks.md, "Load").
+    # uvloop and httptools: faster than asyncio and h11 with many requests at once (docs/benchmarks.md, "server").
     if gateway is None:  # processes that share nothing but the database, as Lambda's containers do
         uvicorn.run(
             "infra.devserver:build_gateway",

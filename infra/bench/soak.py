@@ -87,7 +87,10 @@ def run() -> str:
                 "first byte p50 / p99",
                 lambda r: f"{_ms(statistics.median(r.first_bytes))} / {_ms(_p99(r.first_bytes))}",
             ),
-            row("failed requests", lambda r: str(len(r.errors))),
+            row(
+                "failed requests",
+                lambda r: f"{len(r.errors)}" + (f" ({', '.join(sorted(set(r.errors)))})" if r.errors else ""),
+            ),
             row("messages lost", lambda r: str(r.lost)),
             row("messages duplicated", lambda r: str(r.duplicated)),
             row("conversations out of order", lambda r: str(r.out_of_order)),
