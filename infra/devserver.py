@@ -119,19 +119,17 @@ def main() -> None:
     print(f"  dev token for {DEMO_USER} (12 h):\n\n    {token}\n")
     print("  token for another user:  make token USER=OTHER_USER_ID\n")
     # uvloop and httptools: faster than asyncio and h11 with many requests at once (docs/benchmarks.md, "server").
-    if gateway is None:  # processes that share nothing but the database, as Lambda's containers do
-        uvicorn.run(
-            "infra.devserver:build_gateway",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level="info",
-            loop="uvloop",
-            http="httptools",
-        )
-    else:
-        uvicorn.run(gateway, host=host, port=port, log_level="info", loop="uvloop", http="httptools")
+    # More than one worker: processes that share nothing but the database, as Lambda's containers do.
+    uvicorn.run(
+        "infra.devserver:build_gateway" if gateway is None else gateway,
+        factory=gateway is None,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        loop="uvloop",
+        http="httptools",
+    )
 
 
 if __name__ == "__main__":

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from infra.bench.servers import free_port, wait_until_up
 from tests.support.databases import drop_postgres, enabled_backends, postgres_url, prepare_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +31,7 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
     url = prepare_postgres(run_url.set(database=f"{run_url.database}_processes").render_as_string(hide_password=False))
     secret = secrets.token_urlsafe(32)
     monkeypatch.setenv("BETTER_AUTH_SECRET", secret)  # infra.devtoken mints with it
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
         "APP_ENV": "development",
@@ -53,14 +50,7 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
+        if not wait_until_up(base, 90):
             pytest.fail("the gateway with two processes did not start")
         yield base, server.pid
     finally:

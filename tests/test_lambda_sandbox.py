@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from infra.package import host_architecture, package
 from tests.support.chat import parse_sse
 from tests.support.databases import drop_postgres, postgres_url, prepare_postgres, run_database_name
 from tests.support.jwks import JwksServer
-from tests.support.lambda_sandbox import Bundle, Sandbox, can_unshare, require, runtime_environment
+from tests.support.lambda_sandbox import Bundle, Sandbox, can_unshare, require, runtime_environment, stop
 from tests.support.tokens import Tokens
 from todo_common import conversations
 from todo_common.db import Database
@@ -202,11 +201,7 @@ def chat_url(bundles: dict[str, Bundle], sandbox: Sandbox, chat_log: Path) -> It
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def test_chat_streams_a_turn_through_run_sh(chat_url: str, database_url: str, tokens: Tokens) -> None:

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from infra.bench.lambda_sandbox import ENVIRONMENT, FUNCTIONS, _baseline_label
+from infra.bench.lambda_sandbox import ENVIRONMENT, FUNCTIONS, baseline_label
 from infra.package import host_architecture, package
 from tests.support.lambda_sandbox import Bundle, Sandbox, can_unshare, runtime_environment
 
@@ -46,7 +46,7 @@ def run() -> str:
             "",
             f"One cold process per bundle in the Lambda sandbox (`make package` for {host_architecture()}, with "
             "bytecode): interpreter start, `import app`, exit, its instructions counted by valgrind's callgrind, "
-            "which no machine load changes." + (f" Baseline: {_baseline_label(baseline)}." if baseline else ""),
+            "which no machine load changes." + (f" Baseline: {baseline_label(baseline)}." if baseline else ""),
             "",
             header,
             "|---|---|" + ("---|---|" if baseline else ""),

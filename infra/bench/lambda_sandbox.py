@@ -91,7 +91,7 @@ def _against_baseline(sandbox: Sandbox, built: Path) -> list[str]:
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return [
         "",
-        f"Against the baseline build ({_baseline_label(baseline)}), both with bytecode, {RUNS} runs each taken in "
+        f"Against the baseline build ({baseline_label(baseline)}), both with bytecode, {RUNS} runs each taken in "
         "turns; import min / median.",
         "",
         "| function | this build | baseline build |",
@@ -100,7 +100,7 @@ def _against_baseline(sandbox: Sandbox, built: Path) -> list[str]:
     ]
 
 
-def _baseline_label(baseline: str) -> str:
+def baseline_label(baseline: str) -> str:
     """BENCH_SANDBOX_BASELINE_LABEL says what the baseline build is (the commit it was built from); else its path."""
     return os.environ.get("BENCH_SANDBOX_BASELINE_LABEL") or f"`{baseline}`"
 

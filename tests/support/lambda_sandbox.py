@@ -54,6 +54,15 @@ def runtime_environment() -> Path:
     return venv
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a sandboxed process as Lambda discards a container: asked first, killed if it does not go."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def can_unshare() -> bool:
     if shutil.which("unshare") is None:
         return False
@@ -138,11 +147,7 @@ class Sandbox:
         try:
             return [api.invoke(event, lambda: process.poll() is None, timeout) for event in events]
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
             api.close()
 
     def start(self, bundle: Bundle, extra: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
