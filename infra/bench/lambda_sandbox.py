@@ -116,11 +116,11 @@ def _paired(sandbox: Sandbox, bundles: list[Bundle]) -> tuple[list[float], list[
     return samples[0], samples[1]
 
 
-def _samples(sandbox: Sandbox, bundle: Bundle, runs: int = RUNS) -> tuple[list[float], list[float]]:
+def _samples(sandbox: Sandbox, bundle: Bundle) -> tuple[list[float], list[float]]:
     command = sandbox.command(bundle, sandbox.bootstrap())
     subprocess.run(command, capture_output=True, check=True)  # warm-up: the page cache, not the bytecode
     imports, walls = [], []
-    for _ in range(runs):
+    for _ in range(RUNS):
         imported, wall = _cold_process(command)
         imports.append(imported)
         walls.append(wall)
