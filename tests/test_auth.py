@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,8 +20,12 @@ from todo_common.settings import Settings
 ALICE = "user_alice"
 
 
+def jwks_keys(jwks: JwksServer) -> JwksKeys:
+    return JwksKeys(f"{jwks.url}/api/auth/jwks", min_refresh_seconds=0.2)
+
+
 def verifier(settings: Settings, jwks: JwksServer) -> TokenVerifier:
-    return TokenVerifier(settings, JwksKeys(f"{jwks.url}/api/auth/jwks", min_refresh_seconds=0.2))
+    return TokenVerifier(settings, jwks_keys(jwks))
 
 
 def refused(verifier: TokenVerifier, token: str, **kwargs: Any) -> ApiError:
@@ -65,6 +71,39 @@ def test_attacks_are_refused(settings: Settings, jwks: JwksServer, tokens: Token
     for name, token in attack_tokens(ALICE, settings, jwks, tokens).items():
         error = refused(check, token)
         assert error.code == "unauthorized", name
+
+
+def test_a_token_verified_before_still_expires_on_time(settings: Settings, jwks: JwksServer, tokens: Tokens) -> None:
+    check = TokenVerifier(dataclasses.replace(settings, jwt_leeway_seconds=0), jwks_keys(jwks))
+    token = tokens.eddsa(ALICE, exp=int(time.time()) + 2)
+    assert check.verify(token).user_id == ALICE
+    assert check.verify(token).user_id == ALICE  # remembered
+    time.sleep(max(0.0, jwt.decode(token, options={"verify_signature": False})["exp"] - time.time()) + 0.1)
+    assert refused(check, token).message == "The bearer token has expired."
+
+
+def test_a_token_verified_before_is_still_refused_where_its_kind_is_not(
+    settings: Settings, jwks: JwksServer, tokens: Tokens
+) -> None:
+    check = verifier(settings, jwks)
+    chat = tokens.chat(ALICE)
+    assert check.verify(chat).token_kind == "chat"
+    refused(check, chat, accept=frozenset({"better_auth"}))
+    assert check.verify(chat).user_id == ALICE
+
+
+def test_a_different_token_is_never_taken_for_a_remembered_one(
+    settings: Settings, jwks: JwksServer, tokens: Tokens
+) -> None:
+    check = verifier(settings, jwks)
+    token = tokens.hs256(ALICE)
+    assert check.verify(token).user_id == ALICE
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    refused(check, forged)
+    bob = tokens.hs256("user_bob", secret="another-secret-of-enough-length-0123456789")
+    refused(check, bob)
+    assert check.verify(token).user_id == ALICE
 
 
 def test_a_chat_token_cannot_mint_another(session_client: TestClient, tokens: Tokens) -> None:

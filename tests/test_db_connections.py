@@ -17,7 +17,7 @@ from moto import mock_aws
 from sqlmodel import Session
 
 from tests.support.pg_cluster import Cluster, private_cluster
-from todo_common.db import Database, create_db_engine
+from todo_common.db import Database, create_db_engine, load_json
 from todo_common.settings import Settings
 
 pytestmark = pytest.mark.postgres_only
@@ -218,3 +218,13 @@ def test_the_secrets_max_age_is_honoured_for_new_connections(
         assert database.read(user) == "app_clone"
     finally:
         database.dispose()
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ['[{"call_id": "c1", "arguments": {"title": "milk"}, "text_offset": 0}]', "[]", '{"a": 1, "a": 2}', '"\\ud800"'],
+)
+def test_json_columns_read_back_as_json_loads_reads_them(stored: str) -> None:
+    """pydantic-core's parser reads the JSON columns; text it refuses (a lone surrogate escape) still reads."""
+    assert load_json(stored) == json.loads(stored)
+    assert load_json(stored.encode()) == json.loads(stored)

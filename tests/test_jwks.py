@@ -67,6 +67,19 @@ def test_a_removed_key_stops_verifying_within_the_lifetime(settings: Settings, s
     assert status_of(check, tokens.eddsa(ALICE, key=new)) == 200
 
 
+def test_a_token_verified_before_is_refused_once_its_key_is_removed(settings: Settings, server: JwksServer) -> None:
+    tokens = Tokens(settings, server)
+    check = verifier_for(settings, server)
+    old = server.current
+    token = tokens.eddsa(ALICE, key=old)  # one string, verified again and again: the remembered answer
+    assert [status_of(check, token) for _ in range(3)] == [200, 200, 200]
+
+    server.rotate("key-2")
+    server.remove(old.kid)
+    time.sleep(LIFETIME + 0.1)
+    assert status_of(check, token) == 401
+
+
 def test_fetches_never_follow_redirects(settings: Settings, server: JwksServer) -> None:
     server.redirect_to = "/elsewhere/jwks"
     check = verifier_for(settings, server)

@@ -24,6 +24,8 @@ TokenKind = Literal["better_auth", "chat"]
 ALL_TOKEN_KINDS: frozenset[TokenKind] = frozenset({"better_auth", "chat"})
 _ASYMMETRIC_ALGORITHMS = {"OKP": ["EdDSA"], "EC": ["ES256"], "RSA": ["RS256"]}
 _REQUIRED_CLAIMS = ["exp", "iat", "sub"]
+REMEMBER_SECONDS = 60.0
+REMEMBER_AT_MOST = 256
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,16 @@ class Principal:
     user_id: str
     token_kind: TokenKind
     expires_at: int
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A token that passed every check, and the key that checked it (the secret, or the JWKS key object)."""
+
+    principal: Principal
+    key: object
+    kid: str | None
+    at: float
 
 
 class JwksKeys:
@@ -93,32 +105,55 @@ class TokenVerifier:
             JwksKeys(settings.jwks_url, lifetime_seconds=settings.jwks_cache_seconds) if settings.jwks_url else None
         )
         self._leeway = settings.jwt_leeway_seconds
+        self._verified: dict[str, _Verified] = {}
 
     def verify(self, token: str, accept: frozenset[TokenKind] = ALL_TOKEN_KINDS) -> Principal:
+        principal = self._remembered(token) or self._checked(token)
+        if principal.token_kind not in accept:
+            raise unauthorized("This kind of token is not accepted here.")
+        return principal
+
+    def _remembered(self, token: str) -> Principal | None:
+        """The principal of this very token verified moments ago, if it would pass again: not expired, and its key
+        still the one served (a JWKS key refetched or removed since then means a full check). A warm container
+        sees the same token on every request of a session; this skips its signature and claims being checked
+        again for up to `REMEMBER_SECONDS`, as API Gateway caches an authorizer's answer by token."""
+        found = self._verified.get(token)
+        if found is None:
+            return None
+        now = time.time()
+        fresh = now - found.at < REMEMBER_SECONDS and found.principal.expires_at > now - self._leeway
+        if fresh and (found.kid is None or (self._jwks is not None and self._jwks.get(found.kid) is found.key)):
+            return found.principal
+        self._verified.pop(token, None)
+        return None
+
+    def _checked(self, token: str) -> Principal:
         header, unverified = _unverified(token)
         if unverified.get("iss") == CHAT_TOKEN_ISSUER and "kid" not in header:
             kind: TokenKind = "chat"
-            claims = self._verify_chat_token(token)
+            key, claims = self._verify_chat_token(token)
         else:
             kind = "better_auth"
-            claims = self._verify_better_auth_token(token, header)
-        if kind not in accept:
-            raise unauthorized("This kind of token is not accepted here.")
-
+            key, claims = self._verify_better_auth_token(token, header)
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 255:
             raise unauthorized("The bearer token has no usable subject.")
-        return Principal(user_id=subject, token_kind=kind, expires_at=int(claims["exp"]))
+        principal = Principal(user_id=subject, token_kind=kind, expires_at=int(claims["exp"]))
+        if len(self._verified) >= REMEMBER_AT_MOST:
+            self._verified.clear()
+        kid = header.get("kid")
+        self._verified[token] = _Verified(principal, key, kid if isinstance(kid, str) else None, time.time())
+        return principal
 
-    def _verify_chat_token(self, token: str) -> dict[str, Any]:
+    def _verify_chat_token(self, token: str) -> tuple[object, dict[str, Any]]:
         secret = self._settings.chat_token_secret
         if not secret:
             raise unauthorized("Chat tokens are not accepted by this deployment.")
-        return self._decode(
-            token, secret, ["HS256"], issuer=CHAT_TOKEN_ISSUER, audience=self._settings.chat_token_audience
-        )
+        audience = self._settings.chat_token_audience
+        return secret, self._decode(token, secret, ["HS256"], issuer=CHAT_TOKEN_ISSUER, audience=audience)
 
-    def _verify_better_auth_token(self, token: str, header: dict[str, Any]) -> dict[str, Any]:
+    def _verify_better_auth_token(self, token: str, header: dict[str, Any]) -> tuple[object, dict[str, Any]]:
         kid = header.get("kid")
         issuer, audience = self._settings.jwt_issuer, self._settings.jwt_audience
         if kid is not None:
@@ -130,11 +165,11 @@ class TokenVerifier:
             algorithms = _ASYMMETRIC_ALGORITHMS.get(str(jwk.key_type))
             if not algorithms:
                 raise unauthorized("The bearer token's signing key is of an unsupported type.")
-            return self._decode(token, jwk.key, algorithms, issuer=issuer, audience=audience)
+            return jwk, self._decode(token, jwk.key, algorithms, issuer=issuer, audience=audience)
         secret = self._settings.better_auth_secret
         if not secret:
             raise unauthorized("The bearer token's signing key is unknown.")
-        return self._decode(token, secret, ["HS256"], issuer=issuer, audience=audience)
+        return secret, self._decode(token, secret, ["HS256"], issuer=issuer, audience=audience)
 
     def _decode(
         self, token: str, key: Any, algorithms: list[str], *, issuer: str | None, audience: str | None

@@ -15,6 +15,7 @@ password) and connects with what it holds.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from pydantic_core import from_json
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -132,9 +134,20 @@ class Database:
         self.engine.dispose()
 
 
+def load_json(text: str | bytes) -> Any:
+    """The JSON columns' reader: pydantic-core's parser, about ten times faster than `json.loads` on a page of tool
+    calls. It refuses a lone surrogate escape, which `json.loads` (and so what was stored) allows: that text gets
+    `json.loads`."""
+    try:
+        return from_json(text)
+    except ValueError:
+        return json.loads(text)
+
+
 def create_db_engine(
     url: str, *, url_source: UrlSource | None = None, idle_seconds: float = IDLE_SECONDS, **options: Any
 ) -> Engine:
+    options.setdefault("json_deserializer", load_json)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **options)
     # One per Lambda container; a long-running server of many concurrent requests (the local gateway) sets more.
