@@ -4,13 +4,17 @@ and to bodies nested too deeply, and one `error_responses` in every router's Ope
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Iterator
 
 import pytest
 from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import DBAPIError
 
+from functions.chat.routes import router as chat_router
 from functions.history.routes import router as history_router
 from functions.session.routes import router as session_router
 from tests.support.tokens import Tokens
@@ -116,3 +120,23 @@ def test_session_and_history_document_every_error_with_the_error_shape(services:
             for status in ("401", "403", "422", "500", "503"):
                 schema = operation["responses"][status]["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def _plain_def_dependencies(dependant: Dependant) -> list[str]:
+    found = []
+    for sub in dependant.dependencies:
+        call = sub.call
+        method = None if call is None or inspect.isfunction(call) else type(call).__call__  # a scheme object
+        if not (inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(method)):
+            found.append(getattr(call, "__qualname__", repr(call)))
+        found += _plain_def_dependencies(sub)
+    return found
+
+
+@pytest.mark.parametrize("router", [chat_router, session_router, history_router], ids=["chat", "session", "history"])
+def test_no_request_waits_on_the_thread_pool_for_its_caller(router: APIRouter) -> None:
+    """Every dependency (who is asking, the services) is `async`: FastAPI would run a plain `def` one in its thread
+    pool, a hop per request that costs more than the check itself."""
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        assert _plain_def_dependencies(route.dependant) == [], route.path

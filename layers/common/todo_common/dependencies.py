@@ -46,14 +46,17 @@ def require_path_user(principal: Principal, user_id: str) -> None:
         raise forbidden()
 
 
-def current_user(request: Request, user_id: str, _a: BetterAuthScheme, _c: ChatTokenScheme) -> Principal:
+# The two dependencies below are `async` though they do no I/O of their own, so FastAPI runs them inline instead of
+# hopping to its thread pool (a hop costs more than a remembered token's check). A Lambda container serves one
+# request at a time; only a JWKS fetch (a new key, at most once per key lifetime) waits on the network.
+async def current_user(request: Request, user_id: str, _a: BetterAuthScheme, _c: ChatTokenScheme) -> Principal:
     """The verified caller (either kind of token), who must be the `{user_id}` of the path (else 403)."""
     principal = authenticate(request)
     require_path_user(principal, user_id)
     return principal
 
 
-def current_better_auth_user(request: Request, user_id: str, _a: BetterAuthScheme) -> Principal:
+async def current_better_auth_user(request: Request, user_id: str, _a: BetterAuthScheme) -> Principal:
     """As `current_user`, but only a Better Auth token will do (a chat token cannot mint another)."""
     principal = authenticate(request, frozenset({"better_auth"}))
     require_path_user(principal, user_id)
