@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
+import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +23,8 @@ from infra.bench.databases import fresh_postgres
 DATABASE = "todo_chat_bench_history"
 USER = "bench-user"
 REQUESTS = 300
+BASELINE_ROUNDS = 3
+ROOT = Path(__file__).resolve().parents[2]
 # (messages in the table, the bench user's conversations, messages in its big one, messages in each other one)
 SIZES = {"1k": (1_000, 10, 100, 100), "1M": (1_000_000, 200, 200_000, 1_000)}
 
@@ -77,14 +85,56 @@ def run() -> str:
     ]
     if seeded:
         lines.append(f"Seeding 1M messages took {seeded:.0f} s.")
+    baseline = os.environ.get("BENCH_HISTORY_BASELINE")
+    if baseline:
+        lines += ["", *_paired_with(Path(baseline))]
     return "\n".join(lines)
 
 
-def _measure(label: str, messages: int, mine: int, big: int, each: int) -> dict[str, dict[str, float]]:
+def _paired_with(baseline: Path) -> list[str]:
+    """The 1k timings of this checkout and of `baseline` (a checkout of an earlier commit), each in a process of
+    its own, taken in turns so that both see the same machine; the same harness (this file) times both."""
+    label = os.environ.get("BENCH_HISTORY_BASELINE_LABEL") or f"`{baseline}`"
+    ours: list[dict[str, float]] = []
+    theirs: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory() as shim:
+        (Path(shim) / "infra").symlink_to(ROOT / "infra")  # this harness, the baseline's functions and layer
+        for _ in range(BASELINE_ROUNDS):
+            ours.append(_p50s_in_process(ROOT, [ROOT, ROOT / "layers" / "common"]))
+            theirs.append(_p50s_in_process(Path(shim), [Path(shim), baseline, baseline / "layers" / "common"]))
+    lines = [
+        f"Against {label}, back to back: the 1k requests above timed in {BASELINE_ROUNDS} rounds, each round one "
+        "process of this code and one of the baseline's (the same harness importing the baseline's history app), "
+        "p50 of each process; min / median of the rounds.",
+        "",
+        f"| request | this code | {label} | ratio (medians) |",
+        "|---|---|---|---|",
+    ]
+    for name in ours[0]:
+        mine = [round_[name] for round_ in ours]
+        base = [round_[name] for round_ in theirs]
+        ratio = statistics.median(mine) / statistics.median(base)
+        lines.append(
+            f"| {name} | {_ms(min(mine))} / {_ms(statistics.median(mine))} "
+            f"| {_ms(min(base))} / {_ms(statistics.median(base))} | {ratio:.2f}x |"
+        )
+    return lines
+
+
+def _p50s_in_process(cwd: Path, path: list[Path]) -> dict[str, float]:
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, path))}
+    command = [sys.executable, "-m", "infra.bench.history", "--p50s"]
+    printed = subprocess.run(command, cwd=cwd, env=environment, check=True, capture_output=True, text=True).stdout
+    figures: dict[str, float] = json.loads(printed.strip().splitlines()[-1])
+    return figures
+
+
+def _measure(
+    label: str, messages: int, mine: int, big: int, each: int, *, round_trips: bool = True
+) -> dict[str, dict[str, float]]:
     from functions.history.routes import router
     from infra.bench.wire import RoundTripProxy
     from todo_common.auth import mint_chat_token
-    from todo_common.cold_start import imports_done
     from todo_common.pagination import encode_cursor
     from todo_common.settings import Settings
     from todo_common.web import Services, build_app
@@ -124,9 +174,11 @@ def _measure(label: str, messages: int, mine: int, big: int, each: int) -> dict[
     }
     services = Services.from_settings(settings, "bench")
     app = build_app("history", services, [router])
-    imports_done()  # as the function's app.py ends: what lives as long as the container is out of the collector's way
+    gc.freeze()  # as the function's app.py ends: what lives as long as the container is out of the collector's way
     figures = asyncio.run(_time_requests(app, headers, requests))
     services.database.dispose()
+    if not round_trips:
+        return figures
     # Round trips on the wire, through a proxy (kept out of the timings: it shares this process's CPU).
     target = make_url(url)
     with RoundTripProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
@@ -180,3 +232,11 @@ async def _round_trips(
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--p50s"]:  # one process of the paired comparison
+    os.environ.setdefault("BETTER_AUTH_SECRET", "bench-better-auth-secret-0123456789abcdef")
+    os.environ.setdefault("CHAT_TOKEN_SECRET", "bench-chat-token-secret-0123456789abcdef")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    timed = _measure("1k", *SIZES["1k"], round_trips=False)
+    print(json.dumps({name: figure["p50"] for name, figure in timed.items()}))
