@@ -22,7 +22,7 @@ from infra.bench.databases import fresh_postgres
 
 DATABASE = "todo_chat_bench_history"
 USER = "bench-user"
-REQUESTS = 300
+REQUESTS = 1000
 BASELINE_ROUNDS = 3
 ROOT = Path(__file__).resolve().parents[2]
 # (messages in the table, the bench user's conversations, messages in its big one, messages in each other one)
