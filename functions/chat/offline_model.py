@@ -7,22 +7,42 @@ task tools a real model would, and streams its answer in several deltas.
     delete <id>
     rename <id> to <title> | update <id> <title>
 
-Anything else gets a short help message. The chosen output (a tool call, or text) is rendered as a Responses
-stream by the SDK's own deterministic model, so the agent runner sees exactly the events of a real model.
+Anything else gets a short help message. The chosen output (a tool call, or text) is rendered here as the
+events a Responses model streams for it, in the API's order, so the agent runner reads it as it reads a real model.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from agents.items import ModelResponse, TResponseOutputItem, TResponseStreamEvent
 from agents.models.interface import Model
-from agents.testing import ScriptedModel, assistant_message, function_call
-from openai.types.responses import ResponseTextDeltaEvent
+from agents.usage import Usage
+from openai.types.responses import (
+    Response,
+    ResponseCompletedEvent,
+    ResponseContentPartAddedEvent,
+    ResponseContentPartDoneEvent,
+    ResponseCreatedEvent,
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseFunctionCallArgumentsDoneEvent,
+    ResponseFunctionToolCall,
+    ResponseInProgressEvent,
+    ResponseOutputItemAddedEvent,
+    ResponseOutputItemDoneEvent,
+    ResponseOutputMessage,
+    ResponseOutputText,
+    ResponseTextDeltaEvent,
+    ResponseTextDoneEvent,
+    ResponseUsage,
+)
+from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 HELP = (
     "I can manage your tasks. Try: “add buy milk”, “list”, “list pending”, “done 3”, “delete 3” "
@@ -91,28 +111,11 @@ def describe_result(tool: str, output: Any) -> str:
 
 class OfflineModel(Model):
     async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
-        renderer, args, kwargs = self._renderer(args, kwargs)
-        return await renderer.get_response(*args, **kwargs)
+        return render_response(self.respond(_input_of(args, kwargs)))
 
     async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[TResponseStreamEvent]:
-        renderer, args, kwargs = self._renderer(args, kwargs)
-        async for event in renderer.stream_response(*args, **kwargs):
-            if isinstance(event, ResponseTextDeltaEvent):
-                for chunk in _chunks(event.delta):
-                    yield event.model_copy(update={"delta": chunk})
-            else:
-                yield event
-
-    def _renderer(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[ScriptedModel, tuple[Any, ...], dict[str, Any]]:
-        """The SDK's deterministic model scripted with this call's answer, and the call's arguments for it. The
-        answer is already chosen, so it is given no input: it would only deep-copy the whole conversation twice
-        to record the call (a test's record)."""
-        renderer = ScriptedModel([self.respond(_input_of(args, kwargs))])
-        if "input" in kwargs:
-            return renderer, args, kwargs | {"input": []}
-        return renderer, (args[0], [], *args[2:]) if len(args) > 1 else args, kwargs
+        for event in render_stream(self.respond(_input_of(args, kwargs))):
+            yield event
 
     def respond(self, items: list[Any]) -> list[TResponseOutputItem]:
         """The model's output for this input: a tool call for a new command, else text."""
@@ -126,17 +129,150 @@ class OfflineModel(Model):
                 ),
                 {},
             )
-            return [
-                assistant_message(
-                    describe_result(str(call.get("name")), _json(last.get("output"))),
-                    item_id=f"msg_offline_{len(items)}",
-                )
-            ]
+            answer = describe_result(str(call.get("name")), _json(last.get("output")))
+            return [_message(answer, f"msg_offline_{len(items)}")]
         command = parse_command(_text(last)) if last.get("role") == "user" else None
         if command is None:
-            return [assistant_message(HELP, item_id=f"msg_offline_{len(items)}")]
+            return [_message(HELP, f"msg_offline_{len(items)}")]
         tool, arguments = command
-        return [function_call(tool, arguments, call_id=f"call_{secrets.token_hex(8)}")]
+        return [_function_call(tool, arguments, f"call_{secrets.token_hex(8)}")]
+
+
+def render_response(output: list[TResponseOutputItem]) -> ModelResponse:
+    """The chosen output as a whole (non-streamed) model response: one request, no tokens counted."""
+    return ModelResponse(output=output, usage=Usage(requests=1), response_id=_response_id())
+
+
+def render_stream(output: list[TResponseOutputItem]) -> Iterator[TResponseStreamEvent]:
+    """The events a Responses model streams for this output, in the API's order and numbered as it numbers them:
+    the response created and in progress; per item, its start, its content (text in deltas of a few words, or a
+    call's arguments) and its end; then the completed response, which carries the whole output (what the agent
+    runner takes the turn's items from) and a usage of zero tokens. The chosen items are not copied: the done
+    events and the completed response carry them as they are; only each item's in-progress view is a copy. The
+    events are validated as they are built (pydantic-core is quicker at that than the `openai` models' own
+    `model_construct`, which walks every field and validates unions anyway)."""
+    number = itertools.count()
+    started = Response(
+        id=_response_id(),
+        created_at=int(time.time()),
+        model="offline",
+        object="response",
+        output=[],
+        parallel_tool_calls=False,
+        tool_choice="auto",
+        tools=[],
+        status="in_progress",
+    )
+    yield ResponseCreatedEvent(type="response.created", response=started, sequence_number=next(number))
+    yield ResponseInProgressEvent(type="response.in_progress", response=started, sequence_number=next(number))
+    for index, item in enumerate(output):
+        if isinstance(item, ResponseOutputMessage):
+            yield ResponseOutputItemAddedEvent(
+                type="response.output_item.added",
+                item=item.model_copy(update={"content": [], "status": "in_progress"}),
+                output_index=index,
+                sequence_number=next(number),
+            )
+            for part_index, part in enumerate(item.content):
+                if not isinstance(part, ResponseOutputText):
+                    raise TypeError(f"the offline model renders no {part.type} content")
+                yield ResponseContentPartAddedEvent(
+                    type="response.content_part.added",
+                    item_id=item.id,
+                    output_index=index,
+                    content_index=part_index,
+                    part=ResponseOutputText(type="output_text", text="", annotations=[], logprobs=[]),
+                    sequence_number=next(number),
+                )
+                for chunk in _chunks(part.text):
+                    yield ResponseTextDeltaEvent(
+                        type="response.output_text.delta",
+                        item_id=item.id,
+                        output_index=index,
+                        content_index=part_index,
+                        delta=chunk,
+                        logprobs=[],
+                        sequence_number=next(number),
+                    )
+                yield ResponseTextDoneEvent(
+                    type="response.output_text.done",
+                    item_id=item.id,
+                    output_index=index,
+                    content_index=part_index,
+                    text=part.text,
+                    logprobs=[],
+                    sequence_number=next(number),
+                )
+                yield ResponseContentPartDoneEvent(
+                    type="response.content_part.done",
+                    item_id=item.id,
+                    output_index=index,
+                    content_index=part_index,
+                    part=part,
+                    sequence_number=next(number),
+                )
+        elif isinstance(item, ResponseFunctionToolCall):
+            item_id = item.id or item.call_id
+            yield ResponseOutputItemAddedEvent(
+                type="response.output_item.added",
+                item=item.model_copy(update={"arguments": "", "status": "in_progress"}),
+                output_index=index,
+                sequence_number=next(number),
+            )
+            yield ResponseFunctionCallArgumentsDeltaEvent(
+                type="response.function_call_arguments.delta",
+                item_id=item_id,
+                output_index=index,
+                delta=item.arguments,
+                sequence_number=next(number),
+            )
+            yield ResponseFunctionCallArgumentsDoneEvent(
+                type="response.function_call_arguments.done",
+                item_id=item_id,
+                output_index=index,
+                arguments=item.arguments,
+                sequence_number=next(number),
+            )
+        else:
+            raise TypeError(f"the offline model renders no {item.type} output")
+        yield ResponseOutputItemDoneEvent(
+            type="response.output_item.done", item=item, output_index=index, sequence_number=next(number)
+        )
+    no_usage = ResponseUsage(
+        input_tokens=0,
+        input_tokens_details=InputTokensDetails(cached_tokens=0, cache_write_tokens=0),
+        output_tokens=0,
+        output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
+        total_tokens=0,
+    )
+    completed = started.model_copy(update={"output": list(output), "status": "completed", "usage": no_usage})
+    yield ResponseCompletedEvent(type="response.completed", response=completed, sequence_number=next(number))
+
+
+def _response_id() -> str:
+    return f"resp_offline_{secrets.token_hex(8)}"
+
+
+def _message(text: str, item_id: str) -> ResponseOutputMessage:
+    """An assistant's finished text message."""
+    return ResponseOutputMessage(
+        id=item_id,
+        type="message",
+        role="assistant",
+        status="completed",
+        content=[ResponseOutputText(type="output_text", text=text, annotations=[], logprobs=[])],
+    )
+
+
+def _function_call(name: str, arguments: dict[str, Any], call_id: str) -> ResponseFunctionToolCall:
+    """A call of the tool `name` (the call's id is its item's id too), its arguments in compact JSON."""
+    return ResponseFunctionToolCall(
+        id=call_id,
+        call_id=call_id,
+        type="function_call",
+        name=name,
+        arguments=json.dumps(arguments, ensure_ascii=False, separators=(",", ":")),
+    )
 
 
 def _input_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
