@@ -22,6 +22,9 @@ DATABASE = "todo_chat_soak"
 USERS = int(os.environ.get("SOAK_USERS", "50"))
 SECONDS = float(os.environ.get("SOAK_SECONDS", "30"))
 WORKERS = tuple(int(n) for n in os.environ.get("SOAK_WORKERS", "1,2").split(","))
+# A checkout of an earlier commit: its gateway, one process, soaked by the same client first (BENCH_SOAK_BASELINE).
+BASELINE = os.environ.get("BENCH_SOAK_BASELINE")
+BASELINE_LABEL = os.environ.get("BENCH_SOAK_BASELINE_LABEL") or f"`{BASELINE}`"
 
 
 @dataclass
@@ -37,6 +40,7 @@ class UserLoad:
 
 @dataclass
 class Soak:
+    name: str
     workers: int
     elapsed: float
     server_cpu: float
@@ -51,6 +55,10 @@ class Soak:
         return [t for u in self.users for t in u.turns]
 
     @property
+    def rate(self) -> float:
+        return len(self.turns) / self.elapsed
+
+    @property
     def first_bytes(self) -> list[float]:
         return [t for u in self.users for t in u.first_bytes]
 
@@ -60,8 +68,9 @@ class Soak:
 
 
 def run() -> str:
-    runs = [_soak(workers) for workers in WORKERS]
-    header = " | ".join(f"{r.workers} gateway process{'es' if r.workers > 1 else ''}" for r in runs)
+    runs = [_soak(1, Path(BASELINE))] if BASELINE else []
+    runs += [_soak(workers) for workers in WORKERS]
+    header = " | ".join(r.name for r in runs)
 
     def row(figure: str, cell: Callable[[Soak], str]) -> str:
         return f"| {figure} | " + " | ".join(cell(r) for r in runs) + " |"
@@ -80,6 +89,11 @@ def run() -> str:
             f"| figure | {header} |",
             "|---|" + "---|" * len(runs),
             row("turns completed", lambda r: f"{len(r.turns)} in {r.elapsed:.0f} s ({len(r.turns) / r.elapsed:.1f}/s)"),
+            *(
+                [row(f"turns/s against {BASELINE_LABEL}", lambda r: f"{r.rate / runs[0].rate:.2f}x")]
+                if BASELINE
+                else []
+            ),
             row("gateway CPU per turn", lambda r: f"{_ms(r.server_cpu / max(1, len(r.turns)))}"),
             row("load client CPU", lambda r: f"{r.client_cpu:.1f} s"),
             row("turn latency p50 / p99", lambda r: f"{_ms(statistics.median(r.turns))} / {_ms(_p99(r.turns))}"),
@@ -104,12 +118,20 @@ def run() -> str:
     )
 
 
-def _soak(workers: int) -> Soak:
-    url = fresh_postgres(f"{DATABASE}_{workers}")
+def _soak(workers: int, checkout: Path | None = None) -> Soak:
+    """The load on this code's gateway with `workers` processes, or on the one of `checkout` (an earlier commit)."""
+    # The baseline's gateway migrates its database itself, to its own schema.
+    url = fresh_postgres(f"{DATABASE}_{workers}{'_baseline' if checkout else ''}", migrate=checkout is None)
     port = free_port()
     environment = server_environment(url, PORT=str(port), GATEWAY_WORKERS=str(workers))
+    if checkout is not None:
+        environment["PYTHONPATH"] = os.pathsep.join([str(checkout), str(checkout / "layers" / "common")])
     server = subprocess.Popen(  # the same gateway `make dev` runs, in its own process(es)
-        [sys.executable, "-m", "infra.devserver"], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "infra.devserver"],
+        cwd=checkout,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -126,7 +148,8 @@ def _soak(workers: int) -> Soak:
     finally:
         server.terminate()
         server.wait(10)
-    return Soak(workers, elapsed, server_cpu, client_cpu, users, lost, duplicated, out_of_order)
+    name = f"{BASELINE_LABEL}, 1 process" if checkout else f"{workers} gateway process{'es' if workers > 1 else ''}"
+    return Soak(name, workers, elapsed, server_cpu, client_cpu, users, lost, duplicated, out_of_order)
 
 
 async def _load(base: str, users: list[UserLoad]) -> None:
