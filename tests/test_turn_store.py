@@ -4,10 +4,12 @@ renews, finishes or releases it."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import col, select
 
+from functions.chat.agent import STOPPED_NOTE, history_to_input
 from functions.chat.turn_store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
-from tests.support.factories import seed_conversation
+from tests.support.factories import add_message, seed_conversation
 from todo_common.db import Database
 from todo_common.errors import ApiError
 from todo_common.models import Conversation, Message
@@ -110,3 +112,113 @@ def test_taking_an_expired_lease_repairs_the_dead_turn(database: Database) -> No
     assert [m.content for m in next_turn.context] == ["first", "", "second"]
     assert next_turn.context[1].status == "error"  # the model is not told the dead answer was a finished reply
     assert not short.finish(dead.lease, dead.assistant_message_id, content="late", calls=[], status="complete")
+
+
+def stored_rows(database: Database) -> str:
+    """A conversation holding one of each kind of row the agent's context reads; its answer that was streaming
+    when its turn died holds no lease now, so the next turn takes the lease and repairs it."""
+    conversation = seed_conversation(database, ALICE)
+    added = {"call_id": "call_add", "name": "add_task", "arguments": {"title": "milk"}, "status": "success"}
+    add_message(database, conversation.id, "add milk")
+    add_message(
+        database,
+        conversation.id,
+        "Added milk.",
+        role="assistant",
+        tool_calls=[{**added, "result": {"id": 1, "title": "milk"}, "text_offset": 0}],
+    )
+    add_message(
+        database,
+        conversation.id,
+        "",
+        role="assistant",
+        item_type="hidden_context_item",
+        chatkit_item={"type": "hidden_context_item", "content": "The user is vegan."},
+    )
+    add_message(
+        database,
+        conversation.id,
+        "",
+        role="assistant",
+        item_type="sdk_hidden_context",
+        chatkit_item={"type": "sdk_hidden_context", "content": {"diet": "vegan"}},
+    )
+    add_message(
+        database,
+        conversation.id,
+        "what about walk dog",
+        chatkit_item={
+            "type": "user_message",
+            "quoted_text": "the dog needs a walk",
+            "content": [
+                {"type": "input_text", "text": "what about "},
+                {"type": "input_tag", "id": "task-7", "text": "walk dog", "data": {"task_id": 7}},
+            ],
+        },
+    )
+    listed = {"call_id": "", "name": "list_tasks", "arguments": '{"done": false}', "status": "success"}
+    running = {"call_id": "call_run", "name": "complete_task", "arguments": {"id": 7}, "status": "running"}
+    add_message(
+        database,
+        conversation.id,
+        "You have one ta",
+        role="assistant",
+        status="streaming",
+        tool_calls=[{**listed, "result": {"tasks": [7]}}, running],
+    )
+    add_message(database, conversation.id, "and now?")
+    stopped = add_message(database, conversation.id, "Half an ans", role="assistant", status="error")
+    database.write(
+        lambda s: s.execute(sa.update(Message).where(col(Message.id) == stopped.id).values(error_code="stopped"))
+    )
+    return conversation.id
+
+
+def expected_input(interrupted_id: str) -> list[dict[str, object]]:
+    return [
+        {"role": "user", "content": "add milk"},
+        {"type": "function_call", "call_id": "call_add", "name": "add_task", "arguments": '{"title": "milk"}'},
+        {"type": "function_call_output", "call_id": "call_add", "output": '{"id": 1, "title": "milk"}'},
+        {"role": "assistant", "content": "Added milk."},
+        {"role": "system", "content": "The user is vegan."},
+        {"role": "system", "content": '{"diet": "vegan"}'},
+        {
+            "role": "user",
+            "content": 'what about walk dog\nThe user quotes: "the dog needs a walk"\n'
+            '@walk dog is the task with id 7 (title "walk dog").',
+        },
+        {
+            "type": "function_call",
+            "call_id": f"call_{interrupted_id}_0",
+            "name": "list_tasks",
+            "arguments": '{"done": false}',
+        },
+        {"type": "function_call_output", "call_id": f"call_{interrupted_id}_0", "output": '{"tasks": [7]}'},
+        {"role": "user", "content": "and now?"},
+        {"role": "system", "content": STOPPED_NOTE},
+        {"role": "user", "content": "thanks"},
+    ]
+
+
+@pytest.mark.parametrize("via", ["claim", "chatkit", "rerun"])
+def test_the_agent_input_rebuilt_from_each_kind_of_stored_row(database: Database, via: str) -> None:
+    """Chat messages, tool calls with their results, ChatKit's hidden context and a message's tags and quote, an
+    interrupted answer (its finished tool calls, not its partial text) and a stopped one (the note), as a claim,
+    ChatKit's reply (whose store saved the user's item) and the rerun of a failed answer load them."""
+    conversation_id = stored_rows(database)
+    interrupted = next(m for m in messages(database, conversation_id) if m.status == "streaming")
+    store = TurnStore(database, history_limit=12, rate_limit_per_minute=100, lease_seconds=30)
+    if via == "claim":
+        start = claim(store, conversation_id, "thanks")
+    elif via == "rerun":
+        failed = claim(store, conversation_id, "thanks", key="k")
+        assert store.finish(failed.lease, failed.assistant_message_id, content="", calls=[], status="error")
+        stored = store.find_by_client_id(ALICE, "k")
+        assert stored is not None
+        start = store.claim_rerun(ALICE, stored)
+    else:
+        lease = store.take_lease(ALICE, conversation_id, counts_as_message=True)
+        add_message(database, conversation_id, "thanks")
+        start = store.start_reply(lease, ALICE)
+    assert history_to_input(start.context, 100_000) == expected_input(interrupted.id)
+    assert [m.status for m in start.context if m.id == interrupted.id] == ["error"]

@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from agents import Agent, FunctionTool
@@ -24,8 +24,8 @@ from sqlalchemy.exc import DBAPIError
 
 from functions.chat.caller import Caller
 from functions.chat.mcp_server import current_caller, refusal
+from functions.chat.turn_store import ContextMessage
 from todo_common.db import DatabaseUnavailable
-from todo_common.models import Message
 from todo_common.tool_calls import ToolCallRecord, records_of
 
 T = TypeVar("T")
@@ -101,7 +101,7 @@ async def _call(server: MCPServer, name: str, caller: Caller, arguments_json: st
     return structured, bool(getattr(result, "is_error", False))
 
 
-def history_to_input(messages: list[Message], max_chars: int) -> list[TResponseInputItem]:
+def history_to_input(messages: Sequence[ContextMessage], max_chars: int) -> list[TResponseInputItem]:
     """The agent's input rebuilt from stored messages, oldest first, earlier tool calls and results included, the
     newest that fit in `max_chars` (the newest message always). An answer that did not complete gives the model
     its tool calls (they did happen) but not its partial text, which is no finished reply."""
@@ -117,7 +117,7 @@ def history_to_input(messages: list[Message], max_chars: int) -> list[TResponseI
     return [item for group in reversed(groups) for item in group]
 
 
-def _items_of(message: Message) -> list[TResponseInputItem]:
+def _items_of(message: ContextMessage) -> list[TResponseInputItem]:
     if message.item_type != "message":  # ChatKit's hidden context: for the model, never shown to the user
         hidden = (message.chatkit_item or {}).get("content")
         return [{"role": "system", "content": hidden if isinstance(hidden, str) else json.dumps(hidden)}]
@@ -138,7 +138,7 @@ def _items_of(message: Message) -> list[TResponseInputItem]:
     return items
 
 
-def user_text(message: Message) -> str:
+def user_text(message: ContextMessage) -> str:
     """What the user said as the model reads it: a ChatKit message's text with what its composer attached made
     explicit (the passage it quotes, the tasks it @-mentions by id), so "done @walk dog" names one task even when
     two share that title."""

@@ -8,7 +8,7 @@ them, when a waiting message could not start a turn)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from openai.types.responses import ResponseTextDeltaEvent
 
 from functions.chat.agent import history_to_input
 from functions.chat.caller import Caller
-from todo_common.models import Message
+from functions.chat.turn_store import ContextMessage
 from todo_common.tool_calls import ToolCallRecord
 
 MAX_AGENT_TURNS = 10
@@ -86,7 +86,7 @@ class TurnEngine:
         # agent has its model) it then closes in two more tasks after the run.
         self.run_config = RunConfig()
 
-    async def run(self, context: list[Message], caller: Caller) -> AsyncIterator[AgentEvent]:
+    async def run(self, context: Sequence[ContextMessage], caller: Caller) -> AsyncIterator[AgentEvent]:
         """The agent's answer to the last message of `context`, as it streams. Raises what the model raises."""
         result = Runner.run_streamed(
             self.agent,

@@ -15,7 +15,7 @@ transaction. The rules themselves (lease free, under the rate limit) are written
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -55,12 +55,27 @@ class Lease:
     repaired: int = field(default=0, compare=False)  # answers of dead turns this lease's claim marked interrupted
 
 
+@dataclass(frozen=True, slots=True)
+class ContextMessage:
+    """A stored message as the agent's input reads it: the few fields it needs, taken straight from the row (no
+    table model, whose validation builds ORM state per row), read-only."""
+
+    id: str
+    role: str
+    item_type: str
+    content: str
+    tool_calls: Sequence[Mapping[str, Any]]
+    status: str
+    error_code: str | None
+    chatkit_item: Mapping[str, Any] | None
+
+
 @dataclass(frozen=True)
 class TurnStart:
     lease: Lease
     user_message_id: str
     assistant_message_id: str
-    context: list[Message]  # the conversation before this answer, oldest first, the user's new message last
+    context: tuple[ContextMessage, ...]  # the conversation before this answer, oldest first, the user's new one last
     new_title: str | None = None  # set when this turn gave the conversation its title
 
     @property
@@ -89,10 +104,7 @@ REPAIR = (
 )
 # What the agent's context reads: chat messages, and ChatKit's hidden context items (never shown, but for the model).
 _IN_CONTEXT = "item_type IN ('message', 'hidden_context_item', 'sdk_hidden_context')"
-_COLUMNS = (
-    "id, conversation_id, user_id, seq, role, item_type, content, tool_calls, status, error_code, chatkit_item, "
-    "created_at"
-)
+_COLUMNS = "id, role, item_type, content, tool_calls, status, error_code, chatkit_item"  # ContextMessage, in order
 
 
 def _statement(sql: str) -> sa.TextClause:
@@ -135,13 +147,15 @@ class TurnStore:
             rows = None  # the client_message_id is taken: the diagnosis finds its turn
         if rows is None:
             return self._refusal(user_id, conversation_id, client_message_id, text)
-        user_message = _new_message(values, values["user_msg"], "user", text, "complete", seq=0)
+        user_message = ContextMessage(
+            values["user_msg"], "user", conversations.CHAT_ITEM, text, (), "complete", None, None
+        )
         repaired = int(values.get("repaired") or (rows[0].repaired if rows and "repaired" in rows[0]._mapping else 0))
         return TurnStart(
             Lease(values["cid"], values["owner"], repaired),
             values["user_msg"],
             values["assistant_msg"],
-            [*self._context(rows), user_message],
+            (*self._context(rows), user_message),
         )
 
     def _claim_rows(self, values: dict[str, Any], *, new: bool) -> list[Row[Any]] | None:
@@ -179,12 +193,13 @@ class TurnStore:
         )
         return list(session.execute(_typed(statement), {"cid": conversation_id, "limit": self.history_limit}))
 
-    def _context(self, rows: list[Row[Any]]) -> list[Message]:
+    def _context(self, rows: list[Row[Any]]) -> tuple[ContextMessage, ...]:
         """The context rows (newest first, as selected) as messages, oldest first; the rows of an interrupted
         turn read as interrupted, since the claim just repaired them."""
-        messages = [conversations.settled(_message_of(row), None) for row in rows if row.id is not None]
+        now = utcnow()
+        messages = [_context_message(row, now) for row in rows if row.id is not None]
         keep = max(0, self.history_limit - 1)  # the user's new message takes the last place
-        return list(reversed(messages[:keep]))
+        return tuple(reversed(messages[:keep]))
 
     def _refusal(
         self, user_id: str, conversation_id: str | None, client_message_id: str | None, text: str
@@ -240,7 +255,8 @@ class TurnStore:
             rows = self.database.write(work)
         except _NotClaimed:
             self.database.read(lambda session: self._refuse(session, user_id, turn.conversation_id))
-        context = list(reversed([_message_of(row) for row in rows]))
+        now = utcnow()
+        context = tuple(reversed([_context_message(row, now) for row in rows]))
         return TurnStart(Lease(turn.conversation_id, values["owner"]), turn.user_message.id, turn.answer.id, context)
 
     def take_lease(self, user_id: str, conversation_id: str, *, counts_as_message: bool) -> Lease:
@@ -542,25 +558,26 @@ def _new_message_row(
     }
 
 
-def _new_message(values: dict[str, Any], message_id: str, role: str, content: str, status: str, *, seq: int) -> Message:
-    return Message.model_validate(_new_message_row(values, message_id, seq, role, content, status))
-
-
 def _changed(session: Session, statement: sa.Executable, values: dict[str, Any]) -> int:
     result: CursorResult[Any] = session.execute(statement, values)  # type: ignore[assignment]
     return int(result.rowcount)
 
 
 def _typed(statement: sa.TextClause) -> sa.TextualSelect:
-    """A raw select whose message columns come back as the table model has them."""
-    return statement.columns(created_at=UTCDateTime(), tool_calls=sa.JSON(), chatkit_item=sa.JSON())
+    """A raw select of context columns whose JSON columns come back decoded, as the table model has them."""
+    return statement.columns(tool_calls=sa.JSON(), chatkit_item=sa.JSON())
 
 
-def _message_of(row: Row[Any]) -> Message:
-    data = dict(row._mapping)
-    data.pop("last_seq", None)
-    data.pop("repaired", None)
-    return Message.model_validate(data)
+def _context_message(row: Row[Any], now: datetime) -> ContextMessage:
+    """A context row as the agent reads it, settled: a `streaming` answer in a turn's context is never a live one
+    (the turn's own answer is not in it), so it reads as every read shows an answer without a live lease, `error` /
+    `interrupted`, as the claim's repair just made it."""
+    status, error_code = row.status, row.error_code
+    if conversations.died_mid_answer(status, None, now):
+        status, error_code = "error", conversations.INTERRUPTED
+    return ContextMessage(
+        row.id, row.role, row.item_type, row.content, row.tool_calls, status, error_code, row.chatkit_item
+    )
 
 
 def _stored_turn(session: Session, user_id: str, client_message_id: str) -> StoredTurn | None:

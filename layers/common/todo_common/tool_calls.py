@@ -5,6 +5,7 @@ return it as it is: one model for all of them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -28,7 +29,7 @@ class ToolCallRecord(BaseModel):
         return str(error.get("code")) if isinstance(error, dict) and error.get("code") else None
 
 
-def records_of(stored: list[dict[str, Any]] | None) -> list[ToolCallRecord]:
+def records_of(stored: Sequence[Mapping[str, Any]] | None) -> list[ToolCallRecord]:
     """The records in a message's `tool_calls` column (rows written before `text_offset` existed read as 0)."""
     return [ToolCallRecord.model_validate(call) for call in stored or []]
 
