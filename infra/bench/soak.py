@@ -25,6 +25,7 @@ WORKERS = tuple(int(n) for n in os.environ.get("SOAK_WORKERS", "1,2").split(",")
 # A checkout of an earlier commit: its gateway, one process, soaked by the same client first (BENCH_SOAK_BASELINE).
 BASELINE = os.environ.get("BENCH_SOAK_BASELINE")
 BASELINE_LABEL = os.environ.get("BENCH_SOAK_BASELINE_LABEL") or f"`{BASELINE}`"
+ROUNDS = int(os.environ.get("SOAK_ROUNDS", "2" if BASELINE else "1"))
 
 
 @dataclass
@@ -68,13 +69,31 @@ class Soak:
 
 
 def run() -> str:
-    runs = [_soak(1, Path(BASELINE))] if BASELINE else []
-    runs += [_soak(workers) for workers in WORKERS]
-    header = " | ".join(r.name for r in runs)
+    rounds = [_round() for _ in range(ROUNDS)]
+    columns = list(zip(*rounds, strict=True))  # each: one configuration, its run in every round
+    header = " | ".join(column[0].name for column in columns)
 
-    def row(figure: str, cell: Callable[[Soak], str]) -> str:
-        return f"| {figure} | " + " | ".join(cell(r) for r in runs) + " |"
+    def per_round(figure: str, cell: Callable[[Soak], str]) -> str:
+        return f"| {figure} | " + " | ".join(" · ".join(cell(r) for r in column) for column in columns) + " |"
 
+    def pooled(figure: str, cell: Callable[[list[Soak]], str]) -> str:
+        return f"| {figure} | " + " | ".join(cell(list(column)) for column in columns) + " |"
+
+    def ratio(run: Soak) -> str:
+        baseline = next(r for r in rounds if run in r)[0]
+        return f"{run.rate / baseline.rate:.2f}x"
+
+    def turns(runs: list[Soak]) -> list[float]:
+        return [t for r in runs for t in r.turns]
+
+    def first_bytes(runs: list[Soak]) -> list[float]:
+        return [t for r in runs for t in r.first_bytes]
+
+    def failures(runs: list[Soak]) -> str:
+        errors = [e for r in runs for e in r.errors]
+        return f"{len(errors)}" + (f" ({', '.join(sorted(set(errors)))})" if errors else "")
+
+    rounds_said = f"{ROUNDS} rounds, each running every configuration in turn; " if ROUNDS > 1 else ""
     return "\n".join(
         [
             "## Load",
@@ -84,30 +103,24 @@ def run() -> str:
             "containers do; uvicorn, offline model, PostgreSQL on 127.0.0.1), each sending its next message as "
             "soon as the last answer ended, streamed (SSE), with a `client_message_id`; two messages in three add a "
             "task, every fifth message is sent twice (a client retry). Then each user's conversation is read back "
-            "through the history function.",
+            f"through the history function. {rounds_said}figures separated by · are one per round, the others "
+            "pooled over the rounds.",
             "",
             f"| figure | {header} |",
-            "|---|" + "---|" * len(runs),
-            row("turns completed", lambda r: f"{len(r.turns)} in {r.elapsed:.0f} s ({len(r.turns) / r.elapsed:.1f}/s)"),
-            *(
-                [row(f"turns/s against {BASELINE_LABEL}", lambda r: f"{r.rate / runs[0].rate:.2f}x")]
-                if BASELINE
-                else []
-            ),
-            row("gateway CPU per turn", lambda r: f"{_ms(r.server_cpu / max(1, len(r.turns)))}"),
-            row("load client CPU", lambda r: f"{r.client_cpu:.1f} s"),
-            row("turn latency p50 / p99", lambda r: f"{_ms(statistics.median(r.turns))} / {_ms(_p99(r.turns))}"),
-            row(
+            "|---|" + "---|" * len(columns),
+            per_round("turns completed", lambda r: f"{len(r.turns)} in {r.elapsed:.0f} s ({r.rate:.1f}/s)"),
+            *([per_round(f"turns/s against {BASELINE_LABEL} (same round)", ratio)] if BASELINE else []),
+            per_round("gateway CPU per turn", lambda r: f"{_ms(r.server_cpu / max(1, len(r.turns)))}"),
+            per_round("load client CPU", lambda r: f"{r.client_cpu:.1f} s"),
+            pooled("turn latency p50 / p99", lambda c: f"{_ms(statistics.median(turns(c)))} / {_ms(_p99(turns(c)))}"),
+            pooled(
                 "first byte p50 / p99",
-                lambda r: f"{_ms(statistics.median(r.first_bytes))} / {_ms(_p99(r.first_bytes))}",
+                lambda c: f"{_ms(statistics.median(first_bytes(c)))} / {_ms(_p99(first_bytes(c)))}",
             ),
-            row(
-                "failed requests",
-                lambda r: f"{len(r.errors)}" + (f" ({', '.join(sorted(set(r.errors)))})" if r.errors else ""),
-            ),
-            row("messages lost", lambda r: str(r.lost)),
-            row("messages duplicated", lambda r: str(r.duplicated)),
-            row("conversations out of order", lambda r: str(r.out_of_order)),
+            pooled("failed requests", failures),
+            pooled("messages lost", lambda c: str(sum(r.lost for r in c))),
+            pooled("messages duplicated", lambda c: str(sum(r.duplicated for r in c))),
+            pooled("conversations out of order", lambda c: str(sum(r.out_of_order for r in c))),
             "",
             "On 2 cores the gateway, PostgreSQL and the 50 clients share the CPU: latency here is CPU-bound "
             "queueing; on Lambda each concurrent conversation gets its own container. One gateway process keeps one "
@@ -116,6 +129,12 @@ def run() -> str:
             "on a shared machine, where turns/s follows the CPU the other processes leave.",
         ]
     )
+
+
+def _round() -> list[Soak]:
+    """One run of every configuration, back to back: the baseline's gateway first when there is one."""
+    runs = [_soak(1, Path(BASELINE))] if BASELINE else []
+    return runs + [_soak(workers) for workers in WORKERS]
 
 
 def _soak(workers: int, checkout: Path | None = None) -> Soak:
