@@ -47,7 +47,7 @@ async def list_conversations(
         )
     )
     return _json(
-        ConversationPage(items=[ConversationPublic.model_validate(c) for c in page.items], next_cursor=page.next_cursor)
+        ConversationPage.model_validate({"items": page.items, "next_cursor": page.next_cursor}, from_attributes=True)
     )
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,14 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from infra.bench.databases import fresh_postgres
+from infra.bench.paired import comparison_rows, paired_figures, print_figures
 
 DATABASE = "todo_chat_bench_history"
 USER = "bench-user"
 REQUESTS = 1000
-BASELINE_ROUNDS = 3
-ROOT = Path(__file__).resolve().parents[2]
 # (messages in the table, the bench user's conversations, messages in its big one, messages in each other one)
-SIZES = {"1k": (1_000, 10, 100, 100), "1M": (1_000_000, 200, 200_000, 1_000)}
+# At both sizes the first page of conversations is full (20 of the user's conversations) and so are the message pages.
+SIZES = {"1k": (1_000, 25, 112, 37), "1M": (1_000_000, 200, 200_000, 1_000)}
 
 _SEED = """
 INSERT INTO conversation (id, user_id, title, message_count, last_seq, created_at, updated_at)
@@ -92,41 +89,17 @@ def run() -> str:
 
 
 def _paired_with(baseline: Path) -> list[str]:
-    """The 1k timings of this checkout and of `baseline` (a checkout of an earlier commit), each in a process of
-    its own, taken in turns so that both see the same machine; the same harness (this file) times both."""
     label = os.environ.get("BENCH_HISTORY_BASELINE_LABEL") or f"`{baseline}`"
-    ours: list[dict[str, float]] = []
-    theirs: list[dict[str, float]] = []
-    with tempfile.TemporaryDirectory() as shim:
-        (Path(shim) / "infra").symlink_to(ROOT / "infra")  # this harness, the baseline's functions and layer
-        for _ in range(BASELINE_ROUNDS):
-            ours.append(_p50s_in_process(ROOT, [ROOT, ROOT / "layers" / "common"]))
-            theirs.append(_p50s_in_process(Path(shim), [Path(shim), baseline, baseline / "layers" / "common"]))
-    lines = [
-        f"Against {label}, back to back: the 1k requests above timed in {BASELINE_ROUNDS} rounds, each round one "
+    ours, theirs = paired_figures("infra.bench.history", baseline)
+    return [
+        f"Against {label}, back to back: the 1k requests above timed in {len(ours)} rounds, each round one "
         "process of this code and one of the baseline's (the same harness importing the baseline's history app), "
         "p50 of each process; min / median of the rounds.",
         "",
         f"| request | this code | {label} | ratio (medians) |",
         "|---|---|---|---|",
+        *comparison_rows(ours, theirs),
     ]
-    for name in ours[0]:
-        mine = [round_[name] for round_ in ours]
-        base = [round_[name] for round_ in theirs]
-        ratio = statistics.median(mine) / statistics.median(base)
-        lines.append(
-            f"| {name} | {_ms(min(mine))} / {_ms(statistics.median(mine))} "
-            f"| {_ms(min(base))} / {_ms(statistics.median(base))} | {ratio:.2f}x |"
-        )
-    return lines
-
-
-def _p50s_in_process(cwd: Path, path: list[Path]) -> dict[str, float]:
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, path))}
-    command = [sys.executable, "-m", "infra.bench.history", "--p50s"]
-    printed = subprocess.run(command, cwd=cwd, env=environment, check=True, capture_output=True, text=True).stdout
-    figures: dict[str, float] = json.loads(printed.strip().splitlines()[-1])
-    return figures
 
 
 def _measure(
@@ -239,4 +212,4 @@ if __name__ == "__main__" and sys.argv[1:] == ["--p50s"]:  # one process of the 
     os.environ.setdefault("CHAT_TOKEN_SECRET", "bench-chat-token-secret-0123456789abcdef")
     os.environ["LOG_LEVEL"] = "WARNING"
     timed = _measure("1k", *SIZES["1k"], round_trips=False)
-    print(json.dumps({name: figure["p50"] for name, figure in timed.items()}))
+    print_figures({name: figure["p50"] for name, figure in timed.items()})

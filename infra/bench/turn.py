@@ -11,10 +11,12 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
 from infra.bench.databases import fresh_postgres
+from infra.bench.paired import comparison_rows, paired_figures, print_figures
 from infra.bench.servers import free_port
 
 DATABASE = "todo_chat_bench_turn"
@@ -23,7 +25,44 @@ TURNS = int(os.environ.get("BENCH_TURNS", "200"))
 WARM_UP = 20
 
 
+RESPONSES = "OpenAI Responses API (local fake)"
+OFFLINE = "offline model"
+
+
 def run() -> str:
+    responses, offline = _both_paths()
+    lines = [
+        "## Turn overhead",
+        "",
+        f"Server-side time of one chat turn without tool calls (`POST /api/{{user_id}}/chat`, JSON, the real "
+        f"app in process through ASGI, PostgreSQL on 127.0.0.1), {TURNS} turns after {WARM_UP} warm-up ones in "
+        "one conversation (the agent's context is the plan's window of 12 messages). The Responses path talks "
+        "to a zero-latency fake of the API (`infra/bench/fake_model_server.py`) in its own process over "
+        "loopback HTTP, through the real `openai` client and the Agents SDK's Responses model.",
+        "",
+        "| model path | min | p50 | p95 |",
+        "|---|---|---|---|",
+        _row(RESPONSES, responses),
+        _row(OFFLINE, offline),
+    ]
+    baseline = os.environ.get("BENCH_TURN_BASELINE")
+    if baseline:
+        label = os.environ.get("BENCH_TURN_BASELINE_LABEL") or f"`{baseline}`"
+        ours, theirs = paired_figures("infra.bench.turn", Path(baseline))
+        lines += [
+            "",
+            f"Against {label}, back to back: the same p50 in {len(ours)} rounds, each round one process of this code "
+            "and one of the baseline's (this harness importing the baseline's chat app); min / median of the rounds.",
+            "",
+            f"| model path | this code | {label} | ratio (medians) |",
+            "|---|---|---|---|",
+            *comparison_rows(ours, theirs),
+        ]
+    return "\n".join(lines)
+
+
+def _both_paths() -> tuple[list[float], list[float]]:
+    """The turn timings through the Responses path (against the fake in its own process), then the offline model's."""
     os.environ.setdefault("APP_ENV", "test")
     os.environ.setdefault("BETTER_AUTH_SECRET", "bench-better-auth-secret-0123456789abcdef")
     os.environ.setdefault("CHAT_TOKEN_SECRET", "bench-chat-token-secret-0123456789abcdef")
@@ -37,23 +76,7 @@ def run() -> str:
     finally:
         fake.terminate()
         fake.wait(10)
-    offline = measure(url, openai_base_url=None)
-    return "\n".join(
-        [
-            "## Turn overhead",
-            "",
-            f"Server-side time of one chat turn without tool calls (`POST /api/{{user_id}}/chat`, JSON, the real "
-            f"app in process through ASGI, PostgreSQL on 127.0.0.1), {TURNS} turns after {WARM_UP} warm-up ones in "
-            "one conversation (the agent's context is the plan's window of 12 messages). The Responses path talks "
-            "to a zero-latency fake of the API (`infra/bench/fake_model_server.py`) in its own process over "
-            "loopback HTTP, through the real `openai` client and the Agents SDK's Responses model.",
-            "",
-            "| model path | min | p50 | p95 |",
-            "|---|---|---|---|",
-            _row("OpenAI Responses API (local fake)", responses),
-            _row("offline model", offline),
-        ]
-    )
+    return responses, measure(url, openai_base_url=None)
 
 
 def measure(url: str, *, openai_base_url: str | None) -> list[float]:
@@ -116,3 +139,9 @@ def _row(name: str, timings: list[float]) -> str:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--p50s"]:  # one process of the paired comparison
+    os.environ["LOG_LEVEL"] = "WARNING"
+    responses_timings, offline_timings = _both_paths()
+    print_figures({RESPONSES: statistics.median(responses_timings), OFFLINE: statistics.median(offline_timings)})

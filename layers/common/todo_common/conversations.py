@@ -156,7 +156,7 @@ def list_conversations(
     if query:
         values["pattern"] = contains_pattern(query)
     statement = _list_statement(bool(cursor), bool(query))
-    rows = [ConversationSummary.of_row(row) for row in _connection(db).execute(statement, values)]
+    rows = [ConversationSummary.of_row(row) for row in _connection(db).execute(statement, values).all()]
     return _page(rows, limit, lambda c: encode_cursor(u=c.updated_at.isoformat(), i=c.id))
 
 
