@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from todo_common.db import Database
-from todo_common.dependencies import BetterAuthScheme, ChatTokenScheme, bearer_token, require_path_user
+from todo_common.dependencies import ANY_TOKEN, accepts, bearer_token, require_path_user
 from todo_common.services import Services
 
 
@@ -22,7 +22,8 @@ class Caller:
     database: Database
 
 
-async def history_caller(request: Request, user_id: str, _a: BetterAuthScheme, _c: ChatTokenScheme) -> Caller:
+@accepts(*ANY_TOKEN)
+async def history_caller(request: Request, user_id: str) -> Caller:
     """The verified caller (either kind of token), who must be the path's `{user_id}` (else 403)."""
     services: Services = request.app.state.services
     principal = services.verifier.verify(bearer_token(request))
