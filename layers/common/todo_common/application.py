@@ -54,6 +54,8 @@ def _document_security(app: FastAPI, routers: Sequence[APIRouter]) -> None:
             if not isinstance(route, APIRoute) or not route.include_in_schema:
                 continue
             schemes = _accepted_schemes(route.dependant)
+            if not schemes:
+                continue
             for method in route.methods or ():
                 spec["paths"][route.path_format][method.lower()]["security"] = [{s.scheme_name: []} for s in schemes]
             declared.update((scheme.scheme_name, scheme) for scheme in schemes)

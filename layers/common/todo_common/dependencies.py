@@ -12,9 +12,9 @@ from todo_common.auth import ALL_TOKEN_KINDS, Principal, TokenKind
 from todo_common.errors import forbidden, unauthorized
 from todo_common.services import get_services
 
-# The OpenAPI documents' security schemes. They are documented, never run as dependencies (FastAPI would solve each
-# as a sub-dependency on every request, about a tenth of a history page's work, to parse a header `bearer_token`
-# parses anyway, and answer a missing one with its own 403 instead of our 401).
+# The OpenAPI documents' security schemes. They are documented, never run as dependencies: FastAPI would solve each
+# as a sub-dependency on every request (about a tenth of a history page's work) to parse the header that
+# `bearer_token` reads anyway, a missing or malformed one being our 401.
 better_auth_bearer = HTTPBearer(
     scheme_name="betterAuth",
     bearerFormat="JWT",
