@@ -80,6 +80,19 @@ def test_a_token_verified_before_is_refused_once_its_key_is_removed(settings: Se
     assert status_of(check, token) == 401
 
 
+def test_a_token_verified_before_is_refused_once_its_kid_names_another_key(
+    settings: Settings, server: JwksServer
+) -> None:
+    tokens = Tokens(settings, server)
+    check = verifier_for(settings, server)
+    token = tokens.eddsa(ALICE)
+    assert [status_of(check, token) for _ in range(3)] == [200, 200, 200]
+
+    server.keys = [SigningKey(server.current.kid)]  # the same kid, republished with another key
+    time.sleep(LIFETIME + 0.1)
+    assert status_of(check, token) == 401
+
+
 def test_fetches_never_follow_redirects(settings: Settings, server: JwksServer) -> None:
     server.redirect_to = "/elsewhere/jwks"
     check = verifier_for(settings, server)
