@@ -572,9 +572,7 @@ def _context_message(row: Row[Any], now: datetime) -> ContextMessage:
     """A context row as the agent reads it, settled: a `streaming` answer in a turn's context is never a live one
     (the turn's own answer is not in it), so it reads as every read shows an answer without a live lease, `error` /
     `interrupted`, as the claim's repair just made it."""
-    status, error_code = row.status, row.error_code
-    if conversations.died_mid_answer(status, None, now):
-        status, error_code = "error", conversations.INTERRUPTED
+    status, error_code = conversations.settled_state(row.status, row.error_code, None, now)
     return ContextMessage(
         row.id, row.role, row.item_type, row.content, row.tool_calls, status, error_code, row.chatkit_item
     )

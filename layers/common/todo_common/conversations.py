@@ -251,8 +251,9 @@ def _settled_rows(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     for row in result.all():  # zipped with the keys once: a RowMapping per row costs more than the dict
         message = dict(zip(keys, row, strict=True))
         lease_until = message.pop("turn_lease_until")
-        if died_mid_answer(message["status"], lease_until, now):
-            message["status"], message["error_code"] = "error", INTERRUPTED
+        message["status"], message["error_code"] = settled_state(
+            message["status"], message["error_code"], lease_until, now
+        )
         found.append(message)
     return found
 
@@ -262,14 +263,23 @@ def died_mid_answer(status: str, lease_until: datetime | None, now: datetime) ->
     return status == "streaming" and (lease_until is None or lease_until <= now)
 
 
+def settled_state(
+    status: str, error_code: str | None, lease_until: datetime | None, now: datetime
+) -> tuple[str, str | None]:
+    """A message's (status, error_code) as every read shows them: `error` / `interrupted` for an answer whose turn
+    died mid-answer (see `died_mid_answer`), else as stored."""
+    return ("error", INTERRUPTED) if died_mid_answer(status, lease_until, now) else (status, error_code)
+
+
 def settled(message: Message, lease_until: datetime | None, now: datetime | None = None) -> Message:
     """The message as every read shows it: a `streaming` answer whose conversation holds no live lease belongs to
     a turn that died (a crash, a timeout), so it reads as `error` / `interrupted`, partial text kept. The row itself
     is repaired by the next turn that takes the lease."""
-    if not died_mid_answer(message.status, lease_until, now or utcnow()):
+    status, error_code = settled_state(message.status, message.error_code, lease_until, now or utcnow())
+    if status == message.status:
         return message
     shown = message.model_copy()
-    shown.status, shown.error_code = "error", INTERRUPTED
+    shown.status, shown.error_code = status, error_code
     return shown
 
 
