@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from todo_common.db import Database
-from todo_common.dependencies import ANY_TOKEN, accepts, bearer_token, require_path_user
-from todo_common.services import Services
+from todo_common.dependencies import ANY_TOKEN, accepts, authenticate, require_path_user
+from todo_common.services import get_services
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,9 @@ class Caller:
 @accepts(*ANY_TOKEN)
 async def history_caller(request: Request, user_id: str) -> Caller:
     """The verified caller (either kind of token), who must be the path's `{user_id}` (else 403)."""
-    services: Services = request.app.state.services
-    principal = services.verifier.verify(bearer_token(request))
+    principal = authenticate(request)
     require_path_user(principal, user_id)
-    return Caller(principal.user_id, services.database)
+    return Caller(principal.user_id, get_services(request).database)
 
 
 HistoryCaller = Annotated[Caller, Depends(history_caller)]
