@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from infra.bench.databases import fresh_postgres
-from infra.bench.paired import comparison_rows, paired_figures, print_figures
+from infra.bench.paired import baseline_label, comparison_rows, paired_figures, print_figures
 
 DATABASE = "todo_chat_bench_history"
 USER = "bench-user"
@@ -89,7 +89,7 @@ def run() -> str:
 
 
 def _paired_with(baseline: Path) -> list[str]:
-    label = os.environ.get("BENCH_HISTORY_BASELINE_LABEL") or f"`{baseline}`"
+    label = baseline_label("BENCH_HISTORY_BASELINE", baseline)
     ours, theirs = paired_figures("infra.bench.history", baseline)
     return [
         f"Against {label}, back to back: the 1k requests above timed in {len(ours)} rounds, each round one "

@@ -14,7 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from infra.bench.lambda_sandbox import ENVIRONMENT, FUNCTIONS, baseline_label
+from infra.bench.lambda_sandbox import BASELINE, ENVIRONMENT, FUNCTIONS
+from infra.bench.paired import baseline_label
 from infra.package import host_architecture, package
 from tests.support.lambda_sandbox import Bundle, Sandbox, can_unshare, runtime_environment
 
@@ -23,7 +24,7 @@ def run() -> str:
     if shutil.which("valgrind") is None or not can_unshare():
         raise SystemExit("counting instructions needs valgrind and a private mount namespace (unshare -m)")
     sandbox = Sandbox(runtime=runtime_environment(), environment=ENVIRONMENT)
-    baseline = os.environ.get("BENCH_SANDBOX_BASELINE")
+    baseline = os.environ.get(BASELINE)
     scratch = Path(tempfile.mkdtemp(prefix="todo-chat-instructions-"))
     try:
         package(scratch, host_architecture())
@@ -46,7 +47,8 @@ def run() -> str:
             "",
             f"One cold process per bundle in the Lambda sandbox (`make package` for {host_architecture()}, with "
             "bytecode): interpreter start, `import app`, exit, its instructions counted by valgrind's callgrind, "
-            "which no machine load changes." + (f" Baseline: {baseline_label(baseline)}." if baseline else ""),
+            "which no machine load changes."
+            + (f" Baseline: {baseline_label(BASELINE, baseline)}." if baseline else ""),
             "",
             header,
             "|---|---|" + ("---|---|" if baseline else ""),

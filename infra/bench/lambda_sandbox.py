@@ -14,10 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from infra.bench.paired import baseline_label
 from infra.package import host_architecture, package
 from tests.support.lambda_sandbox import Bundle, Sandbox, can_unshare, runtime_environment
 
 RUNS = 7
+BASELINE = "BENCH_SANDBOX_BASELINE"  # another build, `make package` output of an earlier commit with its bytecode
 FUNCTIONS = ("session", "history", "chat")
 ENVIRONMENT = {
     "APP_ENV": "production",
@@ -80,7 +82,7 @@ def _against_baseline(sandbox: Sandbox, built: Path) -> list[str]:
     """With BENCH_SANDBOX_BASELINE set to another build (`make package` output of an earlier commit, its bytecode
     compiled by python3.12): both builds' imports, their samples taken in turns so that the machine's load hits both
     alike (the `instructions` section counts what each does, whatever the load)."""
-    baseline = os.environ.get("BENCH_SANDBOX_BASELINE")
+    baseline = os.environ.get(BASELINE)
     if not baseline:
         return []
     rows = []
@@ -91,18 +93,13 @@ def _against_baseline(sandbox: Sandbox, built: Path) -> list[str]:
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return [
         "",
-        f"Against the baseline build ({baseline_label(baseline)}), both with bytecode, {RUNS} runs each taken in "
-        "turns; import min / median.",
+        f"Against the baseline build ({baseline_label(BASELINE, baseline)}), both with bytecode, {RUNS} runs each "
+        "taken in turns; import min / median.",
         "",
         "| function | this build | baseline build |",
         "|---|---|---|",
         *rows,
     ]
-
-
-def baseline_label(baseline: str) -> str:
-    """BENCH_SANDBOX_BASELINE_LABEL says what the baseline build is (the commit it was built from); else its path."""
-    return os.environ.get("BENCH_SANDBOX_BASELINE_LABEL") or f"`{baseline}`"
 
 
 def _paired(sandbox: Sandbox, bundles: list[Bundle]) -> tuple[list[float], list[float]]:

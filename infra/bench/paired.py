@@ -16,6 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 3
 
 
+def baseline_label(variable: str, baseline: str | Path) -> str:
+    """How a report names the baseline that `variable` (BENCH_<SECTION>_BASELINE) points at: `<variable>_LABEL`
+    (the commit it is, say), else its path."""
+    return os.environ.get(f"{variable}_LABEL") or f"`{baseline}`"
+
+
 def paired_figures(module: str, baseline: Path, rounds: int = ROUNDS) -> tuple[list[dict[str, float]], ...]:
     """`python -m <module> --p50s` (which prints one JSON object of figures) run `rounds` times for this checkout
     and for `baseline`, alternately: (this code's figures, the baseline's), one dict per round."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from infra.bench.databases import fresh_postgres
+from infra.bench.paired import baseline_label
 from infra.bench.servers import free_port, server_environment, wait_until_up
 
 DATABASE = "todo_chat_soak"
@@ -24,7 +25,7 @@ SECONDS = float(os.environ.get("SOAK_SECONDS", "30"))
 WORKERS = tuple(int(n) for n in os.environ.get("SOAK_WORKERS", "1,2").split(","))
 # A checkout of an earlier commit: its gateway, one process, soaked by the same client first (BENCH_SOAK_BASELINE).
 BASELINE = os.environ.get("BENCH_SOAK_BASELINE")
-BASELINE_LABEL = os.environ.get("BENCH_SOAK_BASELINE_LABEL") or f"`{BASELINE}`"
+BASELINE_LABEL = baseline_label("BENCH_SOAK_BASELINE", BASELINE or "")
 ROUNDS = int(os.environ.get("SOAK_ROUNDS", "2" if BASELINE else "1"))
 
 

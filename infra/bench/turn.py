@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from infra.bench.databases import fresh_postgres
-from infra.bench.paired import comparison_rows, paired_figures, print_figures
+from infra.bench.paired import baseline_label, comparison_rows, paired_figures, print_figures
 from infra.bench.servers import free_port
 
 DATABASE = "todo_chat_bench_turn"
@@ -47,7 +47,7 @@ def run() -> str:
     ]
     baseline = os.environ.get("BENCH_TURN_BASELINE")
     if baseline:
-        label = os.environ.get("BENCH_TURN_BASELINE_LABEL") or f"`{baseline}`"
+        label = baseline_label("BENCH_TURN_BASELINE", baseline)
         ours, theirs = paired_figures("infra.bench.turn", Path(baseline))
         lines += [
             "",
