@@ -80,15 +80,14 @@ def run() -> str:
     def pooled(figure: str, cell: Callable[[list[Soak]], str]) -> str:
         return f"| {figure} | " + " | ".join(cell(list(column)) for column in columns) + " |"
 
-    def ratio(run: Soak) -> str:
-        baseline = next(r for r in rounds if run in r)[0]
-        return f"{run.rate / baseline.rate:.2f}x"
-
     def turns(runs: list[Soak]) -> list[float]:
         return [t for r in runs for t in r.turns]
 
     def first_bytes(runs: list[Soak]) -> list[float]:
         return [t for r in runs for t in r.first_bytes]
+
+    def against_baseline(runs: list[Soak]) -> str:  # each run against the baseline's run of its own round
+        return " · ".join(f"{run.rate / round_[0].rate:.2f}x" for run, round_ in zip(runs, rounds, strict=True))
 
     def failures(runs: list[Soak]) -> str:
         errors = [e for r in runs for e in r.errors]
@@ -110,7 +109,7 @@ def run() -> str:
             f"| figure | {header} |",
             "|---|" + "---|" * len(columns),
             per_round("turns completed", lambda r: f"{len(r.turns)} in {r.elapsed:.0f} s ({r.rate:.1f}/s)"),
-            *([per_round(f"turns/s against {BASELINE_LABEL} (same round)", ratio)] if BASELINE else []),
+            *([pooled(f"turns/s against {BASELINE_LABEL} (same round)", against_baseline)] if BASELINE else []),
             per_round("gateway CPU per turn", lambda r: f"{_ms(r.server_cpu / max(1, len(r.turns)))}"),
             per_round("load client CPU", lambda r: f"{r.client_cpu:.1f} s"),
             pooled("turn latency p50 / p99", lambda c: f"{_ms(statistics.median(turns(c)))} / {_ms(_p99(turns(c)))}"),

@@ -142,6 +142,6 @@ def _ms(seconds: float) -> str:
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--p50s"]:  # one process of the paired comparison
-    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ["LOG_LEVEL"] = "WARNING"  # the printed figures are the last line of its output
     responses_timings, offline_timings = _both_paths()
     print_figures({RESPONSES: statistics.median(responses_timings), OFFLINE: statistics.median(offline_timings)})
