@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +44,41 @@ def test_import_runs_without_the_collector_and_freezes_what_it_built(function: s
     assert enabled is True
     assert frozen > 100_000
     assert collections <= 1  # the allocations right after gc.enable() may start one young collection, no more
+
+
+def test_chat_turns_rarely_collect_the_young_generation(tmp_path: Path) -> None:
+    """After the cold start the young generation is collected after 10 000 new objects, not 700
+    (todo_common.cold_start): at 700 thirty chat turns with tool calls ran about 30 collections, each walking every
+    object of the turns in flight."""
+    code = textwrap.dedent(
+        f"""
+        import gc, json, os
+        os.environ["DATABASE_URL"] = "sqlite:///{tmp_path / "turns.db"}"
+        os.environ["CHAT_RATE_LIMIT_PER_MINUTE"] = "1000"
+        from infra.migrate import upgrade
+        upgrade(os.environ["DATABASE_URL"])
+        import functions.chat.app as chat
+        from fastapi.testclient import TestClient
+        from todo_common.auth import mint_chat_token
+
+        token = mint_chat_token(chat.services.settings, "gc-user")[0]
+        young = []
+        with TestClient(chat.app) as client:
+            def turn(index, conversation_id):
+                body = {{"message": f"add task {{index}}" if index % 3 else "list", "conversation_id": conversation_id}}
+                response = client.post("/api/gc-user/chat", json=body, headers={{"Authorization": f"Bearer {{token}}"}})
+                assert response.status_code == 200, response.text
+                return response.json()["conversation_id"]
+
+            conversation_id = turn(0, None)
+            gc.callbacks.append(lambda phase, info: phase == "start" and young.append(info["generation"]))
+            for index in range(1, 31):
+                turn(index, conversation_id)
+        print(json.dumps([gc.get_threshold()[0], len(young)]))
+        """
+    )
+    output = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True)
+    assert output.returncode == 0, output.stderr
+    threshold, collections = json.loads(output.stdout.strip().splitlines()[-1])
+    assert collections <= 6, collections
+    assert threshold == 10_000
