@@ -26,7 +26,7 @@ WORKERS = tuple(int(n) for n in os.environ.get("SOAK_WORKERS", "1,2").split(",")
 # A checkout of an earlier commit: its gateway, one process, soaked by the same client first (BENCH_SOAK_BASELINE).
 BASELINE = os.environ.get("BENCH_SOAK_BASELINE")
 BASELINE_LABEL = baseline_label("BENCH_SOAK_BASELINE", BASELINE or "")
-ROUNDS = int(os.environ.get("SOAK_ROUNDS", "2" if BASELINE else "1"))
+ROUNDS = int(os.environ.get("SOAK_ROUNDS", "3" if BASELINE else "1"))
 
 
 @dataclass
@@ -87,7 +87,9 @@ def run() -> str:
         return [t for r in runs for t in r.first_bytes]
 
     def against_baseline(runs: list[Soak]) -> str:  # each run against the baseline's run of its own round
-        return " · ".join(f"{run.rate / round_[0].rate:.2f}x" for run, round_ in zip(runs, rounds, strict=True))
+        ratios = [run.rate / round_[0].rate for run, round_ in zip(runs, rounds, strict=True)]
+        median = f" (median {statistics.median(ratios):.2f}x)" if len(ratios) > 2 else ""
+        return " · ".join(f"{ratio:.2f}x" for ratio in ratios) + median
 
     def failures(runs: list[Soak]) -> str:
         errors = [e for r in runs for e in r.errors]
