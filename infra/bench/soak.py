@@ -4,6 +4,7 @@ a check that every message is stored once, in order. `make soak` (SOAK_USERS, SO
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -198,7 +199,7 @@ async def _turn(http: httpx.AsyncClient, user: UserLoad, text: str, client_id: s
     try:
         async with http.stream("POST", f"/api/{user.user_id}/chat", json=body, headers=headers) as response:
             if response.status_code != 200:
-                user.errors.append(f"{response.status_code}")
+                user.errors.append(f"{response.status_code} {_error_code(await response.aread())}")
                 return
             first = None
             async for line in response.aiter_lines():
@@ -207,7 +208,7 @@ async def _turn(http: httpx.AsyncClient, user: UserLoad, text: str, client_id: s
                 if line.startswith("data:") and user.conversation_id is None and "conversation_id" in line:
                     user.conversation_id = line.split('"conversation_id":"')[1].split('"')[0]
     except httpx.HTTPError as exc:
-        user.errors.append(type(exc).__name__)
+        user.errors.append(f"{type(exc).__name__} after {time.perf_counter() - started:.1f} s: {exc}"[:120])
         return
     if record and first is not None:
         user.first_bytes.append(first)
@@ -242,6 +243,14 @@ async def _verify(base: str, users: list[UserLoad]) -> tuple[int, int, int]:
             if questions != user.sent[: len(questions)] or not alternating or not complete:
                 out_of_order += 1
     return lost, duplicated, out_of_order
+
+
+def _error_code(body: bytes) -> str:
+    """The `error.code` of an error answer (the API's machine-readable body), else the body's start."""
+    try:
+        return str(json.loads(body)["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return body[:60].decode(errors="replace")
 
 
 def _wait_until_up(base: str) -> None:
