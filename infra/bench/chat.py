@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
+from infra.bench.app_module import as_app_module_ends
 from infra.bench.databases import fresh_postgres
 
 BENCH_DATABASE = "todo_chat_bench_chat"
@@ -81,6 +82,7 @@ def _app(url: str, steps: list[Any], **settings: Any) -> Any:
     chat_settings = dataclasses.replace(ChatSettings.from_environ({}), rate_limit_per_minute=10_000, **settings)
     app = build_app("chat", services, [router])
     app.state.chat = ChatRuntime.build(services, chat_settings, ScriptedModel(steps), build_task_server())
+    as_app_module_ends()
     return app, services
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
 import os
 import statistics
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from infra.bench.app_module import as_app_module_ends
 from infra.bench.databases import fresh_postgres
 from infra.bench.paired import baseline_label, comparison_rows, paired_figures, print_figures
 
@@ -151,7 +151,7 @@ def _measure(
     }
     services = Services.from_settings(settings, "bench")
     app = build_app("history", services, [router])
-    gc.freeze()  # as the function's app.py ends: what lives as long as the container is out of the collector's way
+    as_app_module_ends()
     figures = asyncio.run(_time_requests(app, headers, requests))
     services.database.dispose()
     if not round_trips:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from infra.bench.app_module import as_app_module_ends
 from infra.bench.databases import fresh_postgres
 from infra.bench.paired import baseline_label, comparison_rows, paired_figures, print_figures
 from infra.bench.servers import free_port
@@ -99,6 +100,7 @@ def measure(url: str, *, openai_base_url: str | None) -> list[float]:
     )
     app = build_app("chat", services, [router])
     app.state.chat = ChatRuntime.build(services, settings, select_model(settings), build_task_server())
+    as_app_module_ends()
     headers = {"Authorization": f"Bearer {mint_chat_token(services.settings, USER)[0]}"}
 
     async def turns() -> list[float]:
