@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
+from sqlalchemy import event
 from sqlmodel import select
 
 from functions.chat.caller import Caller
@@ -120,3 +121,39 @@ def test_every_tool_declares_its_result_schema_and_hints() -> None:
         assert annotation is not None and annotation.destructive_hint is False and not annotation.read_only_hint
     assert hints["complete_task"].idempotent_hint is True  # type: ignore[union-attr]
     assert hints["add_task"].idempotent_hint is False  # type: ignore[union-attr]
+
+
+def test_each_task_tool_is_one_statement_outside_a_transaction(database: Database) -> None:
+    """One round trip a tool call, however far the database is (the ORM took BEGIN, SELECT, UPDATE and COMMIT to
+    complete a task). A call on another user's task runs the same one statement, and changes nothing."""
+    task_id = call(database, ALICE, "add_task", title="Water the plants")["task_id"]
+    statements: list[str] = []
+    commits: list[object] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    def committed(conn: Any) -> None:
+        commits.append(conn)
+
+    event.listen(database.engine, "before_cursor_execute", executed)
+    event.listen(database.engine, "commit", committed)
+    try:
+        calls = [
+            (ALICE, "add_task", {"title": "Buy milk"}, "INSERT"),
+            (ALICE, "list_tasks", {}, "SELECT"),
+            (ALICE, "complete_task", {"task_id": task_id}, "UPDATE"),
+            (ALICE, "update_task", {"task_id": task_id, "title": "Water the ferns"}, "UPDATE"),
+            (BOB, "complete_task", {"task_id": task_id}, "UPDATE"),
+            (BOB, "delete_task", {"task_id": task_id}, "DELETE"),
+            (ALICE, "delete_task", {"task_id": task_id}, "DELETE"),
+        ]
+        for user, tool, arguments, verb in calls:
+            statements.clear()
+            call_result(database, user, tool, **arguments)
+            assert statements == [verb], (tool, statements)
+        assert commits == []
+    finally:
+        event.remove(database.engine, "before_cursor_execute", executed)
+        event.remove(database.engine, "commit", committed)
+    assert tasks_of(database) == [(ALICE, "Buy milk", False)]

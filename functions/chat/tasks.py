@@ -1,19 +1,28 @@
 """The user's todo list: the operations behind the task tools, with typed results.
 
 Each takes the caller (bound from the verified token, never from a tool argument). Another user's task id is
-"not found", exactly like an id that does not exist. A refused operation changes nothing."""
+"not found", exactly like an id that does not exist. A refused operation changes nothing.
+
+Each operation is one SQL statement, atomic on its own, run outside a transaction: one round trip, where the ORM
+took four (BEGIN, the SELECT of the task, its UPDATE or DELETE, COMMIT) and three for an add. A change names the
+caller in its WHERE clause and answers with RETURNING, so a task that is not the caller's changes no row."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
+import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlmodel import Session, col, select
+from sqlalchemy.engine import Connection, Row
 
 from functions.chat.caller import Caller
 from todo_common import keyset
 from todo_common.models import DESCRIPTION_MAX, TITLE_MAX, Task, utcnow
 from todo_common.text import contains_pattern
+
+_TABLE: sa.Table = Task.__table__  # type: ignore[attr-defined]
+_TASK = _TABLE.c
+_PUBLIC_COLUMNS = (_TASK.id, _TASK.title, _TASK.description, _TASK.completed)
 
 TaskFilter = Literal["all", "pending", "completed"]
 
@@ -50,29 +59,32 @@ class TaskList(BaseModel):
 
 def add_task(caller: Caller, title: str, description: str | None = None) -> TaskChange:
     clean_title, clean_description = _title(title), _description(description or "")
-
-    def work(session: Session) -> TaskChange:
-        task = Task(user_id=caller.user_id, title=clean_title, description=clean_description)
-        session.add(task)
-        session.flush()
-        assert task.id is not None
-        return TaskChange(task_id=task.id, status="created", title=task.title)
-
-    return caller.database.write(work)
+    now = utcnow()
+    statement = (
+        sa.insert(_TABLE)
+        .values(
+            user_id=caller.user_id,
+            title=clean_title,
+            description=clean_description,
+            completed=False,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(_TASK.id)
+    )
+    (task_id,) = caller.database.execute(statement).rows[0]
+    return TaskChange(task_id=task_id, status="created", title=clean_title)
 
 
 def list_tasks(caller: Caller, status: TaskFilter = "all") -> TaskList:
     if status not in ("all", "pending", "completed"):
         raise TaskToolError("invalid_status", "status must be one of all, pending, completed.")
 
-    def work(session: Session) -> TaskList:
-        statement = select(Task).where(Task.user_id == caller.user_id)
-        if status != "all":
-            statement = statement.where(Task.completed == (status == "completed"))
-        tasks = [_public(task) for task in session.exec(statement.order_by(col(Task.id))).all()]
-        return TaskList(status=status, count=len(tasks), tasks=tasks)
-
-    return caller.database.read(work)
+    statement = sa.select(*_PUBLIC_COLUMNS).where(_TASK.user_id == caller.user_id)
+    if status != "all":
+        statement = statement.where(_TASK.completed == (status == "completed"))
+    tasks = [_public(row) for row in _rows(caller, statement.order_by(_TASK.id))]
+    return TaskList(status=status, count=len(tasks), tasks=tasks)
 
 
 class TaskSearchPage(BaseModel):
@@ -85,17 +97,14 @@ def search_tasks(caller: Caller, query: str, *, limit: int, after: int | None = 
     @-mention search offers."""
     pattern = contains_pattern(query)
 
-    def work(session: Session) -> TaskSearchPage:
-        statement = select(Task).where(Task.user_id == caller.user_id, col(Task.title).ilike(pattern, escape="\\"))
-        if after is not None:
-            statement = statement.where(col(Task.id) > after)
-        rows, more = keyset.split(session.exec(statement.order_by(col(Task.id)).limit(limit + 1)).all(), limit)
-        items = [
-            TaskPublic(id=t.id or 0, title=t.title, description=t.description, completed=t.completed) for t in rows
-        ]
-        return TaskSearchPage(items=items, next_cursor=items[-1].id if more and items else None)
-
-    return caller.database.read(work)
+    statement = sa.select(*_PUBLIC_COLUMNS).where(
+        _TASK.user_id == caller.user_id, _TASK.title.ilike(pattern, escape="\\")
+    )
+    if after is not None:
+        statement = statement.where(_TASK.id > after)
+    rows, more = keyset.split(_rows(caller, statement.order_by(_TASK.id).limit(limit + 1)), limit)
+    items = [_public(row) for row in rows]
+    return TaskSearchPage(items=items, next_cursor=items[-1].id if more and items else None)
 
 
 def complete_task(caller: Caller, task_id: int) -> TaskChange:
@@ -108,29 +117,21 @@ def reopen_task(caller: Caller, task_id: int) -> TaskChange:
 
 
 def _set_completed(caller: Caller, task_id: int, *, completed: bool) -> TaskChange:
-    def work(session: Session) -> TaskChange:
-        task = _owned(session, caller, task_id)
-        task.completed = completed
-        task.updated_at = utcnow()
-        session.add(task)
-        return TaskChange(task_id=task_id, status="completed" if completed else "reopened", title=task.title)
-
-    return caller.database.write(work)
+    title = _changed(caller, task_id, sa.update(_TABLE).values(completed=completed, updated_at=utcnow()))
+    return TaskChange(task_id=task_id, status="completed" if completed else "reopened", title=title)
 
 
 def request_delete(caller: Caller, task_id: int) -> TaskChange:
     """A delete the user confirms first (a ChatKit turn): the task is checked, not touched."""
-    task = caller.database.read(lambda session: _owned(session, caller, task_id))
-    return TaskChange(task_id=task_id, status="awaiting_confirmation", title=task.title)
+    rows = _rows(caller, sa.select(_TASK.title).where(*_owned_by(caller, task_id)))
+    if not rows:
+        raise _not_found(task_id)
+    return TaskChange(task_id=task_id, status="awaiting_confirmation", title=rows[0].title)
 
 
 def delete_task(caller: Caller, task_id: int) -> TaskChange:
-    def work(session: Session) -> TaskChange:
-        task = _owned(session, caller, task_id)
-        session.delete(task)
-        return TaskChange(task_id=task_id, status="deleted", title=task.title)
-
-    return caller.database.write(work)
+    title = _changed(caller, task_id, sa.delete(_TABLE))
+    return TaskChange(task_id=task_id, status="deleted", title=title)
 
 
 def update_task(caller: Caller, task_id: int, title: str | None = None, description: str | None = None) -> TaskChange:
@@ -139,28 +140,40 @@ def update_task(caller: Caller, task_id: int, title: str | None = None, descript
     clean_title = _title(title) if title is not None else None
     clean_description = _description(description) if description is not None else None
 
-    def work(session: Session) -> TaskChange:
-        task = _owned(session, caller, task_id)
-        if clean_title is not None:
-            task.title = clean_title
-        if clean_description is not None:
-            task.description = clean_description
-        task.updated_at = utcnow()
-        session.add(task)
-        return TaskChange(task_id=task_id, status="updated", title=task.title)
-
-    return caller.database.write(work)
+    changes: dict[str, Any] = {"updated_at": utcnow()}
+    if clean_title is not None:
+        changes["title"] = clean_title
+    if clean_description is not None:
+        changes["description"] = clean_description
+    title = _changed(caller, task_id, sa.update(_TABLE).values(**changes))
+    return TaskChange(task_id=task_id, status="updated", title=title)
 
 
-def _public(task: Task) -> TaskPublic:
-    return TaskPublic(id=task.id or 0, title=task.title, description=task.description, completed=task.completed)
+def _public(row: Row[Any]) -> TaskPublic:
+    return TaskPublic(id=row.id, title=row.title, description=row.description, completed=row.completed)
 
 
-def _owned(session: Session, caller: Caller, task_id: int) -> Task:
-    task = session.exec(select(Task).where(Task.id == task_id, Task.user_id == caller.user_id)).first()
-    if task is None:
-        raise TaskToolError("task_not_found", f"Task {task_id} was not found.")
-    return task
+def _rows(caller: Caller, statement: sa.Select[Any]) -> list[Row[Any]]:
+    def work(connection: Connection) -> list[Row[Any]]:
+        return list(connection.execute(statement))
+
+    return caller.database.read_core(work)
+
+
+def _owned_by(caller: Caller, task_id: int) -> tuple[sa.ColumnElement[bool], ...]:
+    return (_TASK.id == task_id, _TASK.user_id == caller.user_id)
+
+
+def _changed(caller: Caller, task_id: int, change: sa.Update | sa.Delete) -> str:
+    """Run `change` on the caller's task `task_id`: its title (after the change), or "not found"."""
+    rows = caller.database.execute(change.where(*_owned_by(caller, task_id)).returning(_TASK.title)).rows
+    if not rows:
+        raise _not_found(task_id)
+    return str(rows[0].title)
+
+
+def _not_found(task_id: int) -> TaskToolError:
+    return TaskToolError("task_not_found", f"Task {task_id} was not found.")
 
 
 def _title(title: str) -> str:

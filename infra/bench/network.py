@@ -50,7 +50,7 @@ def run() -> str:
         f"| request | no delay | +{DELAY * 1000:.0f} ms each way | round trips | target |",
         "|---|---|---|---|---|",
     ]
-    targets = {"first streamed byte": "≤ 2", "whole turn": "≤ 3", "history": "1"}
+    targets = {"first streamed byte": "≤ 2", "no tools": "≤ 3", "history": "1"}
     for name in local:
         target = next((t for key, t in targets.items() if key in name), "")
         lines.append(
@@ -60,20 +60,27 @@ def run() -> str:
         "",
         "A turn's first byte waits for its claim only (lease, rate limit, both messages, the context and, for a "
         "new conversation, its row: one statement); the whole turn adds the finish (answer and lease release, one "
-        "statement). Progress saves and heartbeats come later in longer answers.",
+        "statement). A tool call adds its own statement: one round trip (the task tools run a single statement each, "
+        "outside a transaction). Progress saves and heartbeats come later in longer answers.",
     ]
     return "\n".join(lines)
 
 
 def _measure(url: str, delay: float) -> dict[str, Figures]:
     import uvicorn
-    from agents.testing import assistant_message
+    from agents.testing import assistant_message, function_call
 
     target = make_url(url)
     figures: dict[str, Figures] = {}
     with RoundTripProxy(target.host or "127.0.0.1", target.port or 5432, delay=delay) as proxy:
         proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        app, services = _app(proxied, [[assistant_message("Done.")] for _ in range(4 * TURNS + 4)])
+        answers = [[assistant_message("Done.")] for _ in range(1 + 2 * TURNS)]  # the warm-up, then two kinds
+        tool_turns = [
+            step
+            for index in range(TURNS)
+            for step in ([function_call("add_task", {"title": f"task {index}"}, call_id=f"c{index}")], answers[0])
+        ]
+        app, services = _app(proxied, answers + tool_turns)
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
@@ -111,6 +118,16 @@ def _turns(base: str, auth: dict[str, str], proxy: RoundTripProxy, figures: dict
                 whole.add(time.perf_counter() - started, proxy.round_trips)
             figures[f"chat turn, {kind} conversation: first streamed byte"] = first
             figures[f"chat turn, {kind} conversation: whole turn, no tools"] = whole
+        with_tool = Figures()
+        for index in range(TURNS):
+            body = {"message": f"add task {index}", "conversation_id": existing["conversation_id"]}
+            proxy.reset()
+            started = time.perf_counter()
+            with http.stream("POST", f"/api/{USER}/chat", json=body, headers=headers) as response:
+                for _ in response.iter_raw():
+                    pass
+            with_tool.add(time.perf_counter() - started, proxy.round_trips)
+        figures["chat turn, existing conversation: whole turn, one add_task call"] = with_tool
 
 
 def _history(url: str, proxy: RoundTripProxy) -> dict[str, Figures]:
