@@ -118,7 +118,8 @@ def main() -> None:
     print(f"  chat page:  http://{host}:{port}/?token={token}")
     print(f"  dev token for {DEMO_USER} (12 h):\n\n    {token}\n")
     print("  token for another user:  make token USER=OTHER_USER_ID\n")
-    # uvloop and httptools: faster than asyncio and h11 with many requests at once (docs/benchmarks.md, "server").
+    # uvloop and httptools, as uvicorn picks them itself when installed. Against asyncio and h11 they were 1.1x
+    # faster in one run of docs/benchmarks.md's "server" section and 0.93x in another: within run-to-run noise.
     # More than one worker: processes that share nothing but the database, as Lambda's containers do.
     uvicorn.run(
         "infra.devserver:build_gateway" if gateway is None else gateway,
