@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from todo_common.db import Database
-from todo_common.dependencies import ANY_TOKEN, accepts, authenticate, require_path_user
+from todo_common.dependencies import ANY_TOKEN, accepts, current_user
 from todo_common.services import get_services
 
 
@@ -25,8 +25,7 @@ class Caller:
 @accepts(*ANY_TOKEN)
 async def history_caller(request: Request, user_id: str) -> Caller:
     """The verified caller (either kind of token), who must be the path's `{user_id}` (else 403)."""
-    principal = authenticate(request)
-    require_path_user(principal, user_id)
+    principal = await current_user(request, user_id)
     return Caller(principal.user_id, get_services(request).database)
 
 
