@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
-from infra.bench.app_module import as_app_module_ends
+from infra.bench.app_module import as_app_module_ends, bench_environment
 from infra.bench.databases import fresh_postgres
 
 BENCH_DATABASE = "todo_chat_bench_chat"
@@ -60,10 +60,8 @@ def run() -> str:
 
 def _bench_environment() -> None:
     os.environ.setdefault("APP_ENV", "test")
-    os.environ.setdefault("BETTER_AUTH_SECRET", "bench-better-auth-secret-0123456789abcdef")
-    os.environ.setdefault("CHAT_TOKEN_SECRET", "bench-chat-token-secret-0123456789abcdef")
+    bench_environment()
     os.environ.setdefault("OPENAI_AGENTS_DISABLE_TRACING", "1")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 
 def _app(url: str, steps: list[Any], **settings: Any) -> Any:

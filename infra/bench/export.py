@@ -11,6 +11,7 @@ import tracemalloc
 
 import sqlalchemy as sa
 
+from infra.bench.app_module import bench_environment
 from infra.bench.databases import fresh_postgres
 from infra.bench.history import _SEED, USER
 
@@ -19,9 +20,7 @@ MESSAGES = int(os.environ.get("BENCH_EXPORT_MESSAGES", "50000"))
 
 
 def run() -> str:
-    os.environ.setdefault("BETTER_AUTH_SECRET", "bench-better-auth-secret-0123456789abcdef")
-    os.environ.setdefault("CHAT_TOKEN_SECRET", "bench-chat-token-secret-0123456789abcdef")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    bench_environment()
     from functions.history import export
     from functions.history.routes import router
     from infra.bench.asgi import asgi_get, asgi_get_size

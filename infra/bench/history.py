@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from infra.bench.app_module import as_app_module_ends
+from infra.bench.app_module import as_app_module_ends, bench_environment
 from infra.bench.databases import fresh_postgres
 from infra.bench.paired import baseline_label, comparison_rows, paired_figures, print_figures
 
@@ -47,7 +47,7 @@ ANALYZE message;
 
 
 def run() -> str:
-    _bench_environment()
+    bench_environment()
     wanted = os.environ.get("BENCH_HISTORY_SIZES", ",".join(SIZES)).split(",")
     results = {label: _measure(label, *SIZES[label]) for label in wanted}
     seeded = results.get("1M", {}).pop("_seed_seconds", {}).get("p50")
@@ -84,12 +84,6 @@ def run() -> str:
     if baseline:
         lines += ["", *_paired_with(Path(baseline))]
     return "\n".join(lines)
-
-
-def _bench_environment() -> None:
-    os.environ.setdefault("BETTER_AUTH_SECRET", "bench-better-auth-secret-0123456789abcdef")
-    os.environ.setdefault("CHAT_TOKEN_SECRET", "bench-chat-token-secret-0123456789abcdef")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 
 def _paired_with(baseline: Path) -> list[str]:
@@ -213,6 +207,6 @@ def _ms(seconds: float) -> str:
 
 if __name__ == "__main__" and sys.argv[1:] == ["--p50s"]:  # one process of the paired comparison
     os.environ["LOG_LEVEL"] = "WARNING"  # the printed figures are the last line of its output
-    _bench_environment()
+    bench_environment()
     timed = _measure("1k", *SIZES["1k"], round_trips=False)
     print_figures({name: figure["p50"] for name, figure in timed.items()})

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from infra.bench.app_module import as_app_module_ends
+from infra.bench.app_module import as_app_module_ends, bench_environment
 from infra.bench.databases import fresh_postgres
 from infra.bench.paired import baseline_label, comparison_rows, paired_figures, print_figures
 from infra.bench.servers import free_port
@@ -65,9 +65,7 @@ def run() -> str:
 def _both_paths() -> tuple[list[float], list[float]]:
     """The turn timings through the Responses path (against the fake in its own process), then the offline model's."""
     os.environ.setdefault("APP_ENV", "test")
-    os.environ.setdefault("BETTER_AUTH_SECRET", "bench-better-auth-secret-0123456789abcdef")
-    os.environ.setdefault("CHAT_TOKEN_SECRET", "bench-chat-token-secret-0123456789abcdef")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    bench_environment()
     url = fresh_postgres(DATABASE)
     port = free_port()
     fake = subprocess.Popen([sys.executable, "-m", "infra.bench.fake_model_server", str(port)])
