@@ -78,7 +78,10 @@ def _measure(url: str, delay: float) -> dict[str, Figures]:
         tool_turns = [
             step
             for index in range(TURNS)
-            for step in ([function_call("add_task", {"title": f"task {index}"}, call_id=f"c{index}")], answers[0])
+            for step in (
+                [function_call("add_task", {"title": f"task {index}"}, call_id=f"c{index}")],
+                [assistant_message("Done.")],
+            )
         ]
         app, services = _app(proxied, answers + tool_turns)
         port = free_port()
