@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from agents.models.interface import Model
 
-from functions.chat.offline_model import HELP, OfflineModel
+from functions.chat.agent.offline_model import HELP, OfflineModel
 from tests.support.chat import SlowModel
 from tests.support.factories import add_message, seed_conversation
 from tests.support.server import Server

@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from functions.chat.offline_model import OfflineModel
+from functions.chat.agent.offline_model import OfflineModel
 from functions.history.routes import router as history_router
 from tests.support.chat import SlowModel, chat_app, parse_sse
 from tests.support.server import Server
@@ -260,7 +260,7 @@ def test_hidden_context_reaches_the_model_and_never_the_user(
     from chatkit.types import HiddenContextItem, ItemsListParams, ItemsListReq
 
     from functions.chat.caller import Caller
-    from functions.chat.store import ChatStore
+    from functions.chat.chatkit.store import ChatStore
 
     model = ScriptedModel([[assistant_message("one")], [assistant_message("two")]])
     with TestClient(chat_app(services, model)) as client:

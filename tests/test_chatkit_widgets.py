@@ -27,8 +27,8 @@ from chatkit.types import (
 from pydantic import BaseModel
 from sqlmodel import select
 
-from functions.chat.offline_model import OfflineModel
-from functions.chat.task_widgets import WIDGET_ITEM, ListedTask, TaskListState, stored
+from functions.chat.agent.offline_model import OfflineModel
+from functions.chat.chatkit.task_widgets import WIDGET_ITEM, ListedTask, TaskListState, stored
 from tests.support.chat import chat_app, parse_sse
 from tests.support.factories import seed_conversation
 from tests.support.server import Server

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from functions.chat.detached import KEEPALIVE, detached
+from functions.chat.http.detached import KEEPALIVE, detached
 
 
 def test_keepalives_fill_the_silence_of_a_slow_producer() -> None:

@@ -28,7 +28,7 @@ EXPECTED = {"session_create": 201, "history_delete_conversation": 204}
 @pytest.fixture
 def handlers(services: Services) -> Iterator[dict[str, ModuleType]]:
     from functions.chat import app as chat
-    from functions.chat.models import select_model
+    from functions.chat.agent.providers import select_model
     from functions.chat.runtime import ChatRuntime
     from functions.history import app as history
     from functions.session import app as session

@@ -49,7 +49,7 @@ def fresh_logger(stream: io.StringIO) -> Logger:
 def test_each_event_is_one_line(stream: io.StringIO) -> None:
     logger = fresh_logger(stream)
     logger.info("from powertools")
-    logging.getLogger("functions.chat.turn").warning("from a module logger")
+    logging.getLogger("functions.chat.turn.engine").warning("from a module logger")
     logging.getLogger("uvicorn.error").warning("from uvicorn")
     messages = [line["message"] for line in lines(stream)]  # uvicorn too: JSON through the same handler
     assert messages == ["from powertools", "from a module logger", "from uvicorn"]

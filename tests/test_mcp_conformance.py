@@ -17,8 +17,8 @@ import pytest
 from agents.testing import ScriptedModel
 from starlette.types import Receive, Scope, Send
 
-from functions.chat.mcp_http import mount_mcp
 from functions.chat.settings import ChatSettings
+from functions.chat.tasks.mcp_http import mount_mcp
 from tests.support.chat import chat_app
 from tests.support.server import Server
 from tests.support.tokens import Tokens

@@ -14,8 +14,8 @@ from agents.testing import ScriptedModel
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from functions.chat.mcp_http import mount_mcp
 from functions.chat.settings import ChatSettings
+from functions.chat.tasks.mcp_http import mount_mcp
 from tests.support.chat import chat_app
 from tests.support.server import Server
 from tests.support.tokens import Tokens

@@ -21,8 +21,8 @@ from mcp.client.auth.utils import (
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from functions.chat.mcp_http import HostPolicy, mount_mcp
 from functions.chat.settings import ChatSettings
+from functions.chat.tasks.mcp_http import HostPolicy, mount_mcp
 from tests.support.chat import chat_app
 from tests.support.server import Server
 from tests.support.tokens import Tokens

@@ -16,7 +16,7 @@ from chatkit.types import (
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from functions.chat.offline_model import OfflineModel
+from functions.chat.agent.offline_model import OfflineModel
 from tests.support.chat import chat_app
 from tests.support.tokens import Tokens
 from todo_common.db import Database

@@ -127,7 +127,7 @@ def test_a_chat_turn_flushes_its_own_metrics(
 ) -> None:
     from agents.testing import ScriptedModel, assistant_message, function_call
 
-    from functions.chat.turn_store import TurnStore
+    from functions.chat.turn.store import TurnStore
     from tests.support.chat import chat_app
 
     dead = TurnStore(database, history_limit=5, rate_limit_per_minute=100, lease_seconds=0)

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from functions.chat.offline_model import OfflineModel
+from functions.chat.agent.offline_model import OfflineModel
 from tests.support.databases import enabled_backends
 from tests.support.jwks import JwksServer
 from tests.support.server import Server

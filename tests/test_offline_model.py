@@ -13,7 +13,7 @@ from agents.models.interface import ModelTracing
 from fastapi.testclient import TestClient
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage
 
-from functions.chat.offline_model import HELP, OfflineModel, describe_result, parse_command
+from functions.chat.agent.offline_model import HELP, OfflineModel, describe_result, parse_command
 from tests.support.chat import chat_app, parse_sse
 from tests.support.tokens import Tokens
 from todo_common.web import Services

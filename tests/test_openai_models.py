@@ -10,11 +10,11 @@ from agents.testing import assistant_message, function_call
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from functions.chat.mcp_server import build_task_server
-from functions.chat.models import select_model
-from functions.chat.routes import router
+from functions.chat.agent.providers import select_model
+from functions.chat.http.routes import router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
+from functions.chat.tasks.mcp_server import build_task_server
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.server import Server
 from tests.support.tokens import Tokens

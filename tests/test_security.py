@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from functions.chat.mcp_http import mount_mcp
 from functions.chat.settings import ChatSettings
+from functions.chat.tasks.mcp_http import mount_mcp
 from functions.history.routes import router as history_router
 from functions.session.routes import router as session_router
 from tests.support.attacks import attack_tokens

@@ -13,8 +13,8 @@ from chatkit.types import ThreadAddUserMessageParams, ThreadCreateParams, Thread
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from functions.chat.agent import STOPPED_NOTE
-from functions.chat.offline_model import OfflineModel
+from functions.chat.agent.agent import STOPPED_NOTE
+from functions.chat.agent.offline_model import OfflineModel
 from functions.chat.settings import ChatSettings
 from tests.support.chat import SlowModel, chat_app, parse_sse
 from tests.support.server import Server

@@ -13,10 +13,11 @@ from chatkit.errors import CustomStreamError
 from chatkit.types import WidgetItem
 from sqlmodel import select
 
-from functions.chat import task_actions, tasks
 from functions.chat.caller import Caller
-from functions.chat.store import to_thread
-from functions.chat.task_widgets import ConfirmDeleteState, stored
+from functions.chat.chatkit import task_actions
+from functions.chat.chatkit.store import to_thread
+from functions.chat.chatkit.task_widgets import ConfirmDeleteState, stored
+from functions.chat.tasks import operations as tasks
 from tests.support.chat import chat_app
 from tests.support.factories import seed_conversation
 from tests.test_chatkit_widgets import widget_row

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from functions.chat.caller import Caller
-from functions.chat.mcp_server import build_task_server, current_caller
+from functions.chat.tasks.mcp_server import build_task_server, current_caller
 from todo_common.db import Database
 from todo_common.models import Task
 

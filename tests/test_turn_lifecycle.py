@@ -20,8 +20,8 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from functions.chat import tasks
-from functions.chat.offline_model import HELP, OfflineModel
+from functions.chat.agent.offline_model import HELP, OfflineModel
+from functions.chat.tasks import operations as tasks
 from functions.history.routes import router as history_router
 from tests.support.chat import SilentModel, SlowModel, chat_app, parse_sse
 from tests.support.factories import add_message, seed_conversation
@@ -257,7 +257,7 @@ def silent_endpoint() -> Iterator[str]:
 def test_a_model_that_never_answers_ends_at_the_deadline(
     services: Services, database: Database, tokens: Tokens, silent_endpoint: str
 ) -> None:
-    from functions.chat.models import select_model
+    from functions.chat.agent.providers import select_model
     from functions.chat.settings import ChatSettings
 
     settings = dataclasses.replace(

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from functions.chat.agent import STOPPED_NOTE, history_to_input
-from functions.chat.turn_store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
+from functions.chat.agent.agent import STOPPED_NOTE, history_to_input
+from functions.chat.turn.store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
 from tests.support.factories import add_message, seed_conversation
 from todo_common.db import Database
 from todo_common.errors import ApiError

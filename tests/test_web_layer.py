@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import DBAPIError
 
-from functions.chat.routes import router as chat_router
+from functions.chat.http.routes import router as chat_router
 from functions.history.routes import router as history_router
 from functions.session.routes import router as session_router
 from tests.support.tokens import Tokens

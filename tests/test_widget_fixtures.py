@@ -13,7 +13,7 @@ from typing import Any
 from chatkit.types import WidgetItem
 from pydantic import BaseModel
 
-from functions.chat.task_widgets import (
+from functions.chat.chatkit.task_widgets import (
     WIDGET_ITEM,
     WIDGETS,
     ConfirmDeleteData,

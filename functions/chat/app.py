@@ -9,14 +9,14 @@ gc.disable()  # until the app is built: see todo_common.cold_start
 
 from mangum import Mangum
 
-from functions.chat.mcp_http import mount_mcp
-from functions.chat.mcp_server import build_task_server
-from functions.chat.models import select_model
-from functions.chat.openapi_doc import with_chatkit_request_schema
-from functions.chat.routes import router
+from functions.chat.agent.providers import select_model
+from functions.chat.http.openapi_doc import with_chatkit_request_schema
+from functions.chat.http.routes import router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
 from functions.chat.snapstart import mount_snapstart_hooks
+from functions.chat.tasks.mcp_http import mount_mcp
+from functions.chat.tasks.mcp_server import build_task_server
 from todo_common.cold_start import imports_done
 from todo_common.metrics import MetricsMiddleware
 from todo_common.web import Services, build_app

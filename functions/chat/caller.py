@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from functions.chat.turn_store import Lease
+from functions.chat.turn.store import Lease
 from todo_common.db import Database
 from todo_common.tool_calls import ToolCallRecord
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from agents.models.interface import Model
 from mcp.server.mcpserver import MCPServer
 
-from functions.chat.agent import build_agent
-from functions.chat.chatkit_server import TodoChatKitServer
+from functions.chat.agent.agent import build_agent
+from functions.chat.chatkit.server import TodoChatKitServer
+from functions.chat.chatkit.store import ChatStore
 from functions.chat.settings import ChatSettings
-from functions.chat.store import ChatStore
-from functions.chat.turn import TurnEngine
-from functions.chat.turn_store import TurnStore
-from functions.chat.turns import TurnService
+from functions.chat.turn.engine import TurnEngine
+from functions.chat.turn.service import TurnService
+from functions.chat.turn.store import TurnStore
 from todo_common.web import Services
 
 

@@ -17,8 +17,8 @@ CALLS = 2000
 
 def run() -> str:
     imports = {
-        "agent + MCP tools (`functions.chat.agent`)": "import functions.chat.agent",
-        "offline model (`functions.chat.offline_model`)": "import functions.chat.offline_model",
+        "agent + MCP tools (`functions.chat.agent.agent`)": "import functions.chat.agent.agent",
+        "offline model (`functions.chat.agent.offline_model`)": "import functions.chat.agent.offline_model",
         "`agents` alone": "import agents",
         "`mcp.server.mcpserver` alone": "import mcp.server.mcpserver",
     }
@@ -51,11 +51,11 @@ def run() -> str:
 async def _tool_call_overhead() -> tuple[float, float]:
     from agents.tool_context import ToolContext
 
-    from functions.chat import tasks
-    from functions.chat.agent import build_agent
+    from functions.chat.agent.agent import build_agent
+    from functions.chat.agent.offline_model import OfflineModel
     from functions.chat.caller import Caller
-    from functions.chat.mcp_server import build_task_server
-    from functions.chat.offline_model import OfflineModel
+    from functions.chat.tasks import operations as tasks
+    from functions.chat.tasks.mcp_server import build_task_server
     from infra.migrate import upgrade
     from todo_common.db import Database
 

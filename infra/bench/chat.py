@@ -69,10 +69,10 @@ def _app(url: str, steps: list[Any], **settings: Any) -> Any:
 
     from agents.testing import ScriptedModel
 
-    from functions.chat.mcp_server import build_task_server
-    from functions.chat.routes import router
+    from functions.chat.http.routes import router
     from functions.chat.runtime import ChatRuntime
     from functions.chat.settings import ChatSettings
+    from functions.chat.tasks.mcp_server import build_task_server
     from todo_common.settings import Settings
     from todo_common.web import Services, build_app
 

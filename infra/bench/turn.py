@@ -79,11 +79,11 @@ def _both_paths() -> tuple[list[float], list[float]]:
 
 
 def measure(url: str, *, openai_base_url: str | None) -> list[float]:
-    from functions.chat.mcp_server import build_task_server
-    from functions.chat.models import select_model
-    from functions.chat.routes import router
+    from functions.chat.agent.providers import select_model
+    from functions.chat.http.routes import router
     from functions.chat.runtime import ChatRuntime
     from functions.chat.settings import ChatSettings
+    from functions.chat.tasks.mcp_server import build_task_server
     from todo_common.auth import mint_chat_token
     from todo_common.settings import Settings
     from todo_common.web import Services, build_app

@@ -11,10 +11,10 @@ from typing import Any
 from agents.models.interface import Model
 from fastapi import FastAPI
 
-from functions.chat.mcp_server import build_task_server
-from functions.chat.routes import router
+from functions.chat.http.routes import router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
+from functions.chat.tasks.mcp_server import build_task_server
 from todo_common.web import Services, build_app
 
 

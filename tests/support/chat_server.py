@@ -10,11 +10,11 @@ import sys
 import uvicorn
 from agents.models.interface import Model
 
-from functions.chat.mcp_server import build_task_server
-from functions.chat.offline_model import OfflineModel
-from functions.chat.routes import router
+from functions.chat.agent.offline_model import OfflineModel
+from functions.chat.http.routes import router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
+from functions.chat.tasks.mcp_server import build_task_server
 from tests.support.chat import SlowModel
 from todo_common.web import Services, build_app
 

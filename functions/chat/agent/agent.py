@@ -23,8 +23,8 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from sqlalchemy.exc import DBAPIError
 
 from functions.chat.caller import Caller
-from functions.chat.mcp_server import current_caller, refusal
-from functions.chat.turn_store import ContextMessage
+from functions.chat.tasks.mcp_server import current_caller, refusal
+from functions.chat.turn.store import ContextMessage
 from todo_common.db import DatabaseUnavailable
 from todo_common.tool_calls import ToolCallRecord, records_of
 

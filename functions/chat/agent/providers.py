@@ -18,7 +18,7 @@ from openai._types import RequestOptions
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import BaseModel, ValidationError
 
-from functions.chat.offline_model import OfflineModel
+from functions.chat.agent.offline_model import OfflineModel
 from functions.chat.settings import ChatSettings
 
 _REQUEST_OPTIONS = ("extra_headers", "extra_query", "extra_body", "timeout")

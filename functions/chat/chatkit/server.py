@@ -37,12 +37,12 @@ from chatkit.types import (
     WidgetItem,
 )
 
-from functions.chat import task_actions
 from functions.chat.caller import Caller
-from functions.chat.chatkit_view import TurnView
-from functions.chat.store import ChatStore, not_supported, save_feedback
-from functions.chat.turn import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
-from functions.chat.turns import DATABASE_ERRORS, TurnService
+from functions.chat.chatkit import task_actions
+from functions.chat.chatkit.store import ChatStore, not_supported, save_feedback
+from functions.chat.chatkit.view import TurnView
+from functions.chat.turn.engine import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
+from functions.chat.turn.service import DATABASE_ERRORS, TurnService
 from todo_common.errors import ApiError, not_found
 from todo_common.models import utcnow
 

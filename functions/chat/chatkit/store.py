@@ -29,8 +29,8 @@ from chatkit.types import (
 from sqlmodel import Session, col, select
 
 from functions.chat.caller import Caller
-from functions.chat.chatkit_view import WORKFLOW_PREFIX, item_text, items_of, row_id
-from functions.chat.task_widgets import current_tasks
+from functions.chat.chatkit.task_widgets import current_tasks
+from functions.chat.chatkit.view import WORKFLOW_PREFIX, item_text, items_of, row_id
 from todo_common import conversations, keyset
 from todo_common.errors import ApiError
 from todo_common.models import TITLE_MAX, Conversation, Message, new_id, utcnow

@@ -21,10 +21,8 @@ from chatkit.types import AssistantMessageItem, ClientEffectEvent, WidgetItem
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 
-from functions.chat import tasks
 from functions.chat.caller import Caller
-from functions.chat.chatkit_view import assistant_message
-from functions.chat.task_widgets import (
+from functions.chat.chatkit.task_widgets import (
     WIDGET_ITEM,
     ConfirmDeleteState,
     TaskListState,
@@ -35,7 +33,9 @@ from functions.chat.task_widgets import (
     task_ids,
     widget_item,
 )
-from functions.chat.tasks import TaskChange, TaskToolError
+from functions.chat.chatkit.view import assistant_message
+from functions.chat.tasks import operations as tasks
+from functions.chat.tasks.operations import TaskChange, TaskToolError
 from todo_common import conversations
 from todo_common.errors import ApiError, not_found
 from todo_common.models import Message, new_id

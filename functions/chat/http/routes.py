@@ -26,17 +26,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
-from functions.chat import tasks
 from functions.chat.caller import Caller
-from functions.chat.chatkit_server import ThreadNotOpen
-from functions.chat.chatkit_view import item_text
-from functions.chat.detached import KEEPALIVE, detached, detached_batches
+from functions.chat.chatkit.server import ThreadNotOpen
+from functions.chat.chatkit.store import not_supported
+from functions.chat.chatkit.view import item_text
+from functions.chat.http.detached import KEEPALIVE, detached, detached_batches
+from functions.chat.http.schemas import ChatRequest, ChatResponse
+from functions.chat.http.sse import KEEPALIVE_COMMENT, failure_body, sse_event
 from functions.chat.runtime import ChatRuntime
-from functions.chat.schemas import ChatRequest, ChatResponse
-from functions.chat.sse import KEEPALIVE_COMMENT, failure_body, sse_event
-from functions.chat.store import not_supported
-from functions.chat.tasks import TaskSearchPage
-from functions.chat.turn import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
+from functions.chat.tasks import operations as tasks
+from functions.chat.tasks.operations import TaskSearchPage
+from functions.chat.turn.engine import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
 from todo_common.errors import ApiError, error_responses
 from todo_common.text import StoredText, no_nul
 from todo_common.web import CurrentUser, ServicesDep

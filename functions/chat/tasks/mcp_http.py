@@ -26,8 +26,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from functions.chat.caller import Caller
-from functions.chat.mcp_server import build_task_server, current_caller
 from functions.chat.settings import ChatSettings
+from functions.chat.tasks.mcp_server import build_task_server, current_caller
 from todo_common.errors import ApiError, error_response
 from todo_common.web import Services, bearer_token
 

@@ -20,9 +20,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from functions.chat import tasks
 from functions.chat.caller import Caller
-from functions.chat.tasks import TaskChange, TaskList, TaskToolError
+from functions.chat.tasks import operations as tasks
+from functions.chat.tasks.operations import TaskChange, TaskList, TaskToolError
 
 current_caller: ContextVar[Caller | None] = ContextVar("current_caller", default=None)
 

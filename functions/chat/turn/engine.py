@@ -16,9 +16,9 @@ from agents import Agent, RunConfig, Runner
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
 
-from functions.chat.agent import history_to_input
+from functions.chat.agent.agent import history_to_input
 from functions.chat.caller import Caller
-from functions.chat.turn_store import ContextMessage
+from functions.chat.turn.store import ContextMessage
 from todo_common.tool_calls import ToolCallRecord
 
 MAX_AGENT_TURNS = 10

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
-from functions.chat.turn import (
+from functions.chat.turn.engine import (
     AgentEvent,
     TextDelta,
     ToolFinished,
@@ -32,7 +32,7 @@ from functions.chat.turn import (
     TurnRefused,
     TurnStarted,
 )
-from functions.chat.turn_store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
+from functions.chat.turn.store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
 from todo_common import metrics
 from todo_common.db import DatabaseUnavailable
 from todo_common.errors import ApiError
