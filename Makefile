@@ -90,7 +90,7 @@ sam-build: install $(SAM)  ## sam validate --lint, then sam build (no container)
 	ARCH=$(ARCH) $(SAM) build --template-file template.yaml --build-in-source --parameter-overrides Architecture=$(ARCH)
 
 sam-test: sam-build  ## the Lambda sandbox tests on what sam build made
-	LAMBDA_BUNDLE_DIR=.aws-sam/build $(PY) -m pytest tests/test_lambda_sandbox.py $(PYTEST_ARGS)
+	LAMBDA_BUNDLE_DIR=.aws-sam/build $(PY) -m pytest tests/deploy/test_lambda_sandbox.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

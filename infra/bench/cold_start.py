@@ -78,8 +78,8 @@ def run() -> str:
             *rows,
             "",
             "Session and history load none of `openai`, `agents`, `chatkit`, `mcp` (also asserted by "
-            "`tests/test_imports.py`). The chat function's import is dominated by the agent stack itself; see the "
-            "chat section for its bare-import floor.",
+            "`tests/deploy/test_imports.py`). The chat function's import is dominated by the agent stack itself; "
+            "see the chat section for its bare-import floor.",
         ]
     )
 

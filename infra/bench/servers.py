@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import time
 
-import httpx
+from tests.support.server import free_port, wait_until_up
+
+__all__ = ["free_port", "server_environment", "wait_until_up"]
 
 
 def server_environment(database_url: str, **extra: str) -> dict[str, str]:
@@ -26,21 +26,3 @@ def server_environment(database_url: str, **extra: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         **extra,
     }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_up(base: str, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    return False

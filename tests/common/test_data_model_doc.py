@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 
 from todo_common.models import Conversation
 
-DOC = Path(__file__).parents[1] / "docs" / "data-model.md"
+DOC = Path(__file__).parents[2] / "docs" / "data-model.md"
 TABLES = [table for table in SQLModel.metadata.sorted_tables if table.name in {"conversation", "message", "task"}]
 
 

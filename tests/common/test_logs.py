@@ -183,7 +183,7 @@ def test_session_and_history_log_cold_start_and_lambdas_request_id(
     monkeypatch.setattr(module.services.logger._logger.handlers[0], "stream", stream)
     monkeypatch.setattr(module.services.logger._logger, "level", logging.INFO)
     event_name = "session_create" if function == "session" else "history_list_conversations"
-    event = json.loads((Path(__file__).with_name("events") / f"{event_name}.json").read_text())
+    event = json.loads((Path(__file__).parents[1] / "deploy" / "events" / f"{event_name}.json").read_text())
     event["headers"]["authorization"] = f"Bearer {tokens.hs256(DEMO_USER)}"
 
     saved, module.app.state.services = module.app.state.services, services

@@ -19,7 +19,7 @@ from tests.support.databases import drop_postgres, enabled_backends, postgres_ur
 from todo_common import conversations
 from todo_common.db import Database
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

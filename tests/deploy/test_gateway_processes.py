@@ -15,10 +15,10 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from infra.bench.servers import free_port, wait_until_up
 from tests.support.databases import drop_postgres, enabled_backends, postgres_url, prepare_postgres
+from tests.support.server import free_port, wait_until_up
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 USERS = [f"proc-user-{n}" for n in range(4)]
 MESSAGES = 3
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,12 +27,13 @@ from tests.support.chat import parse_sse
 from tests.support.databases import drop_postgres, postgres_url, prepare_postgres, run_database_name
 from tests.support.jwks import JwksServer
 from tests.support.lambda_sandbox import Bundle, Sandbox, can_unshare, require, runtime_environment, stop
+from tests.support.server import free_port
 from tests.support.tokens import Tokens
 from todo_common import conversations
 from todo_common.db import Database
 from todo_common.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 EXPECTED = {"session_create": 201, "history_delete_conversation": 204}
 HEAVY = {"openai", "agents", "chatkit", "mcp", "uvicorn"}
@@ -154,13 +154,6 @@ def test_every_event_through_the_packaged_handler(
     if function == "history":
         latencies = [line["HistoryLatencyMs"] for line in lines if "_aws" in line]
         assert len(latencies) == len(events), "one EMF line per invocation"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

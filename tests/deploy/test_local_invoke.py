@@ -20,13 +20,13 @@ from samtranslator.yaml_helper import yaml_parse
 
 from infra.devtoken import DEMO_USER
 from infra.package import write_template
+from tests.support.handlers import handlers as handlers  # the fixture: every handler bound to the test database
+from tests.support.handlers import seed
 from tests.support.lambda_context import LambdaContext
 from tests.support.tokens import Tokens
-from tests.test_handlers import handlers as handlers  # the fixture: every handler bound to the test database
-from tests.test_handlers import seed
 from todo_common.db import Database
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 DEPLOY = (ROOT / "docs" / "deploy.md").read_text()
 FUNCTIONS = {"SessionFunction": "session", "HistoryFunction": "history", "ChatFunction": "chat"}
 

@@ -13,7 +13,7 @@ import pytest
 from infra.package import FUNCTIONS, LAMBDA_UNZIPPED_LIMIT_MB, TARGET_MB, size_mb
 from infra.runtime_python import runtime_python
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PYC_UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, source never checked
 
 

@@ -13,9 +13,9 @@ import pytest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from tests.test_template import PARAMETERS, _NoManagedPolicies, of_type
+from tests.support.template import PARAMETERS, NoManagedPolicies, of_type
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 BUILT = ("CommonLayer", "SessionFunction", "HistoryFunction", "ChatFunction")
 
@@ -35,7 +35,7 @@ def transformed() -> dict[str, Any]:
             for key in ("CodeUri", "ContentUri"):
                 if key in resource.get("Properties", {}):
                     resource["Properties"][key] = "s3://todo-chat-artifacts/code.zip"
-        result: dict[str, Any] = transform(document, PARAMETERS, _NoManagedPolicies())["Resources"]
+        result: dict[str, Any] = transform(document, PARAMETERS, NoManagedPolicies())["Resources"]
     return result
 
 

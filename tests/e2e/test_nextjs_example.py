@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -35,12 +34,12 @@ from starlette.routing import Route
 from functions.chat.agent.offline_model import OfflineModel
 from tests.support.databases import enabled_backends
 from tests.support.jwks import JwksServer
-from tests.support.server import Server
+from tests.support.server import Server, free_port
 from tests.support.tokens import Tokens
 from todo_common.settings import Settings
 from todo_common.web import Services
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "nextjs"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "nextjs"
 ALICE, BOB = "user_alice", "user_bob"
 SESSION_COOKIE = "better-auth.session_token"
 DELTA_SECONDS = 0.15
@@ -94,12 +93,6 @@ class BetterAuthStandIn:
 def backend() -> str:
     """One database is enough here: what is under test is the Next.js route, not the store."""
     return enabled_backends()[0]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class FixedPortServer(Server):

@@ -22,7 +22,7 @@ from infra.runtime_python import runtime_python
 from tests.support.runtime_api import Outcome, RuntimeApi
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNTIME_REQUIREMENTS = ROOT / "tests" / "lambda-runtime.txt"
+RUNTIME_REQUIREMENTS = ROOT / "tests" / "deploy" / "lambda-runtime.txt"
 INVOKE = Path(__file__).with_name("lambda_invoke.py")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -14,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.server import free_port
 
 SUPERUSER_PASSWORD = "cluster-superuser-password"
 
@@ -31,13 +32,6 @@ class Cluster:
         return f"postgresql+psycopg://{user}:{password}@127.0.0.1:{self.port}/{database}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def private_cluster(max_connections: int = 20) -> Iterator[Cluster]:
     initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
@@ -50,7 +44,7 @@ def private_cluster(max_connections: int = 20) -> Iterator[Cluster]:
     password_file.write_text(SUPERUSER_PASSWORD + "\n")
     shutil.chown(root, "postgres")
     shutil.chown(password_file, "postgres")
-    port = _free_port()
+    port = free_port()
 
     def as_postgres(*argv: str) -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True)

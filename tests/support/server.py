@@ -1,4 +1,4 @@
-"""Serving an ASGI app on a real loopback socket for a test."""
+"""Serving an ASGI app on a real loopback socket for a test; a free port, and waiting for a server to answer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -32,3 +33,22 @@ class Server:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_up(base: str, seconds: float = 60) -> bool:
+    """Whether the server at `base` answered `/healthz` within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False

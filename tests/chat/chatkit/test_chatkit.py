@@ -12,7 +12,6 @@ from chatkit.actions import Action
 from chatkit.types import (
     AttachmentCreateParams,
     AttachmentsCreateReq,
-    InferenceOptions,
     InputTranscribeParams,
     InputTranscribeReq,
     ItemFeedbackParams,
@@ -38,14 +37,13 @@ from chatkit.types import (
     ThreadsSyncCustomActionReq,
     ThreadsUpdateReq,
     ThreadUpdateParams,
-    UserMessageInput,
-    UserMessageTextContent,
 )
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlmodel import select
 
-from tests.support.chat import chat_app, parse_sse
+from tests.support.chat import chat_app
+from tests.support.chatkit import ChatKitClient, user_input
 from tests.support.factories import add_message, seed_conversation
 from tests.support.tokens import Tokens
 from todo_common.db import Database
@@ -53,34 +51,6 @@ from todo_common.models import Message, Task
 from todo_common.web import Services
 
 ALICE, BOB = "user_alice", "user_bob"
-
-
-def user_input(text: str) -> UserMessageInput:
-    return UserMessageInput(
-        content=[UserMessageTextContent(text=text)], attachments=[], inference_options=InferenceOptions()
-    )
-
-
-def body(request: BaseModel) -> bytes:
-    return request.model_dump_json().encode()
-
-
-class ChatKitClient:
-    def __init__(self, client: TestClient, tokens: Tokens, user: str) -> None:
-        self.client, self.tokens, self.user = client, tokens, user
-
-    def post(self, request: BaseModel, as_user: str | None = None) -> Any:
-        return self.client.post(
-            f"/api/{self.user}/chatkit",
-            content=body(request),
-            headers={**self.tokens.headers(as_user or self.user), "Content-Type": "application/json"},
-        )
-
-    def stream(self, request: BaseModel) -> list[tuple[str, Any]]:
-        response = self.post(request)
-        assert response.status_code == 200, response.text
-        assert response.headers["content-type"].startswith("text/event-stream")
-        return [(data["type"], data) for _, data in parse_sse(response.text.splitlines())]
 
 
 @pytest.fixture

@@ -29,9 +29,9 @@ from sqlmodel import col, select
 from functions.chat.agent.offline_model import OfflineModel
 from functions.history.routes import router as history_router
 from tests.support.chat import SlowModel, chat_app, parse_sse
+from tests.support.chatkit import user_input
 from tests.support.server import Server
 from tests.support.tokens import Tokens
-from tests.test_chatkit import user_input
 from todo_common.db import Database
 from todo_common.models import Conversation, Message, Task, utcnow
 from todo_common.web import Services, build_app

@@ -12,64 +12,32 @@ import httpx
 from agents.testing import ScriptedModel, assistant_message, function_call
 from chatkit.actions import Action
 from chatkit.types import (
-    ItemsListParams,
-    ItemsListReq,
     ThreadAddUserMessageParams,
     ThreadCreateParams,
     ThreadCustomActionParams,
-    ThreadGetByIdParams,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsCustomActionReq,
-    ThreadsGetByIdReq,
     ThreadsSyncCustomActionReq,
 )
-from pydantic import BaseModel
 from sqlmodel import select
 
 from functions.chat.agent.offline_model import OfflineModel
-from functions.chat.chatkit.task_widgets import WIDGET_ITEM, ListedTask, TaskListState, stored
-from tests.support.chat import chat_app, parse_sse
+from tests.support.chat import chat_app
+from tests.support.chatkit import ChatKitClient, user_input, widget_row
 from tests.support.factories import seed_conversation
 from tests.support.server import Server
 from tests.support.tokens import Tokens
-from tests.test_chatkit import user_input
 from todo_common.db import Database
-from todo_common.models import Message, Task
+from todo_common.models import Task
 from todo_common.web import Services
 
 ALICE, BOB = "user_alice", "user_bob"
 
 
-class Client:
-    def __init__(self, base: str, tokens: Tokens) -> None:
-        self.base, self.tokens = base, tokens
-
-    def post(self, request: BaseModel, user: str = ALICE) -> httpx.Response:
-        return httpx.post(
-            f"{self.base}/api/{user}/chatkit",
-            content=request.model_dump_json(),
-            headers={**self.tokens.headers(user), "Content-Type": "application/json"},
-            timeout=60,
-        )
-
-    def stream(self, request: BaseModel) -> list[dict[str, Any]]:
-        response = self.post(request)
-        assert response.status_code == 200, response.text
-        assert response.headers["content-type"].startswith("text/event-stream")
-        events = [data for _, data in parse_sse(response.text.splitlines())]
-        return [e for e in events if e["type"] != "stream_options"]
-
-    def items(self, thread_id: str) -> list[dict[str, Any]]:
-        page = self.post(ItemsListReq(params=ItemsListParams(thread_id=thread_id, limit=50, order="asc"))).json()
-        by_get = self.post(ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id))).json()
-        assert by_get["items"]["data"] == page["data"]  # both reloads show the same items
-        return list(page["data"])
-
-
-def served(services: Services, model: Any, tokens: Tokens) -> Iterator[Client]:
-    with Server(chat_app(services, model)) as base:
-        yield Client(base, tokens)
+def served(services: Services, model: Any, tokens: Tokens) -> Iterator[ChatKitClient]:
+    with Server(chat_app(services, model)) as base, httpx.Client(base_url=base, timeout=60) as http:
+        yield ChatKitClient(http, tokens, ALICE)
 
 
 def seed_tasks(database: Database, user: str, *titles: str) -> list[int]:
@@ -115,7 +83,7 @@ def test_a_task_list_round_trip(services: Services, database: Database, tokens: 
     walk, milk = seed_tasks(database, ALICE, "walk dog", "buy milk")
     model = ScriptedModel([[function_call("list_tasks", {}, call_id="c1")], [assistant_message("Here they are.")]])
     for client in served(services, model, tokens):
-        events = client.stream(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("list"))))
+        events = client.events(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("list"))))
         thread_id = events[0]["thread"]["id"]
         assert [i["type"] for i in done_items(events)] == ["user_message", "workflow", "assistant_message", "widget"]
         assert effects(events) == []  # listing changes nothing
@@ -139,7 +107,7 @@ def test_a_task_list_round_trip(services: Services, database: Database, tokens: 
         assert [i["type"] for i in reloaded] == ["user_message", "workflow", "assistant_message", "widget"]
         assert reloaded[-1]["widget"] == updated["widget"]
 
-        reopened = client.stream(ThreadsCustomActionReq(params=action(thread_id, widget["id"], "task.reopen", walk)))
+        reopened = client.events(ThreadsCustomActionReq(params=action(thread_id, widget["id"], "task.reopen", walk)))
         assert [e["type"] for e in reopened] == ["thread.item.replaced", "client_effect"]
         assert rows_of(reopened[0]["item"]["widget"])[0] == ("walk dog", "Pending", ["Complete", "Delete"])
         assert reopened[1] == {
@@ -171,7 +139,7 @@ def test_effects_only_for_tool_calls_that_changed_a_task(
         ]
     )
     for client in served(services, model, tokens):
-        events = client.stream(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("add milk, finish 1e9"))))
+        events = client.events(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("add milk, finish 1e9"))))
     milk = database.read(lambda s: s.exec(select(Task)).one())
     assert effects(events) == [
         {"type": "client_effect", "name": "tasks.changed", "data": {"task_id": milk.id, "change": "created"}}
@@ -207,25 +175,6 @@ def test_actions_on_what_is_not_the_callers_are_refused(services: Services, data
     assert [task(database, i).completed for i in (alices_task, other_alice_task, bobs_task)] == [False] * 3  # type: ignore[union-attr]
 
 
-def widget_row(database: Database, thread_id: str, user: str, task_ids: list[int]) -> str:
-    def work(session: Any) -> str:
-        state = TaskListState(heading="Your tasks", tasks=[ListedTask(id=i, title="t") for i in task_ids])
-        row = Message(
-            conversation_id=thread_id,
-            user_id=user,
-            seq=100,
-            role="assistant",
-            item_type=WIDGET_ITEM,
-            content="",
-            chatkit_item=stored(state),
-        )
-        session.add(row)
-        session.flush()
-        return row.id
-
-    return database.write(work)
-
-
 def test_deleting_asks_first_and_the_model_is_told(services: Services, database: Database, tokens: Tokens) -> None:
     (walk,) = seed_tasks(database, ALICE, "walk dog")
     model = ScriptedModel(
@@ -238,7 +187,7 @@ def test_deleting_asks_first_and_the_model_is_told(services: Services, database:
         ]
     )
     for client in served(services, model, tokens):
-        first = client.stream(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("delete walk dog"))))
+        first = client.events(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("delete walk dog"))))
         thread_id = first[0]["thread"]["id"]
         tool_output = json.loads(model.calls[1].input[-1]["output"])
         assert tool_output["status"] == "awaiting_confirmation"
@@ -248,7 +197,7 @@ def test_deleting_asks_first_and_the_model_is_told(services: Services, database:
         assert effects(first) == []
         assert task(database, walk) is not None  # asking deletes nothing
 
-        cancelled = client.stream(
+        cancelled = client.events(
             ThreadsCustomActionReq(params=action(thread_id, card["id"], "task.delete.cancel", walk))
         )
         assert [e["type"] for e in cancelled] == ["thread.item.replaced", "thread.item.done"]
@@ -260,14 +209,14 @@ def test_deleting_asks_first_and_the_model_is_told(services: Services, database:
         assert again.json()["error"]["code"] == "already_answered"
         assert task(database, walk) is not None
 
-        second = client.stream(
+        second = client.events(
             ThreadsAddUserMessageReq(
                 params=ThreadAddUserMessageParams(thread_id=thread_id, input=user_input("delete it"))
             )
         )
         assert "was not deleted" in json.dumps(model.calls[2].input)  # the cancel reached the model
         card2 = done_items(second)[-1]
-        confirmed = client.stream(
+        confirmed = client.events(
             ThreadsCustomActionReq(params=action(thread_id, card2["id"], "task.delete.confirm", walk))
         )
         assert [e["type"] for e in confirmed] == ["thread.item.replaced", "thread.item.done", "client_effect"]
@@ -275,7 +224,7 @@ def test_deleting_asks_first_and_the_model_is_told(services: Services, database:
         assert confirmed[2]["data"] == {"task_id": walk, "change": "deleted"}
         assert task(database, walk) is None
 
-        client.stream(
+        client.events(
             ThreadsAddUserMessageReq(params=ThreadAddUserMessageParams(thread_id=thread_id, input=user_input("ok?")))
         )
         assert "as you confirmed" in json.dumps(model.calls[4].input)  # the delete reached the model
@@ -286,12 +235,12 @@ def test_deleting_asks_first_and_the_model_is_told(services: Services, database:
 
 def test_the_offline_model_shows_the_same_widgets(services: Services, database: Database, tokens: Tokens) -> None:
     for client in served(services, OfflineModel(), tokens):
-        added = client.stream(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("add buy milk"))))
+        added = client.events(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("add buy milk"))))
         thread_id = added[0]["thread"]["id"]
         milk = database.read(lambda s: s.exec(select(Task)).one()).id
         assert milk is not None
         assert rows_of(done_items(added)[-1]["widget"]) == [("buy milk", "Pending", ["Complete", "Delete"])]
-        asked = client.stream(
+        asked = client.events(
             ThreadsAddUserMessageReq(
                 params=ThreadAddUserMessageParams(thread_id=thread_id, input=user_input(f"delete {milk}"))
             )

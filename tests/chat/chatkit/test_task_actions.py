@@ -19,8 +19,8 @@ from functions.chat.chatkit.store import to_thread
 from functions.chat.chatkit.task_widgets import ConfirmDeleteState, stored
 from functions.chat.tasks import operations as tasks
 from tests.support.chat import chat_app
+from tests.support.chatkit import widget_row
 from tests.support.factories import seed_conversation
-from tests.test_chatkit_widgets import widget_row
 from todo_common.db import Database
 from todo_common.errors import ApiError
 from todo_common.models import Conversation, Message

@@ -1,8 +1,9 @@
 """The task widgets' JSON, as the server sends it, kept in examples/nextjs/fixtures/widgets/ for the frontend to
 type-check against `WidgetRoot` from `@openai/chatkit`. The committed files must equal what the code produces now.
 
-Regenerate after changing a template or its data models: `.venv/bin/python -m tests.test_widget_fixtures` (it also
-writes each `.widget` file's `jsonSchema` from its data model)."""
+Regenerate after changing a template or its data models:
+`.venv/bin/python -m tests.chat.chatkit.test_widget_fixtures` (it also writes each `.widget` file's `jsonSchema` from
+its data model)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from functions.chat.chatkit.task_widgets import (
 )
 from todo_common.models import Message, Task, utcnow
 
-FIXTURES = Path(__file__).resolve().parents[1] / "examples/nextjs/fixtures/widgets"
+FIXTURES = Path(__file__).resolve().parents[3] / "examples/nextjs/fixtures/widgets"
 TEMPLATE_DATA: list[tuple[str, type[BaseModel]]] = [("task_list", TaskListData), ("confirm_delete", ConfirmDeleteData)]
 
 
@@ -83,7 +84,9 @@ def test_the_committed_fixtures_are_what_the_code_produces() -> None:
     committed = {
         path.stem: json.loads(path.read_text()) for path in FIXTURES.glob("*.json") if ".sample" not in path.suffixes
     }
-    assert committed == expected, "run `.venv/bin/python -m tests.test_widget_fixtures` and commit the fixtures"
+    assert committed == expected, (
+        "run `.venv/bin/python -m tests.chat.chatkit.test_widget_fixtures` and commit the fixtures"
+    )
 
 
 def test_each_widget_file_declares_the_schema_of_the_data_it_gets() -> None:

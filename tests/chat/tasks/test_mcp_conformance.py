@@ -25,7 +25,7 @@ from tests.support.tokens import Tokens
 from todo_common.web import Services
 
 PACKAGES = ("@modelcontextprotocol/conformance@0.1.16", "@modelcontextprotocol/inspector@0.15.0", "node@22.23.3")
-TOOLS = Path(__file__).resolve().parents[1] / ".data" / "mcp-conformance"
+TOOLS = Path(__file__).resolve().parents[3] / ".data" / "mcp-conformance"
 INSPECTOR = TOOLS / "node_modules/@modelcontextprotocol/inspector/cli/build/index.js"
 SCENARIOS = ("server-initialize", "ping", "tools-list", "tools-call-error", "dns-rebinding-protection")
 

@@ -17,9 +17,9 @@ from functions.chat.agent.agent import STOPPED_NOTE
 from functions.chat.agent.offline_model import OfflineModel
 from functions.chat.settings import ChatSettings
 from tests.support.chat import SlowModel, chat_app, parse_sse
+from tests.support.chatkit import user_input
 from tests.support.server import Server
 from tests.support.tokens import Tokens
-from tests.test_chatkit import user_input
 from todo_common.db import Database
 from todo_common.models import Message, Task
 from todo_common.web import Services

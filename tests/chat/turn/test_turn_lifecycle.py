@@ -25,7 +25,7 @@ from functions.chat.tasks import operations as tasks
 from functions.history.routes import router as history_router
 from tests.support.chat import SilentModel, SlowModel, chat_app, parse_sse
 from tests.support.factories import add_message, seed_conversation
-from tests.support.server import Server
+from tests.support.server import Server, free_port
 from tests.support.tcp_proxy import CuttableProxy
 from tests.support.tokens import Tokens
 from todo_common.db import Database
@@ -68,12 +68,6 @@ def stream_events(
                 if stop_after is not None and len(events) >= stop_after:
                     break
     return events
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class ChatProcess:
