@@ -8,6 +8,8 @@ from agents.models.interface import Model
 from mcp.server.mcpserver import MCPServer
 
 from functions.chat.agent.agent import build_agent
+from functions.chat.chatkit.endpoint import ChatKitEndpoint
+from functions.chat.chatkit.leasing import Leasing
 from functions.chat.chatkit.server import TodoChatKitServer
 from functions.chat.chatkit.store import ChatStore
 from functions.chat.settings import ChatSettings
@@ -21,7 +23,7 @@ from todo_common.web import Services
 class ChatRuntime:
     settings: ChatSettings
     turns: TurnService
-    chatkit: TodoChatKitServer
+    chatkit: ChatKitEndpoint
 
     @classmethod
     def build(cls, services: Services, settings: ChatSettings, model: Model, server: MCPServer) -> ChatRuntime:
@@ -33,4 +35,5 @@ class ChatRuntime:
         )
         engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
         turns = TurnService(store, engine, settings)
-        return cls(settings, turns, TodoChatKitServer(ChatStore(), turns))
+        chatkit_server = TodoChatKitServer(ChatStore(), turns)
+        return cls(settings, turns, ChatKitEndpoint(chatkit_server, Leasing(turns), allow_cancel=settings.allow_cancel))

@@ -51,7 +51,7 @@ def run() -> str:
 async def _tool_call_overhead() -> tuple[float, float]:
     from agents.tool_context import ToolContext
 
-    from functions.chat.agent.agent import build_agent
+    from functions.chat.agent.agent import AgentRun, build_agent
     from functions.chat.agent.offline_model import OfflineModel
     from functions.chat.caller import Caller
     from functions.chat.tasks import operations as tasks
@@ -65,7 +65,7 @@ async def _tool_call_overhead() -> tuple[float, float]:
     agent = build_agent(OfflineModel(), build_task_server())
     tool = next(t for t in agent.tools if getattr(t, "name", "") == "list_tasks")
     context = ToolContext(
-        context=Caller(user_id="bench-user", database=database),
+        context=AgentRun(Caller(user_id="bench-user", database=database)),
         tool_name="list_tasks",
         tool_call_id="call_bench",
         tool_arguments="{}",

@@ -1,11 +1,12 @@
 """A ChatKit client for tests: requests built from the SDK's own request types, posted to the chat app (in process
-through a `TestClient`, or over a real socket through an `httpx.Client`: a `TestClient` is one)."""
+through a `TestClient`, or over a real socket through an `httpx.Client`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+import httpx2
 from chatkit.types import (
     InferenceOptions,
     ItemsListParams,
@@ -35,10 +36,10 @@ def body(request: BaseModel) -> bytes:
 
 
 class ChatKitClient:
-    def __init__(self, client: httpx.Client, tokens: Tokens, user: str) -> None:
+    def __init__(self, client: httpx.Client | httpx2.Client, tokens: Tokens, user: str) -> None:
         self.client, self.tokens, self.user = client, tokens, user
 
-    def post(self, request: BaseModel, as_user: str | None = None) -> httpx.Response:
+    def post(self, request: BaseModel, as_user: str | None = None) -> httpx.Response | httpx2.Response:
         return self.client.post(
             f"/api/{self.user}/chatkit",
             content=body(request),

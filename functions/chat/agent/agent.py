@@ -2,8 +2,8 @@
 
 Each MCP tool becomes an Agents SDK function tool that calls `MCPServer.call_tool` directly, after binding the
 run's caller (from the verified token) as the tool's user: no network hop, no subprocess, the same validation and
-results as an MCP client gets, and no way for the model to pick the user. How each call ended is kept, typed, on
-the caller (`Caller.tool_results`); the model reads the same result as JSON text."""
+results as an MCP client gets, and no way for the model to pick the user. How each call ended is kept, typed, in
+the run's context (`AgentRun.tool_results`); the model reads the same result as JSON text."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import concurrent.futures
 import json
 import logging
 from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agents import Agent, FunctionTool
@@ -23,7 +24,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from sqlalchemy.exc import DBAPIError
 
 from functions.chat.caller import Caller
-from functions.chat.tasks.mcp_server import current_caller, refusal
+from functions.chat.tasks.mcp_server import current_caller, deletes_ask_first, refusal
 from functions.chat.turn.store import ContextMessage
 from todo_common.db import DatabaseUnavailable
 from todo_common.tool_calls import ToolCallRecord, records_of
@@ -45,8 +46,18 @@ INSTRUCTIONS = """You are the assistant of a todo app. You manage the signed-in 
 STOPPED_NOTE = "The user stopped the previous answer before it finished. Do not continue it unless asked to."
 
 
-def build_agent(model: Model, server: MCPServer) -> Agent[Caller]:
-    return Agent[Caller](
+@dataclass(frozen=True)
+class AgentRun:
+    """The context of one agent run: whose tasks its tools touch, whether `delete_task` asks first (a ChatKit turn,
+    whose user answers a confirm card), and how each tool call ended, keyed by call id (filled as the tools run)."""
+
+    caller: Caller
+    deletes_ask_first: bool = False
+    tool_results: dict[str, ToolCallRecord] = field(default_factory=dict)
+
+
+def build_agent(model: Model, server: MCPServer) -> Agent[AgentRun]:
+    return Agent[AgentRun](
         name="Todo assistant",
         instructions=INSTRUCTIONS,
         model=model,
@@ -57,10 +68,10 @@ def build_agent(model: Model, server: MCPServer) -> Agent[Caller]:
 def _in_process_tool(server: MCPServer, spec: Any) -> FunctionTool:
     name = str(spec.name)
 
-    async def invoke(context: ToolContext[Caller], arguments_json: str) -> str:
-        caller = context.context
-        result, failed = await _call(server, name, caller, arguments_json)
-        caller.tool_results[context.tool_call_id] = ToolCallRecord(
+    async def invoke(context: ToolContext[AgentRun], arguments_json: str) -> str:
+        run = context.context
+        result, failed = await _call(server, name, run, arguments_json)
+        run.tool_results[context.tool_call_id] = ToolCallRecord(
             call_id=context.tool_call_id,
             name=name,
             arguments=_json_or_text(arguments_json),
@@ -78,14 +89,14 @@ def _in_process_tool(server: MCPServer, spec: Any) -> FunctionTool:
     )
 
 
-async def _call(server: MCPServer, name: str, caller: Caller, arguments_json: str) -> tuple[Any, bool]:
+async def _call(server: MCPServer, name: str, run: AgentRun, arguments_json: str) -> tuple[Any, bool]:
     """The tool's structured result and whether it failed: a refusal as the tool words it, arguments the schema
     refuses as `invalid_arguments`, a crash as `internal_error` (or `database_unavailable`)."""
     try:
         arguments = json.loads(arguments_json or "{}")
     except ValueError:
         return refusal("invalid_arguments", "The tool arguments are not valid JSON."), True
-    binding = current_caller.set(caller)
+    binding, asking = current_caller.set(run.caller), deletes_ask_first.set(run.deletes_ask_first)
     try:
         result = await server.call_tool(name, arguments if isinstance(arguments, dict) else {})
     except UnexpectedToolError as exc:
@@ -96,6 +107,7 @@ async def _call(server: MCPServer, name: str, caller: Caller, arguments_json: st
     except ToolError as exc:
         return refusal("invalid_arguments", str(exc)), True
     finally:
+        deletes_ask_first.reset(asking)
         current_caller.reset(binding)
     structured = getattr(result, "structured_content", None)
     return structured, bool(getattr(result, "is_error", False))

@@ -1,7 +1,7 @@
 """The self-hosted ChatKit server: ChatKit's protocol over the turn service, rendered through the ChatKit view.
 
-The request's lease is taken (and released) by the route through the turn service; `respond` only asks that
-service for the answer under it."""
+The request's lease is taken (and released) by `leasing` through the turn service; `respond` only asks that
+service for the answer under it, with the context that holds it."""
 
 from __future__ import annotations
 
@@ -39,9 +39,10 @@ from chatkit.types import (
 
 from functions.chat.caller import Caller
 from functions.chat.chatkit import task_actions
+from functions.chat.chatkit.context import ChatKitContext
 from functions.chat.chatkit.store import ChatStore, not_supported, save_feedback
 from functions.chat.chatkit.view import TurnView
-from functions.chat.turn.engine import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
+from functions.chat.turn.events import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
 from functions.chat.turn.service import DATABASE_ERRORS, TurnService
 from todo_common.errors import ApiError, not_found
 from todo_common.models import utcnow
@@ -49,23 +50,24 @@ from todo_common.models import utcnow
 logger = logging.getLogger(__name__)
 
 
-_MESSAGE_REQUESTS = (ThreadsAddUserMessageReq, ThreadsRetryAfterItemReq, ThreadsAddClientToolOutputReq)
+# The requests that add to an existing thread: a closed or locked one refuses them.
+_ADDING_REQUESTS = (ThreadsAddUserMessageReq, ThreadsRetryAfterItemReq, ThreadsAddClientToolOutputReq)
 
 
 class ThreadNotOpen(Exception):
     """A closed or locked thread takes no new messages: the client is told in the stream, nothing is stored."""
 
 
-class TodoChatKitServer(ChatKitServer[Caller]):
+class TodoChatKitServer(ChatKitServer[ChatKitContext]):
     def __init__(self, store: ChatStore, turns: TurnService) -> None:
         super().__init__(store)
         self.turns = turns
 
-    def get_stream_options(self, thread: ThreadMetadata, context: Caller) -> StreamOptions:
+    def get_stream_options(self, thread: ThreadMetadata, context: ChatKitContext) -> StreamOptions:
         """A Stop button only where a stop reaches this function (docs/deploy.md, "Stop")."""
         return StreamOptions(allow_cancel=self.turns.settings.allow_cancel)
 
-    async def retry_target(self, request: ChatKitReq, context: Caller) -> bool:
+    async def retry_target(self, request: ChatKitReq, context: ChatKitContext) -> bool:
         """`threads.retry_after_item` naming an answer (or its workflow) retries from the user message before it,
         as a user who clicks retry on an answer means; True when the request was rewritten so."""
         if not isinstance(request, ThreadsRetryAfterItemReq):
@@ -83,13 +85,13 @@ class TodoChatKitServer(ChatKitServer[Caller]):
         params.item_id = user_message.id
         return rewritten
 
-    async def guard(self, request: ChatKitReq, context: Caller) -> None:
+    async def guard(self, request: ChatKitReq, context: ChatKitContext) -> None:
         """Refuse, before any stream starts, what ChatKit would fail on later: another user's or an unknown
         thread (403/404), a tool output nobody asked for (409), an action whose sender is not a widget (4xx)."""
         thread_id: str | None = getattr(getattr(request, "params", None), "thread_id", None)
         if thread_id is not None:
             thread = await self.store.load_thread(thread_id, context)
-            if isinstance(request, _MESSAGE_REQUESTS) and thread.status.type != "active":
+            if isinstance(request, _ADDING_REQUESTS) and thread.status.type != "active":
                 raise ThreadNotOpen(thread.status.reason or f"This conversation is {thread.status.type}.")
         if isinstance(request, ThreadsAddClientToolOutputReq):
             last = await self.store.load_thread_items(request.params.thread_id, None, 1, "desc", context)
@@ -106,41 +108,48 @@ class TodoChatKitServer(ChatKitServer[Caller]):
         if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
             params = request.params
             await asyncio.to_thread(
-                task_actions.check, context, params.thread_id, params.item_id, params.action.type, params.action.payload
+                task_actions.check,
+                context.caller,
+                params.thread_id,
+                params.item_id,
+                params.action.type,
+                params.action.payload,
             )
 
     async def respond(
-        self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: Caller
+        self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: ChatKitContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         lease = context.lease
         if lease is None or lease.conversation_id != thread.id:
             raise CustomStreamError("This request holds no turn of this thread.", allow_retry=True)
         yield ProgressUpdateEvent(icon="sparkle", text="Thinking…")  # until the first text or tool call
-        context.confirm_deletes = True
-        start, events = await self.turns.chatkit_reply(context, lease)
+        # A ChatKit user answers a confirm card: `delete_task` asks first.
+        start, events = await self.turns.reply(context.caller, lease, stop=context.stop, deletes_ask_first=True)
         if start.new_title is not None:
             yield ThreadUpdatedEvent(thread=self._to_thread_response(to_thread_titled(thread, start.new_title)))
         view = TurnView(thread.id, start.assistant_message_id, utcnow())
         async for event in events:
             for out in view.render(event):
                 yield out
-            async for extra in _task_events(event, thread.id, context):
+            async for extra in _task_events(event, thread.id, context.caller):
                 yield extra
             if isinstance(event, TurnFailed):
                 raise CustomStreamError(event.message, allow_retry=event.code != "conversation_deleted")
 
-    async def add_feedback(self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: Caller) -> None:
-        await asyncio.to_thread(save_feedback, context, thread_id, item_ids, feedback)
+    async def add_feedback(
+        self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: ChatKitContext
+    ) -> None:
+        await asyncio.to_thread(save_feedback, context.caller, thread_id, item_ids, feedback)
 
-    async def transcribe(self, audio_input: AudioInput, context: Caller) -> TranscriptionResult:
+    async def transcribe(self, audio_input: AudioInput, context: ChatKitContext) -> TranscriptionResult:
         raise not_supported("Dictation")  # refused by the route before it gets here
 
     async def action(
-        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: Caller
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: ChatKitContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         """A task widget's button, streamed: the widget as it is now, a confirm card's answer, the effect."""
         try:
-            outcome = await task_actions.perform(context, thread.id, _id(sender), action.type, action.payload)
+            outcome = await task_actions.perform(context.caller, thread.id, _id(sender), action.type, action.payload)
         except ApiError as exc:  # changed between the request's check and now
             raise CustomStreamError(exc.message, allow_retry=False) from None
         yield ThreadItemReplacedEvent(item=outcome.item)
@@ -150,10 +159,10 @@ class TodoChatKitServer(ChatKitServer[Caller]):
             yield outcome.effect
 
     async def sync_action(
-        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: Caller
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: ChatKitContext
     ) -> SyncCustomActionResponse:
         """A task widget's button, at once: the widget item as it is after the change."""
-        outcome = await task_actions.perform(context, thread.id, _id(sender), action.type, action.payload)
+        outcome = await task_actions.perform(context.caller, thread.id, _id(sender), action.type, action.payload)
         return SyncCustomActionResponse(updated_item=outcome.item)
 
 

@@ -29,6 +29,7 @@ from chatkit.types import (
 from sqlmodel import Session, col, select
 
 from functions.chat.caller import Caller
+from functions.chat.chatkit.context import ChatKitContext
 from functions.chat.chatkit.task_widgets import current_tasks
 from functions.chat.chatkit.view import WORKFLOW_PREFIX, item_text, items_of, row_id
 from todo_common import conversations, keyset
@@ -42,21 +43,22 @@ def not_supported(what: str) -> ApiError:
     return ApiError(400, "not_supported", f"{what} is not supported by this assistant.")
 
 
-class ChatStore(Store[Caller]):
-    def generate_thread_id(self, context: Caller) -> str:
-        reserved, context.reserved_thread_id = context.reserved_thread_id, None
-        return reserved or new_id("thr")
+class ChatStore(Store[ChatKitContext]):
+    def generate_thread_id(self, context: ChatKitContext) -> str:
+        return context.new_thread_id or new_id("thr")
 
-    def generate_item_id(self, item_type: StoreItemType, thread: ThreadMetadata, context: Caller) -> str:
+    def generate_item_id(self, item_type: StoreItemType, thread: ThreadMetadata, context: ChatKitContext) -> str:
         return new_id("msg" if item_type == "message" else "itm")
 
     # -- threads -------------------------------------------------------------------------------------------
 
-    async def load_thread(self, thread_id: str, context: Caller) -> ThreadMetadata:
-        conversation = await _read(context, lambda s: conversations.owned_conversation(s, context.user_id, thread_id))
+    async def load_thread(self, thread_id: str, context: ChatKitContext) -> ThreadMetadata:
+        conversation = await _read(
+            context.caller, lambda s: conversations.owned_conversation(s, context.user_id, thread_id)
+        )
         return to_thread(conversation)
 
-    async def save_thread(self, thread: ThreadMetadata, context: Caller) -> None:
+    async def save_thread(self, thread: ThreadMetadata, context: ChatKitContext) -> None:
         """Write what ChatKit sets on a thread (a rename, its status and metadata) to the user's existing
         conversation; a deleted one is not brought back (404)."""
         title = _checked_title(thread.title)
@@ -69,9 +71,11 @@ class ChatStore(Store[Caller]):
                 conversation.updated_at = utcnow()
             session.add(conversation)
 
-        await _write(context, work)
+        await _write(context.caller, work)
 
-    async def load_threads(self, limit: int, after: str | None, order: str, context: Caller) -> Page[ThreadMetadata]:
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: ChatKitContext
+    ) -> Page[ThreadMetadata]:
         def work(session: Session) -> Page[ThreadMetadata]:
             statement = select(Conversation).where(Conversation.user_id == context.user_id)
             key, direction = (col(Conversation.created_at), col(Conversation.id)), _order(order)
@@ -82,15 +86,15 @@ class ChatStore(Store[Caller]):
             page, has_more = keyset.split(session.exec(statement).all(), limit)
             return Page(data=[to_thread(c) for c in page], has_more=has_more, after=page[-1].id if has_more else None)
 
-        return await _read(context, work)
+        return await _read(context.caller, work)
 
-    async def delete_thread(self, thread_id: str, context: Caller) -> None:
-        await _write(context, lambda s: conversations.delete_conversation(s, context.user_id, thread_id))
+    async def delete_thread(self, thread_id: str, context: ChatKitContext) -> None:
+        await _write(context.caller, lambda s: conversations.delete_conversation(s, context.user_id, thread_id))
 
     # -- items ---------------------------------------------------------------------------------------------
 
     async def load_thread_items(
-        self, thread_id: str, after: str | None, limit: int, order: str, context: Caller
+        self, thread_id: str, after: str | None, limit: int, order: str, context: ChatKitContext
     ) -> Page[ThreadItem]:
         """`limit` ChatKit items (an answer's row may stand for two: its workflow and its message); every item id,
         a workflow's too, is a cursor that resumes right after that item."""
@@ -127,14 +131,14 @@ class ChatStore(Store[Caller]):
             has_more = has_more or more_rows
             return Page(data=page, has_more=has_more, after=page[-1].id if page and has_more else None)
 
-        return await _read(context, work)
+        return await _read(context.caller, work)
 
-    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Caller) -> None:
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: ChatKitContext) -> None:
         # ChatKit sends this same item to the client next: with its true offset, like every other item's time.
         item.created_at = aware(item.created_at)
         await self.save_item(thread_id, item, context)
 
-    async def save_item(self, thread_id: str, item: ThreadItem, context: Caller) -> None:
+    async def save_item(self, thread_id: str, item: ThreadItem, context: ChatKitContext) -> None:
         """Upsert by id (ChatKit may add the same item twice). An answer's own items are the turn's to write."""
         if isinstance(item, (WorkflowItem, AssistantMessageItem, WidgetItem)):
             return  # a widget row is written, with its state, by the turn or the action that shows it
@@ -164,22 +168,22 @@ class ChatStore(Store[Caller]):
                 created_at=aware(item.created_at),
             )
 
-        await _write(context, work)
+        await _write(context.caller, work)
 
-    async def load_item(self, thread_id: str, item_id: str, context: Caller) -> ThreadItem:
+    async def load_item(self, thread_id: str, item_id: str, context: ChatKitContext) -> ThreadItem:
         def work(session: Session) -> ThreadItem:
-            row = _owned_row(session, context, thread_id, item_id)
+            row = _owned_row(session, context.caller, thread_id, item_id)
             tasks = current_tasks(session, context.user_id, [row]) if row else {}
             found = next((item for item in items_of(row, tasks) if item.id == item_id), None) if row else None
             if found is None:
                 raise NotFoundError(item_id)
             return found
 
-        return await _read(context, work)
+        return await _read(context.caller, work)
 
-    async def delete_thread_item(self, thread_id: str, item_id: str, context: Caller) -> None:
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: ChatKitContext) -> None:
         def work(session: Session) -> None:
-            row = _owned_row(session, context, thread_id, item_id)
+            row = _owned_row(session, context.caller, thread_id, item_id)
             if row is None:
                 return
             if item_id != row.id:  # the workflow view: forget the tool calls, keep the message
@@ -194,17 +198,17 @@ class ChatStore(Store[Caller]):
                     .values(message_count=Conversation.message_count - 1)
                 )
 
-        await _write(context, work)
+        await _write(context.caller, work)
 
     # -- attachments: not supported --------------------------------------------------------------------------
 
-    async def save_attachment(self, attachment: Attachment, context: Caller) -> None:
+    async def save_attachment(self, attachment: Attachment, context: ChatKitContext) -> None:
         raise not_supported("Attachments")
 
-    async def load_attachment(self, attachment_id: str, context: Caller) -> Attachment:
+    async def load_attachment(self, attachment_id: str, context: ChatKitContext) -> Attachment:
         raise not_supported("Attachments")
 
-    async def delete_attachment(self, attachment_id: str, context: Caller) -> None:
+    async def delete_attachment(self, attachment_id: str, context: ChatKitContext) -> None:
         raise not_supported("Attachments")
 
 

@@ -36,7 +36,7 @@ from chatkit.types import (
 from pydantic import TypeAdapter
 
 from functions.chat.chatkit.task_widgets import WIDGET_ITEM, widget_item
-from functions.chat.turn.engine import TextDelta, ToolFinished, ToolStarted, TurnCompleted, TurnEvent, TurnFailed
+from functions.chat.turn.events import TextDelta, ToolFinished, ToolStarted, TurnCompleted, TurnEvent, TurnFailed
 from todo_common.conversations import CHAT_ITEM
 from todo_common.models import Message, Task
 from todo_common.tool_calls import ToolCallRecord, records_of

@@ -2,48 +2,50 @@
 
 The producer runs in its own task and hands items over through a queue. When the client goes away, the response
 generator is cancelled, but the producer is not: the generator waits (shielded) for it to finish, so the request,
-and on Lambda the invocation, lasts until the turn is stored. While the producer is quiet for `keepalive_seconds`,
-the consumer gets `KEEPALIVE` so proxies keep the connection open. `detached_batches` hands over every item ready at
-once together (a response writes them in one send)."""
+and on Lambda the invocation, lasts until the turn is stored (and sets `abandoned`, when given, to say so). While
+the producer is quiet for `keepalive_seconds`, the consumer gets `KEEPALIVE` so proxies keep the connection open.
+`detached_batches` hands over every item ready at once together (a response writes them in one send)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Final, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Final, TypeVar, cast
 
 import anyio
 
 T = TypeVar("T")
 
 
-class _Keepalive:
+class Keepalive:
+    """Nothing came for a while: the type of `KEEPALIVE`, its only value (test it with `isinstance`)."""
+
     def __repr__(self) -> str:
         return "KEEPALIVE"
 
 
-KEEPALIVE: Final = _Keepalive()
+KEEPALIVE: Final = Keepalive()
 _END: Final = object()
 
 
 async def detached(
-    source: AsyncIterator[T], keepalive_seconds: float | None = None, on_abandon: Callable[[], None] | None = None
-) -> AsyncGenerator[T | _Keepalive, None]:
-    """`source`'s items, then its end; `on_abandon` is called when the consumer leaves before that end (the
-    producer still runs to its end)."""
-    async with contextlib.aclosing(detached_batches(source, keepalive_seconds, on_abandon)) as batches:
+    source: AsyncIterator[T], keepalive_seconds: float | None = None, abandoned: asyncio.Event | None = None
+) -> AsyncGenerator[T | Keepalive, None]:
+    """`source`'s items, then its end; `abandoned` is set when the consumer leaves before that end (the producer
+    still runs to its end)."""
+    async with contextlib.aclosing(detached_batches(source, keepalive_seconds, abandoned)) as batches:
         async for batch in batches:
-            if batch is KEEPALIVE:
-                yield KEEPALIVE
+            if isinstance(batch, Keepalive):
+                yield batch
                 continue
-            for item in batch:  # type: ignore[union-attr]
+            for item in batch:
                 yield item
 
 
 async def detached_batches(
-    source: AsyncIterator[T], keepalive_seconds: float | None = None, on_abandon: Callable[[], None] | None = None
-) -> AsyncGenerator[list[T] | _Keepalive, None]:
+    source: AsyncIterator[T], keepalive_seconds: float | None = None, abandoned: asyncio.Event | None = None
+) -> AsyncGenerator[list[T] | Keepalive, None]:
     """As `detached`, but the items come in lists: each one every item the producer had handed over by then."""
     queue: asyncio.Queue[object] = asyncio.Queue()
     failure: list[BaseException] = []
@@ -56,15 +58,15 @@ async def detached_batches(
                 continue
             items, ended = _with_ready(first, queue)
             if items:
-                yield items  # type: ignore[misc]
+                yield cast("list[T]", items)  # every item but the end is the source's
             if ended:
                 break
         if failure:
             raise failure[0]
     finally:
         if not producer.done():
-            if on_abandon is not None:
-                on_abandon()
+            if abandoned is not None:
+                abandoned.set()
             with anyio.CancelScope(shield=True):
                 await producer
 

@@ -5,38 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from chatkit.server import NonStreamingResult, StreamingResult
 from chatkit.types import (
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     ChatKitReq,
-    ErrorEvent,
     InputTranscribeReq,
-    ThreadsAddClientToolOutputReq,
     ThreadsAddStructuredInputReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
-    ThreadsRetryAfterItemReq,
-    is_streaming_req,
 )
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
 from functions.chat.caller import Caller
-from functions.chat.chatkit.server import ThreadNotOpen
+from functions.chat.chatkit.endpoint import ChatKitStream
 from functions.chat.chatkit.store import not_supported
 from functions.chat.chatkit.view import item_text
-from functions.chat.http.detached import KEEPALIVE, detached, detached_batches
+from functions.chat.http.detached import Keepalive, detached, detached_batches
 from functions.chat.http.schemas import ChatRequest, ChatResponse
 from functions.chat.http.sse import KEEPALIVE_COMMENT, failure_body, sse_event
 from functions.chat.runtime import ChatRuntime
 from functions.chat.tasks import operations as tasks
 from functions.chat.tasks.operations import TaskSearchPage
-from functions.chat.turn.engine import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
+from functions.chat.turn.events import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
 from todo_common.errors import ApiError, error_responses
 from todo_common.text import StoredText, no_nul
 from todo_common.web import CurrentUser, ServicesDep
@@ -48,8 +43,6 @@ _SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": 
 KEEPALIVE_SECONDS = 10.0
 # How a turn that did not complete answers as JSON.
 _FAILURE_STATUS = {"timeout": 504, "database_unavailable": 503, "conversation_deleted": 409}
-_TURN_REQUESTS = (ThreadsCreateReq, ThreadsAddUserMessageReq, ThreadsRetryAfterItemReq, ThreadsAddClientToolOutputReq)
-_MESSAGE_REQUESTS = (ThreadsCreateReq, ThreadsAddUserMessageReq, ThreadsRetryAfterItemReq)
 
 
 def runtime_of(request: Request) -> ChatRuntime:
@@ -80,8 +73,8 @@ async def chat(user_id: str, body: ChatRequest, request: Request, user: CurrentU
         return _sse_response(events)
     final: TurnEvent | None = None
     async for event in detached(events):
-        if event is not KEEPALIVE:
-            final = event  # type: ignore[assignment]
+        if not isinstance(event, Keepalive):
+            final = event
     return _final_json(final)
 
 
@@ -112,7 +105,7 @@ async def stop(user_id: str, message_id: str, request: Request, user: CurrentUse
 def _sse_response(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         async for batch in detached_batches(events, KEEPALIVE_SECONDS):
-            yield KEEPALIVE_COMMENT if batch is KEEPALIVE else b"".join(map(sse_event, batch))  # type: ignore[arg-type]
+            yield KEEPALIVE_COMMENT if isinstance(batch, Keepalive) else b"".join(map(sse_event, batch))
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
@@ -176,64 +169,16 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
     parsed = _parse_chatkit(raw)
     if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
         _check_length(item_text(parsed.params.input), runtime.settings.max_message_chars)
-    caller = Caller(user.user_id, services.database)
-    try:
-        await runtime.chatkit.guard(parsed, caller)  # 4xx before any stream starts
-    except ThreadNotOpen as closed:
-        return _chatkit_response(_refused(str(closed)))
-    if await runtime.chatkit.retry_target(parsed, caller):
-        raw = parsed.model_dump_json(by_alias=True).encode()
-
-    if not is_streaming_req(parsed):
-        result = await runtime.chatkit.process(raw, caller)
-        assert isinstance(result, NonStreamingResult)
-        return Response(result.json, media_type="application/json")
-    if not isinstance(parsed, _TURN_REQUESTS):
-        return _chatkit_response(_processed(runtime, raw, caller))
-    # ChatKit's Stop aborts the stream: where that reaches the app (not through a Lambda Function URL, where
-    # `allow_cancel` is off), a client that goes away stops its turn. The plain endpoint's drop is no stop.
-    on_abandon = caller.stop_requested.set if runtime.settings.allow_cancel else None
-    thread_id: str | None = getattr(parsed.params, "thread_id", None)
-    counts = isinstance(parsed, _MESSAGE_REQUESTS)
-    try:
-        lease = await runtime.turns.lease_for_chatkit(caller, thread_id, counts_as_message=counts)  # 403/404 here
-    except ApiError as refused:
-        if refused.code != "rate_limited":
-            raise
-        return _chatkit_response(_refused(refused.message))  # a well-formed request: the reason goes in the stream
-    held = runtime.turns.under_lease(
-        caller, lease, thread_id, lambda: _processed(runtime, raw, caller), counts_as_message=counts
-    )
-    return _chatkit_response(held, on_abandon)
+    answer = await runtime.chatkit.handle(parsed, raw, Caller(user.user_id, services.database))
+    if isinstance(answer, bytes):
+        return Response(answer, media_type="application/json")
+    return _chatkit_response(answer)
 
 
-async def _processed(runtime: ChatRuntime, raw: bytes, caller: Caller) -> AsyncIterator[bytes]:
-    try:
-        result = await runtime.chatkit.process(raw, caller)
-        assert isinstance(result, StreamingResult)
-        async for chunk in result:
-            yield chunk
-    except Exception:
-        logger.exception("ChatKit stream failed")
-        yield _chatkit_error("Something went wrong while answering; try again.", allow_retry=True)
-
-
-async def _refused(message: str) -> AsyncIterator[bytes]:
-    yield _chatkit_error(message, allow_retry=True)
-
-
-def _chatkit_response(
-    stream: AsyncIterator[bytes | TurnRefused], on_abandon: Callable[[], None] | None = None
-) -> StreamingResponse:
+def _chatkit_response(stream: ChatKitStream) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
-        async for batch in detached_batches(stream, KEEPALIVE_SECONDS, on_abandon):
-            if batch is KEEPALIVE:
-                yield KEEPALIVE_COMMENT
-            else:
-                yield b"".join(
-                    _chatkit_error(c.message, allow_retry=True) if isinstance(c, TurnRefused) else c
-                    for c in batch  # type: ignore[union-attr]
-                )
+        async for batch in detached_batches(stream.chunks, KEEPALIVE_SECONDS, stream.stop_on_abandon):
+            yield KEEPALIVE_COMMENT if isinstance(batch, Keepalive) else b"".join(batch)
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
@@ -257,8 +202,3 @@ def _parse_chatkit(raw: bytes) -> ChatKitReq:
     if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)) and parsed.params.input.attachments:
         raise not_supported("Attachments")
     return parsed
-
-
-def _chatkit_error(message: str, *, allow_retry: bool) -> bytes:
-    event = ErrorEvent(code="custom", message=message, allow_retry=allow_retry)
-    return b"data: " + event.model_dump_json(by_alias=True, exclude_none=True).encode() + b"\n\n"

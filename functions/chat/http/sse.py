@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.chat.turn.engine import (
+from functions.chat.turn.events import (
     TextDelta,
     ToolFinished,
     ToolStarted,

@@ -25,6 +25,8 @@ from functions.chat.tasks import operations as tasks
 from functions.chat.tasks.operations import TaskChange, TaskList, TaskToolError
 
 current_caller: ContextVar[Caller | None] = ContextVar("current_caller", default=None)
+# Bound true by a ChatKit turn, whose user answers a confirm card: `delete_task` then asks instead of deleting.
+deletes_ask_first: ContextVar[bool] = ContextVar("deletes_ask_first", default=False)
 
 INSTRUCTIONS = "Manage the signed-in user's todo list: add, list, complete, delete and update tasks."
 TaskId = Annotated[int, Field(description="The task's id, as list_tasks shows it.", ge=1)]
@@ -58,8 +60,7 @@ def _result(operation: Callable[..., BaseModel], *args: Any) -> CallToolResult:
 
 
 def _delete_operation() -> Callable[..., BaseModel]:
-    bound = current_caller.get()
-    return tasks.request_delete if bound is not None and bound.confirm_deletes else tasks.delete_task
+    return tasks.request_delete if deletes_ask_first.get() else tasks.delete_task
 
 
 def build_task_server() -> MCPServer:

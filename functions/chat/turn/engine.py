@@ -1,9 +1,6 @@
 """The engine of a chat turn: run the agent on the rebuilt context and translate the Agents SDK stream into the
-turn's events. It knows no HTTP, no ChatKit and no database: the turn service records what it yields.
-
-The events a client of the turn service sees, in order: `TurnStarted`, any of `TextDelta`, `ToolStarted`,
-`ToolFinished`, and exactly one of `TurnCompleted` or `TurnFailed` at the end (or `TurnRefused`, instead of all of
-them, when a waiting message could not start a turn)."""
+turn's events (`turn.events`). It knows no HTTP, no ChatKit and no database: the turn service records what it
+yields."""
 
 from __future__ import annotations
 
@@ -16,86 +13,36 @@ from agents import Agent, RunConfig, Runner
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
 
-from functions.chat.agent.agent import history_to_input
+from functions.chat.agent.agent import AgentRun, history_to_input
 from functions.chat.caller import Caller
+from functions.chat.turn.events import AgentEvent, TextDelta, ToolFinished, ToolStarted
 from functions.chat.turn.store import ContextMessage
 from todo_common.tool_calls import ToolCallRecord
 
 MAX_AGENT_TURNS = 10
 
 
-@dataclass(frozen=True)
-class TurnStarted:
-    conversation_id: str
-    user_message_id: str
-    assistant_message_id: str
-
-
-@dataclass(frozen=True)
-class TextDelta:
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolStarted:
-    call: ToolCallRecord
-
-
-@dataclass(frozen=True)
-class ToolFinished:
-    call: ToolCallRecord
-
-
-@dataclass(frozen=True)
-class TurnCompleted:
-    conversation_id: str
-    message_id: str
-    text: str
-    tool_calls: list[ToolCallRecord]
-
-
-@dataclass(frozen=True)
-class TurnFailed:
-    conversation_id: str
-    message_id: str
-    code: str
-    message: str
-    partial_text: str
-    tool_calls: list[ToolCallRecord]
-
-
-@dataclass(frozen=True)
-class TurnRefused:
-    """A message that waited for a busy conversation and could not start (still busy, or now rate limited)."""
-
-    status: int
-    code: str
-    message: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-AgentEvent = TextDelta | ToolStarted | ToolFinished
-TurnEvent = TurnStarted | AgentEvent | TurnCompleted | TurnFailed | TurnRefused
-
-
 class TurnEngine:
-    def __init__(self, agent: Agent[Caller], *, max_context_chars: int) -> None:
+    def __init__(self, agent: Agent[AgentRun], *, max_context_chars: int) -> None:
         self.agent = agent
         self.max_context_chars = max_context_chars
         # One for every run: without it, each run makes a RunConfig of its own, whose model provider (unused: the
         # agent has its model) it then closes in two more tasks after the run.
         self.run_config = RunConfig()
 
-    async def run(self, context: Sequence[ContextMessage], caller: Caller) -> AsyncIterator[AgentEvent]:
+    async def run(
+        self, context: Sequence[ContextMessage], caller: Caller, *, deletes_ask_first: bool = False
+    ) -> AsyncIterator[AgentEvent]:
         """The agent's answer to the last message of `context`, as it streams. Raises what the model raises."""
+        run = AgentRun(caller, deletes_ask_first)
         result = Runner.run_streamed(
             self.agent,
             history_to_input(context, self.max_context_chars),
-            context=caller,
+            context=run,
             max_turns=MAX_AGENT_TURNS,
             run_config=self.run_config,
         )
-        translator = _Translator(caller)
+        translator = _Translator(run)
         async for raw in result.stream_events():
             for event in translator.translate(raw):
                 yield event
@@ -105,7 +52,7 @@ class TurnEngine:
 class _Translator:
     """The parts of the Agents SDK stream a client sees: text deltas and each tool call's start and end."""
 
-    caller: Caller
+    run: AgentRun
     text_length: int = 0
     started: dict[str, ToolCallRecord] = field(default_factory=dict)
 
@@ -141,7 +88,7 @@ class _Translator:
 
     def _finished(self, call_id: str, output: Any) -> ToolCallRecord:
         origin = self.started.get(call_id) or ToolCallRecord(call_id=call_id, name="tool", status="running")
-        outcome = self.caller.tool_results.get(call_id)
+        outcome = self.run.tool_results.get(call_id)
         if outcome is None:  # the SDK answered for the tool (an unknown tool, arguments it could not read)
             error = {"error": {"code": "tool_error", "message": str(output)}}
             return origin.model_copy(update={"result": error, "status": "failure"})

@@ -20,13 +20,13 @@ from sqlalchemy.exc import DBAPIError
 
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
-from functions.chat.turn.engine import (
+from functions.chat.turn.engine import TurnEngine
+from functions.chat.turn.events import (
     AgentEvent,
     TextDelta,
     ToolFinished,
     ToolStarted,
     TurnCompleted,
-    TurnEngine,
     TurnEvent,
     TurnFailed,
     TurnRefused,
@@ -142,30 +142,35 @@ class TurnService:
     ) -> AsyncIterator[TurnEvent]:
         """A message to a busy conversation waits while the other turn runs (its lease is renewed only while it
         does), then runs; a conversation still busy when too little time is left is refused."""
+        first = await self._when_free(
+            lambda: self.store.claim(caller.user_id, conversation_id, text, client_message_id=client_message_id),
+            started,
+        )
+        if isinstance(first, TurnRefused):
+            yield first
+            return
+        async for event in self._proceed(caller, first, started):
+            yield event
+
+    async def _when_free(self, claim: Callable[[], T], started: float) -> T | TurnRefused:
+        """The one wait for a busy conversation: `claim` tried again, with backoff, while another turn holds the
+        lease; refused when it is still busy after the wait limit, when the claim is refused meanwhile (now over the
+        rate limit), or when the database cannot be reached."""
         delay = 0.05
         while True:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
             try:
-                first = await asyncio.to_thread(
-                    self.store.claim, caller.user_id, conversation_id, text, client_message_id=client_message_id
-                )
+                return await asyncio.to_thread(claim)
             except ConversationBusy:
                 if time.monotonic() - started > self._wait_limit():
                     metrics.record_refusal("busy")
-                    yield TurnRefused(409, BUSY.code, BUSY.message)
-                    return
-                continue
+                    return TurnRefused(409, BUSY.code, BUSY.message)
             except ApiError as exc:
                 _record_refusal(exc)
-                yield TurnRefused(exc.status, exc.code, exc.message, dict(exc.headers or {}))
-                return
+                return TurnRefused(exc.status, exc.code, exc.message, dict(exc.headers or {}))
             except DATABASE_ERRORS:
-                yield TurnRefused(503, DATABASE.code, "The database could not be reached; nothing was stored.")
-                return
-            async for event in self._proceed(caller, first, started):
-                yield event
-            return
+                return TurnRefused(503, DATABASE.code, "The database could not be reached; nothing was stored.")
 
     async def _proceed(self, caller: Caller, first: TurnStart | StoredTurn, started: float) -> AsyncIterator[TurnEvent]:
         if isinstance(first, TurnStart):
@@ -226,20 +231,21 @@ class TurnService:
             return None
         return self.follow(caller, answer, question.id if question else "")
 
-    # -- ChatKit ----------------------------------------------------------------------------------------------
+    # -- a held lease, for a client that stores the question itself (ChatKit) --------------------------------
 
-    async def lease_for_chatkit(
-        self, caller: Caller, thread_id: str | None, *, counts_as_message: bool
-    ) -> Lease | None:
-        """The lease for a ChatKit request that runs a turn: a new conversation for `threads.create`, the thread's
-        lease otherwise (None while another turn holds it). 403/404/429 raise before any stream starts."""
+    async def new_leased_conversation(self, caller: Caller) -> Lease:
+        """A new, empty conversation whose lease the caller holds; 429 raises."""
         try:
-            if thread_id is None:
-                lease = await asyncio.to_thread(self.store.create_leased, caller.user_id)
-                caller.reserved_thread_id = lease.conversation_id
-                return lease
+            return await asyncio.to_thread(self.store.create_leased, caller.user_id)
+        except ApiError as exc:
+            _record_refusal(exc)
+            raise
+
+    async def take_lease(self, caller: Caller, conversation_id: str, *, counts_as_message: bool) -> Lease | None:
+        """The conversation's lease, None while another turn holds it; 403/404/429 raise."""
+        try:
             return await asyncio.to_thread(
-                self.store.take_lease, caller.user_id, thread_id, counts_as_message=counts_as_message
+                self.store.take_lease, caller.user_id, conversation_id, counts_as_message=counts_as_message
             )
         except ConversationBusy:
             return None
@@ -247,50 +253,21 @@ class TurnService:
             _record_refusal(exc)
             raise
 
-    async def wait_for_lease(self, caller: Caller, thread_id: str, *, counts_as_message: bool) -> Lease | TurnRefused:
-        started, delay = time.monotonic(), 0.05
-        while True:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
-            try:
-                lease = await self.lease_for_chatkit(caller, thread_id, counts_as_message=counts_as_message)
-            except ApiError as exc:
-                return TurnRefused(exc.status, exc.code, exc.message, dict(exc.headers or {}))
-            if lease is not None:
-                return lease
-            if time.monotonic() - started > self._wait_limit():
-                metrics.record_refusal("busy")
-                return TurnRefused(409, BUSY.code, BUSY.message)
+    async def wait_for_lease(
+        self, caller: Caller, conversation_id: str, *, counts_as_message: bool
+    ) -> Lease | TurnRefused:
+        """The lease of a busy conversation, once its turn ends (`TurnRefused` if it stays busy)."""
+        return await self._when_free(
+            lambda: self.store.take_lease(caller.user_id, conversation_id, counts_as_message=counts_as_message),
+            time.monotonic(),
+        )
 
-    async def under_lease(
-        self,
-        caller: Caller,
-        lease: Lease | None,
-        thread_id: str | None,
-        produce: Callable[[], AsyncIterator[bytes]],
-        *,
-        counts_as_message: bool,
-    ) -> AsyncIterator[bytes | TurnRefused]:
-        """A ChatKit stream that runs a turn, under the request's lease: waited for first if the thread was busy
-        (`TurnRefused` if it stays busy), handed to the ChatKit server through the caller, released at the end."""
-        if lease is None:
-            assert thread_id is not None
-            waited = await self.wait_for_lease(caller, thread_id, counts_as_message=counts_as_message)
-            if isinstance(waited, TurnRefused):
-                yield waited
-                return
-            lease = waited
-        caller.lease = lease
-        try:
-            async for chunk in produce():
-                yield chunk
-        finally:
-            await asyncio.shield(self.release(lease))
-
-    async def chatkit_reply(self, caller: Caller, lease: Lease) -> tuple[TurnStart, AsyncIterator[TurnEvent]]:
-        """The answer to the user item ChatKit just stored, under the request's lease (released by the request)."""
+    async def reply(
+        self, caller: Caller, lease: Lease, *, stop: asyncio.Event, deletes_ask_first: bool
+    ) -> tuple[TurnStart, AsyncIterator[TurnEvent]]:
+        """The answer to the question just stored in the leased conversation; the lease's holder releases it."""
         start = await asyncio.to_thread(self.store.start_reply, lease, caller.user_id)
-        return start, self.run(caller, start, release=False)
+        return start, self.run(caller, start, release=False, stop=stop, deletes_ask_first=deletes_ask_first)
 
     async def release(self, lease: Lease) -> None:
         await self._retrying(lambda: self.store.release(lease), until=time.monotonic() + FINISH_GRACE_SECONDS)
@@ -298,11 +275,19 @@ class TurnService:
     # -- running a turn ---------------------------------------------------------------------------------------
 
     async def run(
-        self, caller: Caller, start: TurnStart, *, started: float | None = None, release: bool = True
+        self,
+        caller: Caller,
+        start: TurnStart,
+        *,
+        started: float | None = None,
+        release: bool = True,
+        stop: asyncio.Event | None = None,
+        deletes_ask_first: bool = False,
     ) -> AsyncIterator[TurnEvent]:
         """The turn's events; by the last one the answer is stored with its final status (when the database can
-        be reached at all) and, with `release`, the lease is given up."""
+        be reached at all) and, with `release`, the lease is given up. `stop` is the request's own Stop signal."""
         began = started or time.monotonic()
+        stop = stop or asyncio.Event()
         deadline = began + self.settings.turn_deadline_seconds
         for _ in range(start.lease.repaired):
             metrics.record_turn("interrupted", None, None)
@@ -310,8 +295,8 @@ class TurnService:
         first_byte_ms = (time.monotonic() - began) * 1000
         recorder = Recorder()
         events: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(start, caller, events))
-        watcher = asyncio.create_task(self._watch(start, caller, recorder, events))
+        producer = asyncio.create_task(self._produce(start, caller, deletes_ask_first, events))
+        watcher = asyncio.create_task(self._watch(start, stop, recorder, events))
         # The deadline is one timer for the whole turn (not a timeout, and a task, around every event).
         timer = asyncio.get_running_loop().call_later(
             max(0.0, deadline - time.monotonic()), events.put_nowait, DeadlinePassed()
@@ -341,10 +326,14 @@ class TurnService:
         yield final
 
     async def _produce(
-        self, start: TurnStart, caller: Caller, events: asyncio.Queue[AgentEvent | BaseException | None]
+        self,
+        start: TurnStart,
+        caller: Caller,
+        deletes_ask_first: bool,
+        events: asyncio.Queue[AgentEvent | BaseException | None],
     ) -> None:
         try:
-            async for event in self.engine.run(start.context, caller):
+            async for event in self.engine.run(start.context, caller, deletes_ask_first=deletes_ask_first):
                 events.put_nowait(event)
         except asyncio.CancelledError:
             raise
@@ -357,7 +346,7 @@ class TurnService:
     async def _watch(
         self,
         start: TurnStart,
-        caller: Caller,
+        stop: asyncio.Event,
         recorder: Recorder,
         events: asyncio.Queue[AgentEvent | BaseException | None],
     ) -> None:
@@ -370,8 +359,8 @@ class TurnService:
         while True:
             wake = min(renew_at, recorder.stop_checked_at + STOP_POLL_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(caller.stop_requested.wait(), max(0.0, wake - time.monotonic()))
-            if caller.stop_requested.is_set():
+                await asyncio.wait_for(stop.wait(), max(0.0, wake - time.monotonic()))
+            if stop.is_set():
                 events.put_nowait(StopRequested())
                 return
             now = time.monotonic()

@@ -260,6 +260,7 @@ def test_hidden_context_reaches_the_model_and_never_the_user(
     from chatkit.types import HiddenContextItem, ItemsListParams, ItemsListReq
 
     from functions.chat.caller import Caller
+    from functions.chat.chatkit.context import ChatKitContext
     from functions.chat.chatkit.store import ChatStore
 
     model = ScriptedModel([[assistant_message("one")], [assistant_message("two")]])
@@ -276,7 +277,7 @@ def test_hidden_context_reaches_the_model_and_never_the_user(
         )
         import asyncio
 
-        asyncio.run(ChatStore().add_thread_item(thread_id, hidden, Caller(ALICE, database)))
+        asyncio.run(ChatStore().add_thread_item(thread_id, hidden, ChatKitContext(Caller(ALICE, database))))
         request = ThreadsAddUserMessageReq(
             params=ThreadAddUserMessageParams(thread_id=thread_id, input=user_input("food?"))
         )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from functions.chat.chatkit.view import TurnView, items_of, workflow_id
-from functions.chat.turn.engine import TextDelta, ToolFinished, ToolStarted, TurnCompleted, TurnEvent, TurnFailed
+from functions.chat.turn.events import TextDelta, ToolFinished, ToolStarted, TurnCompleted, TurnEvent, TurnFailed
 from todo_common.models import Message
 from todo_common.tool_calls import ToolCallRecord, stored
 

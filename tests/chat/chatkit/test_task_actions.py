@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from functions.chat.caller import Caller
 from functions.chat.chatkit import task_actions
+from functions.chat.chatkit.context import ChatKitContext
 from functions.chat.chatkit.store import to_thread
 from functions.chat.chatkit.task_widgets import ConfirmDeleteState, stored
 from functions.chat.tasks import operations as tasks
@@ -95,13 +96,13 @@ def test_a_streamed_action_refused_while_it_runs_ends_with_an_error_event(
     item_id = widget_row(database, conversation.id, ALICE, [task_id])
     server = chat_app(services, ScriptedModel([])).state.chat.chatkit
     thread = to_thread(database.read(lambda s: s.get_one(Conversation, conversation.id)))
-    sender = asyncio.run(server.store.load_item(conversation.id, item_id, caller))
+    sender = asyncio.run(server.server.store.load_item(conversation.id, item_id, ChatKitContext(caller)))
     assert isinstance(sender, WidgetItem)
     tasks.delete_task(caller, task_id)  # gone after the request's guard, before the action runs
 
     async def run() -> None:
         action = Action[str, Any](type="task.complete", payload={"task_id": task_id})
-        async for _ in server.action(thread, action, sender, caller):
+        async for _ in server.server.action(thread, action, sender, ChatKitContext(caller)):
             pass
 
     with pytest.raises(CustomStreamError) as stopped:

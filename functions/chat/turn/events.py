@@ -1,0 +1,63 @@
+"""The events of a chat turn, as a client of the turn service sees them, in order: `TurnStarted`, any of
+`TextDelta`, `ToolStarted`, `ToolFinished`, and exactly one of `TurnCompleted` or `TurnFailed` at the end (or
+`TurnRefused`, instead of all of them, when a waiting message could not start a turn)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from todo_common.tool_calls import ToolCallRecord
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    conversation_id: str
+    user_message_id: str
+    assistant_message_id: str
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    call: ToolCallRecord
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    call: ToolCallRecord
+
+
+@dataclass(frozen=True)
+class TurnCompleted:
+    conversation_id: str
+    message_id: str
+    text: str
+    tool_calls: list[ToolCallRecord]
+
+
+@dataclass(frozen=True)
+class TurnFailed:
+    conversation_id: str
+    message_id: str
+    code: str
+    message: str
+    partial_text: str
+    tool_calls: list[ToolCallRecord]
+
+
+@dataclass(frozen=True)
+class TurnRefused:
+    """A message that waited for a busy conversation and could not start (still busy, or now rate limited)."""
+
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+AgentEvent = TextDelta | ToolStarted | ToolFinished
+TurnEvent = TurnStarted | AgentEvent | TurnCompleted | TurnFailed | TurnRefused
