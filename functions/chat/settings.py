@@ -33,14 +33,16 @@ class ChatSettings:
         cls, environ: Mapping[str, str] | None = None, read_secret: SecretReader | None = None
     ) -> ChatSettings:
         source = EnvironmentSource(os.environ if environ is None else environ, read_secret or read_aws_secret)
-        api = (source.get("OPENAI_API") or "responses").lower()
-        if api not in ("responses", "chat_completions"):
-            source.problems.append(f"OPENAI_API must be responses or chat_completions, not {api!r}")
-            api = "responses"
+        named = (source.get("OPENAI_API") or "responses").lower()
+        api: Literal["responses", "chat_completions"] = (
+            "chat_completions" if named == "chat_completions" else "responses"
+        )
+        if named not in ("responses", "chat_completions"):
+            source.problems.append(f"OPENAI_API must be responses or chat_completions, not {named!r}")
         settings = cls(
             openai_api_key=source.get("OPENAI_API_KEY"),
             openai_base_url=(source.get("OPENAI_BASE_URL") or "").rstrip("/") or None,
-            openai_api=api,  # type: ignore[arg-type]
+            openai_api=api,
             chat_model=source.get("CHAT_MODEL") or DEFAULT_CHAT_MODEL,
             history_limit=source.get_int("CHAT_HISTORY_LIMIT", 12, minimum=1, maximum=200),
             rate_limit_per_minute=source.get_int("CHAT_RATE_LIMIT_PER_MINUTE", 20, minimum=1, maximum=10_000),

@@ -70,8 +70,3 @@ class ConversationRename(BaseModel):
     title: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), AfterValidator(no_nul)
     ]
-
-
-class ConversationExport(BaseModel):
-    conversation: ConversationPublic
-    messages: list[MessagePublic]

@@ -49,6 +49,7 @@ def run() -> str:
 
 
 async def _tool_call_overhead() -> tuple[float, float]:
+    from agents import FunctionTool
     from agents.tool_context import ToolContext
 
     from functions.chat.agent.agent import AgentRun, build_agent
@@ -64,6 +65,7 @@ async def _tool_call_overhead() -> tuple[float, float]:
     database = Database.from_url(url)
     agent = build_agent(OfflineModel(), build_task_server())
     tool = next(t for t in agent.tools if getattr(t, "name", "") == "list_tasks")
+    assert isinstance(tool, FunctionTool)
     context = ToolContext(
         context=AgentRun(Caller(user_id="bench-user", database=database)),
         tool_name="list_tasks",
@@ -73,7 +75,7 @@ async def _tool_call_overhead() -> tuple[float, float]:
     through_tool = []
     for _ in range(CALLS):
         started = time.perf_counter()
-        output = await tool.on_invoke_tool(context, "{}")  # type: ignore[union-attr]
+        output = await tool.on_invoke_tool(context, "{}")
         through_tool.append(time.perf_counter() - started)
     assert json.loads(output)["count"] == 0
     owner = Caller("bench-user", database)

@@ -23,10 +23,9 @@ from agents.models.interface import Model
 
 from functions.chat.agent.offline_model import HELP, OfflineModel
 from tests.support.chat import SlowModel
-from tests.support.factories import add_message, seed_conversation
+from tests.support.factories import add_message, all_messages, seed_conversation
 from tests.support.server import Server
 from tests.support.tokens import Tokens
-from todo_common import conversations
 from todo_common.db import Database
 from todo_common.models import Message
 from todo_common.web import Services
@@ -223,7 +222,7 @@ def test_a_refused_send_takes_its_bubbles_back_and_keeps_the_text(
     expect(page.locator("#error")).to_contain_text("403 forbidden", timeout=30_000)
     expect(page.locator(".msg")).to_have_count(0)
     assert page.input_value("#message") == "add buy milk"
-    assert database.read(lambda session: conversations.all_messages(session, bobs.id))[-1].content == "message 1"
+    assert database.read(lambda session: all_messages(session, bobs.id))[-1].content == "message 1"
 
 
 def test_the_list_scrolls_to_the_end_of_the_newest_answer(
@@ -292,7 +291,7 @@ def test_delete_asks_first_and_disabled_buttons_look_disabled(
     page.click("#delete")
     expect(page.locator("#conversations .conv")).to_have_count(1)
     assert questions and "Delete “Groceries”" in questions[0]
-    assert database.read(lambda session: conversations.all_messages(session, groceries.id))
+    assert database.read(lambda session: all_messages(session, groceries.id))
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#delete")

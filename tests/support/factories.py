@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import Session, col, select
+
 from todo_common import conversations
+from todo_common.conversations import CHAT_ITEM
 from todo_common.db import Database
 from todo_common.models import Conversation, Message
 
@@ -29,3 +32,13 @@ def add_message(database: Database, conversation_id: str, content: str, role: st
         return conversations.append_message(session, conversation, role=role, content=content, **fields)
 
     return database.write(work)
+
+
+def all_messages(session: Session, conversation_id: str) -> list[Message]:
+    statement = (
+        select(Message, Conversation.turn_lease_until)
+        .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+        .where(Message.conversation_id == conversation_id, Message.item_type == CHAT_ITEM)
+        .order_by(col(Message.seq))
+    )
+    return [conversations.settled(message, lease_until) for message, lease_until in session.exec(statement).all()]

@@ -23,9 +23,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from sqlalchemy.exc import DBAPIError
 
+from functions.chat.agent.messages import ContextMessage
 from functions.chat.caller import Caller
 from functions.chat.tasks.mcp_server import current_caller, deletes_ask_first, refusal
-from functions.chat.turn.store import ContextMessage
 from todo_common.db import DatabaseUnavailable
 from todo_common.tool_calls import ToolCallRecord, records_of
 

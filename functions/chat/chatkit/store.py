@@ -161,7 +161,7 @@ class ChatStore(Store[ChatKitContext]):
                 session,
                 conversation,
                 role="user" if is_user else "assistant",
-                content=item_text(item) if is_user else "",  # type: ignore[arg-type]
+                content=item_text(item) if isinstance(item, UserMessageItem) else "",
                 message_id=item.id,
                 item_type=conversations.CHAT_ITEM if is_user else item.type,
                 chatkit_item=payload,

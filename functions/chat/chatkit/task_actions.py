@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from chatkit.types import AssistantMessageItem, ClientEffectEvent, WidgetItem
 from pydantic import BaseModel, Field, ValidationError
@@ -35,7 +35,7 @@ from functions.chat.chatkit.task_widgets import (
 )
 from functions.chat.chatkit.view import assistant_message
 from functions.chat.tasks import operations as tasks
-from functions.chat.tasks.operations import TaskChange, TaskToolError
+from functions.chat.tasks.operations import TaskChange, TaskToolError, task_not_found
 from todo_common import conversations
 from todo_common.errors import ApiError, not_found
 from todo_common.models import Message, new_id
@@ -109,14 +109,14 @@ def check(caller: Caller, thread_id: str, item_id: str | None, action_type: str,
             raise not_found("The item")
         state = state_of_row(row)
         if task_id not in task_ids(state):
-            raise ApiError(404, "task_not_found", f"Task {task_id} was not found.")
+            raise _refused(task_not_found(task_id))
         if (action_type in CARD_ACTIONS) != isinstance(state, ConfirmDeleteState):
             raise ApiError(400, "invalid_action", "This widget has no such button.")
         if isinstance(state, ConfirmDeleteState) and state.decision != "pending":
             raise ApiError(409, "already_answered", "This question was already answered.")
         if task_id not in current_tasks(session, caller.user_id, [row]):
-            raise ApiError(404, "task_not_found", f"Task {task_id} was not found.")
-        return Checked(action_type, task_id, row, state)  # type: ignore[arg-type]
+            raise _refused(task_not_found(task_id))
+        return Checked(cast(ActionType, action_type), task_id, row, state)  # one of the known actions, checked above
 
     return caller.database.read(work)
 
@@ -152,7 +152,11 @@ def _task_operation(caller: Caller, checked: Checked) -> TaskChange:
     try:
         return operation(caller, checked.task_id)
     except TaskToolError as exc:  # gone or changed between the check and now
-        raise ApiError(404, exc.code, exc.message) from None
+        raise _refused(exc) from None
+
+
+def _refused(refusal: TaskToolError) -> ApiError:
+    return ApiError(404, refusal.code, refusal.message)
 
 
 def _answer(

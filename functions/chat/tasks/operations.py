@@ -17,10 +17,10 @@ from sqlalchemy.engine import Connection, Row
 
 from functions.chat.caller import Caller
 from todo_common import keyset
-from todo_common.models import DESCRIPTION_MAX, TITLE_MAX, Task, utcnow
+from todo_common.models import DESCRIPTION_MAX, TITLE_MAX, Task, table_of, utcnow
 from todo_common.text import contains_pattern
 
-_TABLE: sa.Table = Task.__table__  # type: ignore[attr-defined]
+_TABLE = table_of(Task)
 _TASK = _TABLE.c
 _PUBLIC_COLUMNS = (_TASK.id, _TASK.title, _TASK.description, _TASK.completed)
 
@@ -117,7 +117,7 @@ def reopen_task(caller: Caller, task_id: int) -> TaskChange:
 
 
 def _set_completed(caller: Caller, task_id: int, *, completed: bool) -> TaskChange:
-    title = _changed(caller, task_id, sa.update(_TABLE).values(completed=completed, updated_at=utcnow()))
+    title = _change(caller, task_id, sa.update(_TABLE).values(completed=completed, updated_at=utcnow()))
     return TaskChange(task_id=task_id, status="completed" if completed else "reopened", title=title)
 
 
@@ -125,12 +125,12 @@ def request_delete(caller: Caller, task_id: int) -> TaskChange:
     """A delete the user confirms first (a ChatKit turn): the task is checked, not touched."""
     rows = _rows(caller, sa.select(_TASK.title).where(*_owned_by(caller, task_id)))
     if not rows:
-        raise _not_found(task_id)
+        raise task_not_found(task_id)
     return TaskChange(task_id=task_id, status="awaiting_confirmation", title=rows[0].title)
 
 
 def delete_task(caller: Caller, task_id: int) -> TaskChange:
-    title = _changed(caller, task_id, sa.delete(_TABLE))
+    title = _change(caller, task_id, sa.delete(_TABLE))
     return TaskChange(task_id=task_id, status="deleted", title=title)
 
 
@@ -145,7 +145,7 @@ def update_task(caller: Caller, task_id: int, title: str | None = None, descript
         changes["title"] = clean_title
     if clean_description is not None:
         changes["description"] = clean_description
-    title = _changed(caller, task_id, sa.update(_TABLE).values(**changes))
+    title = _change(caller, task_id, sa.update(_TABLE).values(**changes))
     return TaskChange(task_id=task_id, status="updated", title=title)
 
 
@@ -164,15 +164,15 @@ def _owned_by(caller: Caller, task_id: int) -> tuple[sa.ColumnElement[bool], ...
     return (_TASK.id == task_id, _TASK.user_id == caller.user_id)
 
 
-def _changed(caller: Caller, task_id: int, change: sa.Update | sa.Delete) -> str:
+def _change(caller: Caller, task_id: int, change: sa.Update | sa.Delete) -> str:
     """Run `change` on the caller's task `task_id`: its title (after the change), or "not found"."""
     rows = caller.database.execute(change.where(*_owned_by(caller, task_id)).returning(_TASK.title)).rows
     if not rows:
-        raise _not_found(task_id)
+        raise task_not_found(task_id)
     return str(rows[0].title)
 
 
-def _not_found(task_id: int) -> TaskToolError:
+def task_not_found(task_id: int) -> TaskToolError:
     return TaskToolError("task_not_found", f"Task {task_id} was not found.")
 
 

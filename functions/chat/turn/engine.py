@@ -14,9 +14,9 @@ from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
 
 from functions.chat.agent.agent import AgentRun, history_to_input
+from functions.chat.agent.messages import ContextMessage
 from functions.chat.caller import Caller
 from functions.chat.turn.events import AgentEvent, TextDelta, ToolFinished, ToolStarted
-from functions.chat.turn.store import ContextMessage
 from todo_common.tool_calls import ToolCallRecord
 
 MAX_AGENT_TURNS = 10

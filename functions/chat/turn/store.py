@@ -15,16 +15,17 @@ transaction. The rules themselves (lease free, under the rate limit) are written
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from functions.chat.agent.messages import ContextMessage
 from todo_common import conversations
 from todo_common.clip import clip
 from todo_common.db import Database
@@ -53,21 +54,6 @@ class Lease:
     conversation_id: str
     owner: str
     repaired: int = field(default=0, compare=False)  # answers of dead turns this lease's claim marked interrupted
-
-
-@dataclass(frozen=True, slots=True)
-class ContextMessage:
-    """A stored message as the agent's input reads it: the few fields it needs, taken straight from the row (no
-    table model, whose validation builds ORM state per row), read-only."""
-
-    id: str
-    role: str
-    item_type: str
-    content: str
-    tool_calls: Sequence[Mapping[str, Any]]
-    status: str
-    error_code: str | None
-    chatkit_item: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -105,6 +91,16 @@ REPAIR = (
 # What the agent's context reads: chat messages, and ChatKit's hidden context items (never shown, but for the model).
 _IN_CONTEXT = "item_type IN ('message', 'hidden_context_item', 'sdk_hidden_context')"
 _COLUMNS = "id, role, item_type, content, tool_calls, status, error_code, chatkit_item"  # ContextMessage, in order
+
+
+def _context_sql(*, before_answer: bool = False) -> str:
+    """The agent's context, the one select of it: the newest `:limit` context rows of conversation `:cid`, newest
+    first (only those before seq `:seq`, the answer a rerun writes again, with `before_answer`)."""
+    before = " AND seq < :seq" if before_answer else ""
+    return (
+        f"SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid AND {_IN_CONTEXT}{before} "
+        "ORDER BY seq DESC LIMIT :limit"
+    )
 
 
 def _statement(sql: str) -> sa.TextClause:
@@ -187,10 +183,7 @@ class TurnStore:
             return None
 
     def _context_sqlite(self, session: Session, conversation_id: str) -> list[Row[Any]]:
-        statement = sa.text(
-            f"SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid AND {_IN_CONTEXT} "
-            "ORDER BY seq DESC LIMIT :limit"
-        )
+        statement = sa.text(_context_sql())
         return list(session.execute(_typed(statement), {"cid": conversation_id, "limit": self.history_limit}))
 
     def _context(self, rows: list[Row[Any]]) -> tuple[ContextMessage, ...]:
@@ -243,10 +236,7 @@ class TurnStore:
                 ),
                 values | {"calls": "[]"},
             )
-            statement = sa.text(
-                f"SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid AND {_IN_CONTEXT} "
-                "AND seq < :seq ORDER BY seq DESC LIMIT :limit"
-            )
+            statement = sa.text(_context_sql(before_answer=True))
             assert turn.answer is not None
             bounds = {"cid": turn.conversation_id, "seq": turn.answer.seq, "limit": self.history_limit}
             return list(session.execute(_typed(statement), bounds))
@@ -279,7 +269,7 @@ class TurnStore:
         """A new, empty conversation whose lease the caller holds (ChatKit's `threads.create`)."""
         values = self._values(user_id, new_id("thr"), owner=new_id("turn"))
         values["title"] = None
-        sql = _CREATE_SQL.replace("2, 2,", "0, 0,")
+        sql = _create_sql(0)  # ChatKit stores the question itself
         if self.database.write(lambda s: s.execute(_statement(sql), values).first()) is None:
             self.database.read(lambda s: self._check_rate(s, user_id))
             raise ConversationBusy("new conversation")  # pragma: no cover - the rate check raised
@@ -394,9 +384,6 @@ class TurnStore:
 
     # -- reading turns back ---------------------------------------------------------------------------------
 
-    def find_by_client_id(self, user_id: str, client_message_id: str) -> StoredTurn | None:
-        return self.database.read(lambda session: _stored_turn(session, user_id, client_message_id))
-
     def answer(self, user_id: str, message_id: str) -> Message | None:
         """An answer as reads show it (settled), for a client following a running turn."""
 
@@ -485,14 +472,20 @@ _CLAIM_SQL = f"""
     RETURNING id, last_seq
 """
 
-_CREATE_SQL = f"""
+
+def _create_sql(messages: int) -> str:
+    """A new conversation under the claim's lease, its first `messages` seqs handed out, under the rate limit."""
+    return f"""
     INSERT INTO conversation (id, user_id, title, message_count, last_seq, turn_lease_until, turn_owner,
                               created_at, updated_at)
-    SELECT CAST(:cid AS varchar), CAST(:uid AS varchar), CAST(:title AS varchar), 2, 2, :lease,
+    SELECT CAST(:cid AS varchar), CAST(:uid AS varchar), CAST(:title AS varchar), {messages}, {messages}, :lease,
            CAST(:owner AS varchar), :now, :now
      WHERE {UNDER_RATE}
     RETURNING id, last_seq
 """
+
+
+_CREATE_SQL = _create_sql(2)  # the question and its answer
 
 
 def _lease_sql(*, counts_as_message: bool) -> str:
@@ -525,12 +518,7 @@ def _claim_postgres(new: bool) -> str:
     turn, with the repaired rows still `streaming`)."""
     claim = _CREATE_SQL if new else _CLAIM_SQL
     context = "NULL::text AS id" if new else f"m.{', m.'.join(_COLUMNS.split(', '))}"
-    lateral = (
-        ""
-        if new
-        else f"LEFT JOIN LATERAL (SELECT {_COLUMNS} FROM message WHERE conversation_id = :cid "
-        f"AND {_IN_CONTEXT} ORDER BY seq DESC LIMIT :limit) m ON true"
-    )
+    lateral = "" if new else f"LEFT JOIN LATERAL ({_context_sql()}) m ON true"
     repair = "" if new else f", repaired AS ({REPAIR} AND EXISTS (SELECT 1 FROM claimed) RETURNING id)"
     repaired = "0" if new else "(SELECT count(*) FROM repaired)"
     return (
@@ -559,7 +547,7 @@ def _new_message_row(
 
 
 def _changed(session: Session, statement: sa.Executable, values: dict[str, Any]) -> int:
-    result: CursorResult[Any] = session.execute(statement, values)  # type: ignore[assignment]
+    result = cast(CursorResult[Any], session.execute(statement, values))  # a statement, not an ORM query
     return int(result.rowcount)
 
 

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,12 +21,11 @@ from sqlmodel import Session, col, select
 from todo_common import keyset
 from todo_common.clip import clip
 from todo_common.errors import forbidden, not_found
-from todo_common.models import PREVIEW_MAX, Conversation, Message, utcnow
+from todo_common.models import PREVIEW_MAX, Conversation, Message, table_of, utcnow
 from todo_common.pagination import decode_cursor, encode_cursor, invalid_cursor
 from todo_common.text import contains_pattern
 
 T = TypeVar("T")
-Order = Literal["asc", "desc"]
 CHAT_ITEM = "message"
 _RECENT = (col(Conversation.updated_at), col(Conversation.id))  # the conversation list's sort key
 INTERRUPTED = "interrupted"
@@ -66,16 +65,16 @@ class ConversationSummary:
 
 
 # The columns a read needs, selected with Core: no ORM identity map, no model instances, one conversion later.
+_CONVERSATION = table_of(Conversation)
+_MESSAGE_TABLE = table_of(Message)
 _SUMMARY_COLUMNS = (
-    Conversation.__table__.c.id,  # type: ignore[attr-defined]
-    Conversation.__table__.c.user_id,  # type: ignore[attr-defined]
-    Conversation.__table__.c.title,  # type: ignore[attr-defined]
-    Conversation.__table__.c.created_at,  # type: ignore[attr-defined]
-    Conversation.__table__.c.updated_at,  # type: ignore[attr-defined]
-    Conversation.__table__.c.message_count,  # type: ignore[attr-defined]
+    _CONVERSATION.c.id,
+    _CONVERSATION.c.user_id,
+    _CONVERSATION.c.title,
+    _CONVERSATION.c.created_at,
+    _CONVERSATION.c.updated_at,
+    _CONVERSATION.c.message_count,
 )
-_CONVERSATION: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
-_MESSAGE_TABLE: sa.Table = Message.__table__  # type: ignore[attr-defined]
 MESSAGE_FIELDS = (
     "id",
     "conversation_id",
@@ -195,7 +194,7 @@ def list_messages(
     *,
     limit: int,
     cursor: str | None = None,
-    order: Order = "asc",
+    order: keyset.Order = "asc",
 ) -> Page[dict[str, Any]]:
     """One page of a conversation's messages in `seq` order, each the `MESSAGE_FIELDS` of its row (and `seq`); a
     cursor resumes exactly after its row. An answer whose turn died shows as interrupted (see `settled`)."""
@@ -213,7 +212,7 @@ def list_messages(
 
 def _messages() -> sa.Select[Any]:
     """A conversation's (`:cid`) chat messages with its lease, which decides whether a `streaming` row is live."""
-    conversation: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
+    conversation = _CONVERSATION
     return (
         sa.select(*_MESSAGE_COLUMNS, conversation.c.turn_lease_until)
         .join_from(_MESSAGE_TABLE, conversation, conversation.c.id == _MESSAGE_TABLE.c.conversation_id)
@@ -222,7 +221,7 @@ def _messages() -> sa.Select[Any]:
 
 
 @functools.cache
-def _page_statement(order: Order, resumed: bool) -> sa.Select[Any]:
+def _page_statement(order: keyset.Order, resumed: bool) -> sa.Select[Any]:
     """A page of the user's (`:uid`) messages, after `:seq` when `resumed`: built once per shape, reused."""
     seq = _MESSAGE_TABLE.c.seq
     statement = _messages().where(_MESSAGE_TABLE.c.user_id == sa.bindparam("uid"))
@@ -281,16 +280,6 @@ def settled(message: Message, lease_until: datetime | None, now: datetime | None
     shown = message.model_copy()
     shown.status, shown.error_code = status, error_code
     return shown
-
-
-def all_messages(session: Session, conversation_id: str) -> list[Message]:
-    statement = (
-        select(Message, Conversation.turn_lease_until)
-        .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-        .where(Message.conversation_id == conversation_id, Message.item_type == CHAT_ITEM)
-        .order_by(col(Message.seq))
-    )
-    return [settled(message, lease_until) for message, lease_until in session.exec(statement).all()]
 
 
 def export_page(session: Session, conversation_id: str, *, after_seq: int | None, limit: int) -> list[dict[str, Any]]:

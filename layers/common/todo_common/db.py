@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from pydantic_core import from_json
@@ -83,7 +83,9 @@ class Database:
         transaction: one round trip instead of three (BEGIN, statement, COMMIT)."""
 
         def work(session: Session) -> Executed:
-            result: CursorResult[Any] = session.execute(statement, dict(values or {}))  # type: ignore[assignment]
+            result = cast(
+                CursorResult[Any], session.execute(statement, dict(values or {}))
+            )  # a statement, not an ORM query
             return Executed(list(result) if result.returns_rows else [], int(result.rowcount))
 
         return self._run(work, self._autocommit_engine, commit=False)

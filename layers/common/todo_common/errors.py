@@ -4,9 +4,9 @@ failure to it: no route ever answers with a stack trace or a bare 500 page."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +16,8 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from todo_common.db import DatabaseUnavailable
+
+E = TypeVar("E", bound=Exception)
 
 logger = logging.getLogger(__name__)
 
@@ -99,15 +101,25 @@ _STATUS_CODES = {
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    _handle(app, ApiError, _api_error)
+    _handle(app, RequestValidationError, _validation_error)
+    _handle(app, StarletteHTTPException, _http_error)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(DataError, _data_error)
-    app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]
+    _handle(app, DBAPIError, _database_error)
     # No handler for Exception: Starlette would run it in ServerErrorMiddleware, outside CORS. Anything unexpected
     # propagates to the request-context middleware (inside CORS), which alone answers 500.
+
+
+def _handle(app: FastAPI, kind: type[E], handler: Callable[[Request, E], Awaitable[JSONResponse]]) -> None:
+    """Register `handler` for `kind`: Starlette types every handler as taking any exception; this one takes its own."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, kind)  # Starlette calls it only for `kind`
+        return await handler(request, exc)
+
+    app.add_exception_handler(kind, handle)
 
 
 async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:

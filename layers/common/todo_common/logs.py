@@ -66,10 +66,6 @@ def request_keys(**keys: Any) -> Iterator[None]:
         _REQUEST_KEYS.reset(token)
 
 
-def current_request_keys() -> Mapping[str, Any]:
-    return _REQUEST_KEYS.get()
-
-
 def configure_logging(service: str, level: str, *, stream: IO[str] | None = None) -> Logger:
     """The function's Powertools logger; its handler becomes the root's, so every logger writes through it once."""
     logger = Logger(service=service, level=level, stream=stream)

@@ -213,8 +213,8 @@ def test_the_agent_input_rebuilt_from_each_kind_of_stored_row(database: Database
     elif via == "rerun":
         failed = claim(store, conversation_id, "thanks", key="k")
         assert store.finish(failed.lease, failed.assistant_message_id, content="", calls=[], status="error")
-        stored = store.find_by_client_id(ALICE, "k")
-        assert stored is not None
+        stored = store.claim(ALICE, conversation_id, "thanks", client_message_id="k")
+        assert isinstance(stored, StoredTurn)
         start = store.claim_rerun(ALICE, stored)
     else:
         lease = store.take_lease(ALICE, conversation_id, counts_as_message=True)
