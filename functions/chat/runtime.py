@@ -14,6 +14,7 @@ from functions.chat.chatkit.server import TodoChatKitServer
 from functions.chat.chatkit.store import ChatStore
 from functions.chat.settings import ChatSettings
 from functions.chat.turn.engine import TurnEngine
+from functions.chat.turn.runner import TurnRunner
 from functions.chat.turn.service import TurnService
 from functions.chat.turn.store import TurnStore
 from todo_common.web import Services
@@ -34,6 +35,6 @@ class ChatRuntime:
             lease_seconds=settings.lease_seconds,
         )
         engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
-        turns = TurnService(store, engine, settings)
+        turns = TurnService(store, TurnRunner(store, engine, settings), settings)
         chatkit_server = TodoChatKitServer(ChatStore(), turns)
         return cls(settings, turns, ChatKitEndpoint(chatkit_server, Leasing(turns), allow_cancel=settings.allow_cancel))

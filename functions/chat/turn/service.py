@@ -1,28 +1,19 @@
 """The turn service: the one caller of the lease, for the plain endpoint and ChatKit alike.
 
 It waits while another turn of the conversation runs, takes the lease, replays or re-attaches a retried
-`client_message_id`, runs the engine under the turn's deadline while a heartbeat renews the lease, records the
-answer's progress (best effort), and finishes it: the final write is retried through a database blip until shortly
-after the deadline, and every turn ends with `TurnCompleted` or `TurnFailed`. See docs/architecture.md, "The
-contract of a chat turn"."""
+`client_message_id`, follows a running answer, and has the run loop (`turn.runner`) run the turn. See
+docs/architecture.md, "The contract of a chat turn"."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
-
-from sqlalchemy.exc import DBAPIError
 
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
-from functions.chat.turn.engine import TurnEngine
 from functions.chat.turn.events import (
-    AgentEvent,
     TextDelta,
     ToolFinished,
     ToolStarted,
@@ -32,90 +23,34 @@ from functions.chat.turn.events import (
     TurnRefused,
     TurnStarted,
 )
-from functions.chat.turn.store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
+from functions.chat.turn.runner import (
+    BUSY,
+    DATABASE,
+    DATABASE_ERRORS,
+    DELETED,
+    FINISH_GRACE_SECONDS,
+    INTERRUPTED,
+    STOPPED,
+    TIMEOUT,
+    Failure,
+    TurnRunner,
+    best_effort,
+    retrying,
+)
+from functions.chat.turn.store import ConversationBusy, Lease, StoredTurn, TurnStart, TurnStore
 from todo_common import metrics
-from todo_common.db import DatabaseUnavailable
 from todo_common.errors import ApiError
 from todo_common.models import Message
-from todo_common.tool_calls import ToolCallRecord, records_of
+from todo_common.tool_calls import records_of
 
 T = TypeVar("T")
-logger = logging.getLogger(__name__)
-DATABASE_ERRORS = (DatabaseUnavailable, DBAPIError)
-FLUSH_SECONDS = 0.75
 FOLLOW_POLL_SECONDS = 0.25
-# The final write may go on this long after the deadline (still well inside the function's timeout).
-FINISH_GRACE_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class Failure:
-    code: str
-    message: str
-
-
-BUSY = Failure("conversation_busy", "Another message in this conversation is still being answered; try again soon.")
-TIMEOUT = Failure("timeout", "The answer took too long and was stopped; what it had said so far is kept.")
-DELETED = Failure("conversation_deleted", "The conversation was deleted while the answer was being written.")
-DATABASE = Failure("database_unavailable", "The database could not be reached; the answer may be incomplete.")
-INTERRUPTED = Failure("interrupted", "The answer was interrupted before it finished.")
-STOPPED = Failure("stopped", "You stopped the answer; what it had said so far is kept.")
-STOP_POLL_SECONDS = 0.5
-
-
-class StopRequested(Exception):
-    """The user asked the running turn to stop."""
-
-
-class DeadlinePassed(Exception):
-    """The turn's deadline passed."""
-
-
-def model_failure(exc: BaseException) -> Failure:
-    """What a user can do about a model that failed: the provider's own words are for the logs."""
-    kind = type(exc).__name__
-    if kind in ("AuthenticationError", "PermissionDeniedError"):
-        return Failure("model_error", "The model provider refused the API key: check OPENAI_API_KEY.")
-    if kind in ("APIConnectionError", "APITimeoutError", "ConnectError"):
-        return Failure("model_error", "The model provider could not be reached: check OPENAI_BASE_URL and the network.")
-    if kind == "RateLimitError":
-        return Failure("model_error", "The model provider is rate limiting this app; try again in a moment.")
-    if kind == "NotFoundError":
-        return Failure("model_error", "The model provider does not know this model: check CHAT_MODEL.")
-    return Failure("model_error", f"The assistant failed before finishing its answer ({kind}).")
-
-
-@dataclass
-class Recorder:
-    """What the turn has produced so far, and the bookkeeping of its tool calls."""
-
-    text: str = ""
-    calls: list[ToolCallRecord] = field(default_factory=list)
-    dirty: bool = False
-    flushed_at: float = field(default_factory=time.monotonic)
-    # When the database last told whether the user asked to stop (a progress save tells it too).
-    stop_checked_at: float = field(default_factory=time.monotonic)
-
-    def apply(self, event: AgentEvent) -> None:
-        if isinstance(event, TextDelta):
-            self.text += event.text
-        else:
-            index = next((i for i, c in enumerate(self.calls) if c.call_id == event.call.call_id), None)
-            if index is None:
-                self.calls.append(event.call)
-            else:
-                self.calls[index] = event.call
-        self.dirty = True
-
-    def final_calls(self) -> list[ToolCallRecord]:
-        """A call still running when the turn ended did not finish: it failed."""
-        return [c.model_copy(update={"status": "failure"}) if c.status == "running" else c for c in self.calls]
 
 
 class TurnService:
-    def __init__(self, store: TurnStore, engine: TurnEngine, settings: ChatSettings) -> None:
+    def __init__(self, store: TurnStore, runner: TurnRunner, settings: ChatSettings) -> None:
         self.store = store
-        self.engine = engine
+        self.runner = runner
         self.settings = settings
 
     # -- the plain endpoint ---------------------------------------------------------------------------------
@@ -174,7 +109,7 @@ class TurnService:
 
     async def _proceed(self, caller: Caller, first: TurnStart | StoredTurn, started: float) -> AsyncIterator[TurnEvent]:
         if isinstance(first, TurnStart):
-            async for event in self.run(caller, first, started=started):
+            async for event in self.runner.run(caller, first, started=started):
                 yield event
             return
         async for event in self._retried(caller, first, started):
@@ -198,7 +133,7 @@ class TurnService:
         except ConversationBusy:
             yield TurnRefused(409, BUSY.code, BUSY.message)
             return
-        async for event in self.run(caller, rerun, started=started):
+        async for event in self.runner.run(caller, rerun, started=started):
             yield event
 
     async def follow(self, caller: Caller, answer: Message, user_message_id: str) -> AsyncIterator[TurnEvent]:
@@ -221,7 +156,7 @@ class TurnService:
                 yield _final_of(current)
                 return
             await asyncio.sleep(FOLLOW_POLL_SECONDS)
-            current = await self._best_effort(lambda: self.store.answer(caller.user_id, answer.id), current)
+            current = await best_effort(lambda: self.store.answer(caller.user_id, answer.id), current)
         yield TurnFailed(answer.conversation_id, answer.id, DELETED.code, DELETED.message, shown_text, [])
 
     async def follow_conversation(self, caller: Caller, conversation_id: str) -> AsyncIterator[TurnEvent] | None:
@@ -267,205 +202,16 @@ class TurnService:
     ) -> tuple[TurnStart, AsyncIterator[TurnEvent]]:
         """The answer to the question just stored in the leased conversation; the lease's holder releases it."""
         start = await asyncio.to_thread(self.store.start_reply, lease, caller.user_id)
-        return start, self.run(caller, start, release=False, stop=stop, deletes_ask_first=deletes_ask_first)
+        return start, self.runner.run(caller, start, release=False, stop=stop, deletes_ask_first=deletes_ask_first)
 
     async def release(self, lease: Lease) -> None:
-        await self._retrying(lambda: self.store.release(lease), until=time.monotonic() + FINISH_GRACE_SECONDS)
+        await retrying(lambda: self.store.release(lease), until=time.monotonic() + FINISH_GRACE_SECONDS)
 
     # -- running a turn ---------------------------------------------------------------------------------------
-
-    async def run(
-        self,
-        caller: Caller,
-        start: TurnStart,
-        *,
-        started: float | None = None,
-        release: bool = True,
-        stop: asyncio.Event | None = None,
-        deletes_ask_first: bool = False,
-    ) -> AsyncIterator[TurnEvent]:
-        """The turn's events; by the last one the answer is stored with its final status (when the database can
-        be reached at all) and, with `release`, the lease is given up. `stop` is the request's own Stop signal."""
-        began = started or time.monotonic()
-        stop = stop or asyncio.Event()
-        deadline = began + self.settings.turn_deadline_seconds
-        for _ in range(start.lease.repaired):
-            metrics.record_turn("interrupted", None, None)
-        yield TurnStarted(start.conversation_id, start.user_message_id, start.assistant_message_id)
-        first_byte_ms = (time.monotonic() - began) * 1000
-        recorder = Recorder()
-        events: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(start, caller, deletes_ask_first, events))
-        watcher = asyncio.create_task(self._watch(start, stop, recorder, events))
-        # The deadline is one timer for the whole turn (not a timeout, and a task, around every event).
-        timer = asyncio.get_running_loop().call_later(
-            max(0.0, deadline - time.monotonic()), events.put_nowait, DeadlinePassed()
-        )
-        failure: Failure | None = None
-        try:
-            while True:
-                item = await events.get()
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    failure = self._failure_of(item)
-                    break
-                recorder.apply(item)
-                if isinstance(item, ToolFinished):
-                    metrics.record_tool_call(item.call.name, item.call.status)
-                yield item
-                await self._maybe_flush(start, recorder, events)
-        finally:
-            timer.cancel()
-            for task in (producer, watcher):
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(producer, watcher, return_exceptions=True)
-        final = await self._finish(start, recorder, failure, deadline, release=release)
-        _record(final, first_byte_ms, (time.monotonic() - began) * 1000)
-        yield final
-
-    async def _produce(
-        self,
-        start: TurnStart,
-        caller: Caller,
-        deletes_ask_first: bool,
-        events: asyncio.Queue[AgentEvent | BaseException | None],
-    ) -> None:
-        try:
-            async for event in self.engine.run(start.context, caller, deletes_ask_first=deletes_ask_first):
-                events.put_nowait(event)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            logger.exception("chat turn failed", extra={"conversation_id": start.conversation_id})
-            events.put_nowait(exc)
-            return
-        events.put_nowait(None)
-
-    async def _watch(
-        self,
-        start: TurnStart,
-        stop: asyncio.Event,
-        recorder: Recorder,
-        events: asyncio.Queue[AgentEvent | BaseException | None],
-    ) -> None:
-        """The heartbeat and the user's Stop, in one task. The lease is renewed every third of its length while the
-        turn runs; a lease found lost (the conversation deleted) stops the turn. A Stop is this request's own signal
-        (a ChatKit client that went away), seen at once, or a stop request stored by any container
-        (`request_stop`), looked for every `STOP_POLL_SECONDS` unless a progress save just told it."""
-        lease, renew_every = start.lease, self.settings.lease_seconds / 3
-        renew_at = time.monotonic() + renew_every
-        while True:
-            wake = min(renew_at, recorder.stop_checked_at + STOP_POLL_SECONDS)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(0.0, wake - time.monotonic()))
-            if stop.is_set():
-                events.put_nowait(StopRequested())
-                return
-            now = time.monotonic()
-            if now >= renew_at:
-                renew_at = now + renew_every
-                try:
-                    await asyncio.to_thread(self.store.renew, lease)
-                except TurnLost as lost:
-                    events.put_nowait(lost)
-                    return
-                except DATABASE_ERRORS:
-                    logger.warning(
-                        "lease renewal failed; the turn goes on", extra={"conversation_id": lease.conversation_id}
-                    )
-            if now - recorder.stop_checked_at >= STOP_POLL_SECONDS:
-                recorder.stop_checked_at = now
-                if await self._best_effort(lambda: self.store.stop_requested(start.assistant_message_id), False):
-                    events.put_nowait(StopRequested())
-                    return
-
     async def request_stop(self, caller: Caller, message_id: str) -> None:
         """Ask the turn writing `message_id` to stop (404 unless it is the caller's answer being written)."""
         if not await asyncio.to_thread(self.store.request_stop, caller.user_id, message_id):
             raise ApiError(404, "not_found", "No answer of yours is being written with this id.")
-
-    def _failure_of(self, exc: BaseException) -> Failure:
-        if isinstance(exc, DeadlinePassed):
-            return TIMEOUT
-        if isinstance(exc, StopRequested):
-            return STOPPED
-        if isinstance(exc, TurnLost):
-            return DELETED
-        if isinstance(exc, DATABASE_ERRORS):
-            return DATABASE
-        return model_failure(exc)
-
-    async def _maybe_flush(
-        self, start: TurnStart, recorder: Recorder, events: asyncio.Queue[AgentEvent | BaseException | None]
-    ) -> None:
-        """Progress saves are best effort: a failed one is logged, and the turn goes on. A save also tells whether
-        the user asked to stop."""
-        if not recorder.dirty or time.monotonic() - recorder.flushed_at < FLUSH_SECONDS:
-            return
-        recorder.dirty, recorder.flushed_at = False, time.monotonic()
-        text, calls = recorder.text, list(recorder.calls)
-        try:
-            stop = await asyncio.to_thread(
-                self.store.save_progress, start.lease, start.assistant_message_id, text, calls
-            )
-        except DATABASE_ERRORS:
-            logger.warning("progress save failed; the turn goes on", extra={"conversation_id": start.conversation_id})
-            return
-        if stop is not None:
-            recorder.stop_checked_at = recorder.flushed_at
-        if stop:
-            events.put_nowait(StopRequested())
-
-    async def _finish(
-        self, start: TurnStart, recorder: Recorder, failure: Failure | None, deadline: float, *, release: bool
-    ) -> TurnCompleted | TurnFailed:
-        calls = recorder.final_calls()
-        cid, mid = start.conversation_id, start.assistant_message_id
-
-        def write() -> bool:
-            return self.store.finish(
-                start.lease,
-                mid,
-                content=recorder.text,
-                calls=calls,
-                status="complete" if failure is None else "error",
-                error_code=None if failure is None else failure.code,
-                release=release,
-            )
-
-        try:
-            written = await asyncio.shield(
-                self._retrying(write, until=max(deadline, time.monotonic()) + FINISH_GRACE_SECONDS)
-            )
-        except DATABASE_ERRORS:
-            logger.error("the answer could not be stored", extra={"conversation_id": cid})
-            return TurnFailed(cid, mid, DATABASE.code, DATABASE.message, recorder.text, calls)
-        if not written:
-            return TurnFailed(cid, mid, DELETED.code, DELETED.message, recorder.text, calls)
-        if failure is not None:
-            return TurnFailed(cid, mid, failure.code, failure.message, recorder.text, calls)
-        return TurnCompleted(cid, mid, recorder.text, calls)
-
-    async def _retrying(self, work: Callable[[], T], *, until: float) -> T:
-        """`work` in a thread, tried again with backoff while the database cannot be reached, until `until`."""
-        delay = 0.1
-        while True:
-            try:
-                return await asyncio.to_thread(work)
-            except DATABASE_ERRORS:
-                if time.monotonic() + delay > until:
-                    raise
-                logger.warning("database unavailable; retrying in %.1f s", delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-    async def _best_effort(self, read: Callable[[], T], fallback: T) -> T:
-        try:
-            return await asyncio.to_thread(read)
-        except DATABASE_ERRORS:
-            return fallback
 
     def _wait_limit(self) -> float:
         """How long a message may wait for a busy conversation: what leaves its own turn half of the deadline."""
@@ -475,16 +221,6 @@ class TurnService:
 def _record_refusal(refused: ApiError) -> None:
     if refused.code == "rate_limited":
         metrics.record_refusal("rate_limited")
-
-
-def _record(final: TurnCompleted | TurnFailed, first_byte_ms: float, duration_ms: float) -> None:
-    """The turn's metrics, flushed now: a turn is the streaming function's unit of work."""
-    outcome = "complete" if isinstance(final, TurnCompleted) else final.code
-    if outcome == "model_error":
-        metrics.record_model_error(outcome)
-    named = outcome if outcome in ("complete", "timeout", "stopped", "interrupted") else "error"
-    metrics.record_turn(named, first_byte_ms, duration_ms)
-    metrics.flush()
 
 
 def _final_of(answer: Message) -> TurnCompleted | TurnFailed:
