@@ -18,7 +18,7 @@ from chatkit.types import (
 )
 from pydantic import BaseModel
 
-from functions.chat.chatkit.task_widgets import WIDGET_ITEM, ListedTask, TaskListState, stored
+from functions.chat.chatkit.task_widgets import WIDGET_ITEM, ListedTask, TaskListState, stored_state
 from tests.support.chat import parse_sse
 from tests.support.tokens import Tokens
 from todo_common.db import Database
@@ -74,7 +74,7 @@ def widget_row(database: Database, thread_id: str, user: str, task_ids: list[int
             role="assistant",
             item_type=WIDGET_ITEM,
             content="",
-            chatkit_item=stored(state),
+            chatkit_item=stored_state(state),
         )
         session.add(row)
         session.flush()

@@ -32,7 +32,7 @@ from todo_common.tool_calls import ToolCallRecord, records_of
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
-INSTRUCTIONS = """You are the assistant of a todo app. You manage the signed-in user's tasks with your tools.
+AGENT_INSTRUCTIONS = """You are the assistant of a todo app. You manage the signed-in user's tasks with your tools.
 - Use the tools for every change and every question about tasks; never invent tasks or ids.
 - After a change, confirm in one short sentence what you did, naming the task.
 - When a request could mean more than one task (two similar titles, "the second one" with no list shown),
@@ -59,7 +59,7 @@ class AgentRun:
 def build_agent(model: Model, server: MCPServer) -> Agent[AgentRun]:
     return Agent[AgentRun](
         name="Todo assistant",
-        instructions=INSTRUCTIONS,
+        instructions=AGENT_INSTRUCTIONS,
         model=model,
         tools=[_in_process_tool(server, spec) for spec in _blocking(server.list_tools())],
     )

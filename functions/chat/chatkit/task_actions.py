@@ -29,7 +29,7 @@ from functions.chat.chatkit.task_widgets import (
     current_tasks,
     state_of_row,
     states_of,
-    stored,
+    stored_state,
     task_ids,
     widget_item,
 )
@@ -166,7 +166,7 @@ def _answer(
     fresh = session.get(Message, checked.row.id)
     if fresh is None or state_of_row(fresh) != checked.state:
         raise ApiError(409, "already_answered", "This question was already answered.")
-    fresh.chatkit_item = stored(answered)
+    fresh.chatkit_item = stored_state(answered)
     session.add(fresh)
     conversation = conversations.owned_conversation(session, caller.user_id, fresh.conversation_id)
     message = conversations.append_message(session, conversation, role="assistant", content=text)
@@ -202,7 +202,7 @@ async def add_turn_widgets(caller: Caller, thread_id: str, calls: list[ToolCallR
                 content="",
                 message_id=new_id("wgt"),
                 item_type=WIDGET_ITEM,
-                chatkit_item=stored(state),
+                chatkit_item=stored_state(state),
             )
             for state in states
         ]

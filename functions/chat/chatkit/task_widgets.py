@@ -28,7 +28,7 @@ WIDGET_ITEM = "widget"
 WIDGETS = Path(__file__).with_name("widgets")
 TaskState = Literal["pending", "completed", "deleted"]
 Decision = Literal["pending", "deleted", "cancelled"]
-_BADGES: dict[str, tuple[str, Literal["warning", "success", "secondary"]]] = {
+_TASK_BADGES: dict[str, tuple[str, Literal["warning", "success", "secondary"]]] = {
     "pending": ("Pending", "warning"),
     "completed": ("Done", "success"),
     "deleted": ("Deleted", "secondary"),
@@ -157,7 +157,7 @@ def _list_data(state: TaskListState, tasks: Mapping[int, Task]) -> tuple[TaskLis
     for listed in state.tasks:
         task = tasks.get(listed.id)
         now: TaskState = "deleted" if task is None else "completed" if task.completed else "pending"
-        label, color = _BADGES[now]
+        label, color = _TASK_BADGES[now]
         title = task.title if task is not None else listed.title
         rows.append(TaskRow(id=listed.id, title=title, state=now, badge=label, badge_color=color))
     text = "\n".join(f"{row.badge}: {row.title} (#{row.id})" for row in rows)
@@ -177,5 +177,5 @@ def _confirm_data(state: ConfirmDeleteState, tasks: Mapping[int, Task]) -> tuple
     return data, f"Delete “{state.title}” (#{state.task_id})? {status}."
 
 
-def stored(state: TaskListState | ConfirmDeleteState) -> dict[str, Any]:
+def stored_state(state: TaskListState | ConfirmDeleteState) -> dict[str, Any]:
     return {"state": state.model_dump(mode="json")}

@@ -43,7 +43,7 @@ from todo_common.tool_calls import ToolCallRecord, records_of
 
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
 WORKFLOW_PREFIX = "wf_"
-_BADGES: dict[str, tuple[str, Any]] = {
+_TOOL_BADGES: dict[str, tuple[str, Any]] = {
     "success": ("Success", "check-circle-filled"),
     "failure": ("Failed", "lucide:circle-x"),
 }
@@ -121,7 +121,7 @@ def workflow_item(message_id: str, thread_id: str, created_at: datetime, calls: 
 
 def tool_task(call: ToolCallRecord) -> CustomTask:
     """One tool call as a workflow task: a loading indicator while it runs, then a Success or Failed badge."""
-    badge = _BADGES.get(call.status)
+    badge = _TOOL_BADGES.get(call.status)
     if badge is None:
         return CustomTask(title=f"{call.name}…", icon="bolt", status_indicator="loading")
     label, icon = badge

@@ -28,7 +28,7 @@ current_caller: ContextVar[Caller | None] = ContextVar("current_caller", default
 # Bound true by a ChatKit turn, whose user answers a confirm card: `delete_task` then asks instead of deleting.
 deletes_ask_first: ContextVar[bool] = ContextVar("deletes_ask_first", default=False)
 
-INSTRUCTIONS = "Manage the signed-in user's todo list: add, list, complete, delete and update tasks."
+SERVER_INSTRUCTIONS = "Manage the signed-in user's todo list: add, list, complete, delete and update tasks."
 TaskId = Annotated[int, Field(description="The task's id, as list_tasks shows it.", ge=1)]
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -64,7 +64,7 @@ def _delete_operation() -> Callable[..., BaseModel]:
 
 
 def build_task_server() -> MCPServer:
-    server = MCPServer(name="todo-tasks", instructions=INSTRUCTIONS, version="1.0.0")
+    server = MCPServer(name="todo-tasks", instructions=SERVER_INSTRUCTIONS, version="1.0.0")
 
     @server.tool(annotations=ADDS)
     def add_task(

@@ -17,7 +17,7 @@ from functions.chat.caller import Caller
 from functions.chat.chatkit import task_actions
 from functions.chat.chatkit.context import ChatKitContext
 from functions.chat.chatkit.store import to_thread
-from functions.chat.chatkit.task_widgets import ConfirmDeleteState, stored
+from functions.chat.chatkit.task_widgets import ConfirmDeleteState, stored_state
 from functions.chat.tasks import operations as tasks
 from tests.support.chat import chat_app
 from tests.support.chatkit import widget_row
@@ -54,7 +54,7 @@ def _confirm_card(database: Database, caller: Caller) -> tuple[str, str, int]:
 
     def as_card(session: Any) -> None:
         row = session.get(Message, item_id)
-        row.chatkit_item = stored(ConfirmDeleteState(task_id=task_id, title="walk dog"))
+        row.chatkit_item = stored_state(ConfirmDeleteState(task_id=task_id, title="walk dog"))
         session.add(row)
 
     database.write(as_card)

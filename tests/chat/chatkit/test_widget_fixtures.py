@@ -22,7 +22,7 @@ from functions.chat.chatkit.task_widgets import (
     ListedTask,
     TaskListData,
     TaskListState,
-    stored,
+    stored_state,
     widget_item,
 )
 from todo_common.models import Message, Task, utcnow
@@ -40,7 +40,7 @@ def _item(state: TaskListState | ConfirmDeleteState, tasks: list[Task]) -> Widge
         role="assistant",
         item_type=WIDGET_ITEM,
         content="",
-        chatkit_item=stored(state),
+        chatkit_item=stored_state(state),
         created_at=utcnow(),
     )
     return widget_item(row, {task.id: task for task in tasks if task.id is not None})
