@@ -167,72 +167,9 @@ def render_stream(output: list[TResponseOutputItem]) -> Iterator[TResponseStream
     yield ResponseInProgressEvent(type="response.in_progress", response=started, sequence_number=next(number))
     for index, item in enumerate(output):
         if isinstance(item, ResponseOutputMessage):
-            yield ResponseOutputItemAddedEvent(
-                type="response.output_item.added",
-                item=item.model_copy(update={"content": [], "status": "in_progress"}),
-                output_index=index,
-                sequence_number=next(number),
-            )
-            for part_index, part in enumerate(item.content):
-                if not isinstance(part, ResponseOutputText):
-                    raise TypeError(f"the offline model renders no {part.type} content")
-                yield ResponseContentPartAddedEvent(
-                    type="response.content_part.added",
-                    item_id=item.id,
-                    output_index=index,
-                    content_index=part_index,
-                    part=ResponseOutputText(type="output_text", text="", annotations=[], logprobs=[]),
-                    sequence_number=next(number),
-                )
-                for chunk in _chunks(part.text):
-                    yield ResponseTextDeltaEvent(
-                        type="response.output_text.delta",
-                        item_id=item.id,
-                        output_index=index,
-                        content_index=part_index,
-                        delta=chunk,
-                        logprobs=[],
-                        sequence_number=next(number),
-                    )
-                yield ResponseTextDoneEvent(
-                    type="response.output_text.done",
-                    item_id=item.id,
-                    output_index=index,
-                    content_index=part_index,
-                    text=part.text,
-                    logprobs=[],
-                    sequence_number=next(number),
-                )
-                yield ResponseContentPartDoneEvent(
-                    type="response.content_part.done",
-                    item_id=item.id,
-                    output_index=index,
-                    content_index=part_index,
-                    part=part,
-                    sequence_number=next(number),
-                )
+            yield from _message_events(item, index, number)
         elif isinstance(item, ResponseFunctionToolCall):
-            item_id = item.id or item.call_id
-            yield ResponseOutputItemAddedEvent(
-                type="response.output_item.added",
-                item=item.model_copy(update={"arguments": "", "status": "in_progress"}),
-                output_index=index,
-                sequence_number=next(number),
-            )
-            yield ResponseFunctionCallArgumentsDeltaEvent(
-                type="response.function_call_arguments.delta",
-                item_id=item_id,
-                output_index=index,
-                delta=item.arguments,
-                sequence_number=next(number),
-            )
-            yield ResponseFunctionCallArgumentsDoneEvent(
-                type="response.function_call_arguments.done",
-                item_id=item_id,
-                output_index=index,
-                arguments=item.arguments,
-                sequence_number=next(number),
-            )
+            yield from _call_events(item, index, number)
         else:
             raise TypeError(f"the offline model renders no {item.type} output")
         yield ResponseOutputItemDoneEvent(
@@ -247,6 +184,79 @@ def render_stream(output: list[TResponseOutputItem]) -> Iterator[TResponseStream
     )
     completed = started.model_copy(update={"output": list(output), "status": "completed", "usage": no_usage})
     yield ResponseCompletedEvent(type="response.completed", response=completed, sequence_number=next(number))
+
+
+def _message_events(item: ResponseOutputMessage, index: int, number: Iterator[int]) -> Iterator[TResponseStreamEvent]:
+    """A message item's start and its text parts, each in deltas of a few words."""
+    yield ResponseOutputItemAddedEvent(
+        type="response.output_item.added",
+        item=item.model_copy(update={"content": [], "status": "in_progress"}),
+        output_index=index,
+        sequence_number=next(number),
+    )
+    for part_index, part in enumerate(item.content):
+        if not isinstance(part, ResponseOutputText):
+            raise TypeError(f"the offline model renders no {part.type} content")
+        yield ResponseContentPartAddedEvent(
+            type="response.content_part.added",
+            item_id=item.id,
+            output_index=index,
+            content_index=part_index,
+            part=ResponseOutputText(type="output_text", text="", annotations=[], logprobs=[]),
+            sequence_number=next(number),
+        )
+        for chunk in _chunks(part.text):
+            yield ResponseTextDeltaEvent(
+                type="response.output_text.delta",
+                item_id=item.id,
+                output_index=index,
+                content_index=part_index,
+                delta=chunk,
+                logprobs=[],
+                sequence_number=next(number),
+            )
+        yield ResponseTextDoneEvent(
+            type="response.output_text.done",
+            item_id=item.id,
+            output_index=index,
+            content_index=part_index,
+            text=part.text,
+            logprobs=[],
+            sequence_number=next(number),
+        )
+        yield ResponseContentPartDoneEvent(
+            type="response.content_part.done",
+            item_id=item.id,
+            output_index=index,
+            content_index=part_index,
+            part=part,
+            sequence_number=next(number),
+        )
+
+
+def _call_events(item: ResponseFunctionToolCall, index: int, number: Iterator[int]) -> Iterator[TResponseStreamEvent]:
+    """A function call item's start and its arguments, in one delta."""
+    item_id = item.id or item.call_id
+    yield ResponseOutputItemAddedEvent(
+        type="response.output_item.added",
+        item=item.model_copy(update={"arguments": "", "status": "in_progress"}),
+        output_index=index,
+        sequence_number=next(number),
+    )
+    yield ResponseFunctionCallArgumentsDeltaEvent(
+        type="response.function_call_arguments.delta",
+        item_id=item_id,
+        output_index=index,
+        delta=item.arguments,
+        sequence_number=next(number),
+    )
+    yield ResponseFunctionCallArgumentsDoneEvent(
+        type="response.function_call_arguments.done",
+        item_id=item_id,
+        output_index=index,
+        arguments=item.arguments,
+        sequence_number=next(number),
+    )
 
 
 def _response_id() -> str:
