@@ -54,7 +54,7 @@ format: install
 events: install  ## the sample Lambda events with a fresh dev token, into .data/events/ (untracked), for sam local invoke
 	$(PY) -m infra.events
 
-events-run: install  ## seed the local database, invoke every handler with every sample event, print each status
+events-run: install  ## in a database of its own (.data/events-run.db, never the dev one): seed, invoke every handler with every sample event
 	$(PY) -m infra.events run
 
 # USER is also the shell's login name: only a USER given on the command line names the token's user.
