@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := layers/common/requirements.txt functions/chat/requirements.txt requirements-dev.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-sqlite test-postgres migrate bench lint format events events-run token openapi example \
+.PHONY: install dev test test-sqlite test-postgres migrate bench lint format events events-run token openapi example smoke \
 	package soak clean sam-build sam-test build-CommonLayer build-SessionFunction build-HistoryFunction build-ChatFunction
 
 $(STAMP): $(REQUIREMENTS) pyproject.toml layers/common/pyproject.toml
@@ -54,7 +54,7 @@ format: install
 events: install  ## the sample Lambda events with a fresh dev token, into .data/events/ (untracked), for sam local invoke
 	$(PY) -m infra.events
 
-events-run: install  ## seed the local database, invoke every handler with every sample event, print each status
+events-run: install  ## in a database of its own (.data/events-run.db, never the dev one): seed, invoke every handler with every sample event
 	$(PY) -m infra.events run
 
 # USER is also the shell's login name: only a USER given on the command line names the token's user.
@@ -68,6 +68,10 @@ EXAMPLE := examples/nextjs
 example:  ## the Next.js example: npm ci, tsc --noEmit (with the widget fixtures against ChatKit's WidgetRoot), next build
 	cd $(EXAMPLE) && npm ci --no-audit --no-fund && node scripts/widget-fixtures.mjs && npx --no-install tsc --noEmit && \
 		NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
+
+# URL and TOKEN reach the script through the environment (make exports command-line variables): no token in `ps`.
+smoke: install  ## check a deployed stack end to end: make smoke URL=<HttpApiUrl> TOKEN=<a Better Auth token of a user>
+	@$(PY) -m infra.smoke
 
 package: install  ## build the layer and functions for Lambda (no Docker) into build/ (ARCH=arm64|x86_64)
 	$(PY) -m infra.package

@@ -4,7 +4,7 @@ The tracked files under `events/` carry a placeholder instead of a token, so not
 expire. Three commands:
 
     make events       # .data/events/*.json: the same events with a fresh dev token (untracked), for sam local invoke
-    make events-run   # seed the local database, invoke every handler with every event, print each status
+    make events-run   # in a database of its own (.data/events-run.db): seed, invoke every handler with every event
     .venv/bin/python -m infra.events samples   # regenerate the tracked templates in events/ (after a route change)
 
 API Gateway HTTP API v2 events for session and history, Lambda Function URL events for chat. Then, e.g.:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 FILLED = Path(".data/events")
+EVENTS_DATABASE_URL = "sqlite:///.data/events-run.db"  # `make events-run`'s own, apart from the dev database
 TOKEN_PLACEHOLDER = "DEV_TOKEN"  # `make events` replaces it with a real dev token in .data/events/
 API_HOST = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
 URL_HOST = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws"
@@ -303,13 +304,20 @@ def _describe(data: dict[str, Any]) -> str:
 
 
 def run_events(user_id: str = DEMO_USER) -> bool:
-    """Invoke each function's real handler with each sample event against `DATABASE_URL` (default: local SQLite)."""
+    """Invoke each function's real handler with each sample event against a database of its own:
+    `EVENTS_DATABASE_URL`, by default `.data/events-run.db`; never the dev database (`DATABASE_URL`) that `make dev`
+    and its page show, which the events would fill with their sample conversations and tasks."""
     from infra.migrate import upgrade
     from todo_common.settings import DEFAULT_SQLITE_URL
 
     load_dev_environment()
+    url = os.environ.get("EVENTS_DATABASE_URL") or EVENTS_DATABASE_URL
+    if url in (os.environ.get("DATABASE_URL"), DEFAULT_SQLITE_URL):
+        print(f"EVENTS_DATABASE_URL names the dev database ({url}): give the events a database of their own")
+        return False
+    os.environ["DATABASE_URL"] = url  # read by the function apps when they are imported below
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # the status lines below are the report; keep request logs out
-    upgrade(os.environ.get("DATABASE_URL") or DEFAULT_SQLITE_URL)
+    upgrade(url)
     from functions.chat import app as chat
     from functions.history import app as history
     from functions.session import app as session
@@ -319,7 +327,7 @@ def run_events(user_id: str = DEMO_USER) -> bool:
     seed_sample_conversation(user_id)
     token = dev_token(user_id)
     ok = True
-    print(f"seeded {CONVERSATION} for {user_id}; invoking every handler:\n")
+    print(f"seeded {CONVERSATION} for {user_id} in {url.split('@')[-1]}; invoking every handler:\n")
     for name, expected in RUN_ORDER:
         event = build_event(name, user_id, token)
         context = cast("Any", LocalLambdaContext(aws_request_id=f"local-{name}"))  # the fields Mangum reads

@@ -27,6 +27,7 @@ class ChatSettings:
     context_max_chars: int = 24_000
     agent_tracing: bool = False
     allow_cancel: bool = True
+    offline_chars_per_second: float = 0
 
     @classmethod
     def from_environ(
@@ -54,6 +55,7 @@ class ChatSettings:
             # A client's abort never reaches a function behind a Lambda Function URL (docs/deploy.md, "Stop").
             allow_cancel=(source.get("CHAT_ALLOW_CANCEL") or str(not source.get("AWS_LAMBDA_FUNCTION_NAME"))).lower()
             in ("1", "true", "yes"),
+            offline_chars_per_second=source.get_int("CHAT_OFFLINE_CHARS_PER_SECOND", 0, minimum=0, maximum=100_000),
             mcp_allowed_hosts=tuple(h.strip() for h in (source.get("MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()),
         )
         if settings.openai_base_url and not settings.openai_api_key:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlmodel import Session
@@ -68,7 +69,7 @@ def as_json(conversation: ConversationPublic, messages: Iterator[list[MessagePub
 
 def as_markdown(conversation: ConversationPublic, messages: Iterator[list[MessagePublic]]) -> Iterator[bytes]:
     header = [f"# {conversation.title or 'Untitled conversation'}", ""]
-    header.append(f"_Started {conversation.created_at.isoformat()} · {conversation.message_count} messages_")
+    header.append(f"_Started {readable_time(conversation.created_at)} · {conversation.message_count} messages_")
     yield "\n".join(header).encode()
     for page in messages:
         yield "".join(_markdown_of(message) for message in page).encode()
@@ -77,11 +78,17 @@ def as_markdown(conversation: ConversationPublic, messages: Iterator[list[Messag
 
 def _markdown_of(message: MessagePublic) -> str:
     speaker = "You" if message.role == "user" else "Assistant"
-    lines = ["", "", f"## {speaker} · {message.created_at.isoformat()}", "", message.content or "_(no text)_"]
+    lines = ["", "", f"## {speaker} · {readable_time(message.created_at)}", "", message.content or "_(no text)_"]
     lines += [f"- tool `{call.name}` ({call.status})" for call in message.tool_calls]
     if message.status != "complete":
         lines.append(f"- _status: {message.status}_")
     return "\n".join(lines)
+
+
+def readable_time(moment: datetime) -> str:
+    """`2026-03-01 09:30:05 UTC`: what a reader needs, without ISO's `T` and microseconds (stored times are UTC)."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment
+    return utc.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 WRITERS: dict[Format, tuple[Callable[[ConversationPublic, Any], Iterator[bytes]], str, str]] = {

@@ -13,6 +13,7 @@ events a Responses model streams for it, in the API's order, so the agent runner
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -110,11 +111,18 @@ def describe_result(tool: str, output: Any) -> str:
 
 
 class OfflineModel(Model):
+    def __init__(self, chars_per_second: float = 0) -> None:
+        """`chars_per_second` paces its text as a real model's (0: at once), so Stop and a reload in the middle
+        of an answer can be tried without a key."""
+        self.chars_per_second = chars_per_second
+
     async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
         return render_response(self.respond(_input_of(args, kwargs)))
 
     async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[TResponseStreamEvent]:
         for event in render_stream(self.respond(_input_of(args, kwargs))):
+            if self.chars_per_second and isinstance(event, ResponseTextDeltaEvent):
+                await asyncio.sleep(len(event.delta) / self.chars_per_second)
             yield event
 
     def respond(self, items: list[Any]) -> list[TResponseOutputItem]:

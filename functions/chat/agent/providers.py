@@ -29,7 +29,7 @@ def select_model(settings: ChatSettings) -> Model:
     # off unless the operator asks for it, and impossible without an OpenAI key or with another provider.
     set_tracing_disabled(not (settings.agent_tracing and settings.openai_api_key and not settings.openai_base_url))
     if not settings.openai_api_key:
-        return OfflineModel()
+        return OfflineModel(settings.offline_chars_per_second)
     from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 
     if settings.openai_api == "chat_completions":
