@@ -28,7 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from functions.chat import tasks
 from functions.chat.caller import Caller
-from functions.chat.chatkit_server import ThreadNotOpen
+from functions.chat.chatkit_server import ThreadNotOpen, clamp_page_limit
 from functions.chat.chatkit_view import item_text
 from functions.chat.detached import KEEPALIVE, detached, detached_batches
 from functions.chat.runtime import ChatRuntime
@@ -174,6 +174,8 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
     runtime = runtime_of(request)
     raw = await request.body()
     parsed = _parse_chatkit(raw)
+    if clamp_page_limit(parsed):
+        raw = parsed.model_dump_json(by_alias=True).encode()
     if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
         _check_length(item_text(parsed.params.input), runtime.settings.max_message_chars)
     caller = Caller(user.user_id, services.database)

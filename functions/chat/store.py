@@ -124,8 +124,8 @@ class ChatStore(Store[Caller]):
             for row in rows:
                 items.extend(shown(row))
             page, has_more = keyset.split(items, limit)
-            has_more = has_more or more_rows
-            return Page(data=page, has_more=has_more, after=page[-1].id if page and has_more else None)
+            has_more = bool(page) and (has_more or more_rows)  # never more without a cursor to resume from
+            return Page(data=page, has_more=has_more, after=page[-1].id if has_more else None)
 
         return await _read(context, work)
 
