@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Row
 from functions.chat.caller import Caller
 from todo_common import keyset
 from todo_common.models import DESCRIPTION_MAX, TITLE_MAX, Task, utcnow
-from todo_common.text import contains_pattern
+from todo_common.text import contains_pattern, one_line, plain_text
 
 _TABLE: sa.Table = Task.__table__  # type: ignore[attr-defined]
 _TASK = _TABLE.c
@@ -177,7 +177,7 @@ def _not_found(task_id: int) -> TaskToolError:
 
 
 def _title(title: str) -> str:
-    clean = " ".join(title.split())
+    clean = one_line(title)
     if not clean:
         raise TaskToolError("empty_title", "A task needs a title.")
     if len(clean) > TITLE_MAX:
@@ -186,7 +186,7 @@ def _title(title: str) -> str:
 
 
 def _description(description: str) -> str:
-    clean = description.strip()
+    clean = plain_text(description)
     if len(clean) > DESCRIPTION_MAX:
         raise TaskToolError("description_too_long", f"A description can have at most {DESCRIPTION_MAX} characters.")
     return clean
