@@ -38,6 +38,7 @@ from functions.chat.store import not_supported
 from functions.chat.tasks import TaskSearchPage
 from functions.chat.turn import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
 from todo_common.errors import ApiError, error_responses
+from todo_common.pagination import invalid_cursor, is_position
 from todo_common.text import StoredText, no_nul
 from todo_common.web import CurrentUser, ServicesDep
 
@@ -156,8 +157,10 @@ async def search_tasks(
     services: ServicesDep,
     q: Annotated[StoredText, Query(max_length=200, description="Text the title contains (empty: every task).")] = "",
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-    cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[int | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> TaskSearchPage:
+    if cursor is not None and not is_position(cursor):
+        raise invalid_cursor()
     caller = Caller(user.user_id, services.database)
     return await asyncio.to_thread(tasks.search_tasks, caller, q.strip(), limit=limit, after=cursor)
 
