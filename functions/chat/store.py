@@ -34,6 +34,7 @@ from functions.chat.task_widgets import current_tasks
 from todo_common import conversations, keyset
 from todo_common.errors import ApiError
 from todo_common.models import TITLE_MAX, Conversation, Message, new_id, utcnow
+from todo_common.text import one_line
 
 T = TypeVar("T")
 
@@ -249,7 +250,7 @@ def aware(value: datetime) -> datetime:
 def _checked_title(title: str | None) -> str | None:
     if title is None:
         return None
-    clean = title.strip()
+    clean = one_line(title)
     if not clean or len(clean) > TITLE_MAX:
         raise ApiError(422, "validation_error", f"A title needs 1 to {TITLE_MAX} characters.")
     return clean
