@@ -113,9 +113,15 @@ def build_task_server() -> MCPServer:
     @server.tool(annotations=READ_ONLY)
     def list_tasks(
         status: Annotated[Literal["all", "pending", "completed"], Field(description="Which tasks to list.")] = "all",
+        after_id: Annotated[
+            int | None,
+            Field(description="The tasks after this id (next_after_id).", ge=0, le=INTEGER_MAX, strict=True),
+        ] = None,
     ) -> Annotated[CallToolResult, TaskList]:
-        """List the user's tasks, all of them or only the pending or completed ones."""
-        return _result(tasks.list_tasks, status)
+        """List the user's tasks, all of them or only the pending or completed ones, 50 at a time by id. When the
+        result's `more` is above 0, tell the user how many more there are, and call again with `after_id` set to
+        its `next_after_id` to see them."""
+        return _result(tasks.list_tasks, status, after_id)
 
     @server.tool(annotations=CHANGES)
     def complete_task(task_id: TaskId) -> Annotated[CallToolResult, TaskChange]:

@@ -34,7 +34,10 @@ class ChatKitHttp:
         )
 
     def stream(self, request: BaseModel | dict[str, Any]) -> list[dict[str, Any]]:
-        response = self.post(request)
+        return self.stream_events(self.post(request))
+
+    @staticmethod
+    def stream_events(response: httpx.Response) -> list[dict[str, Any]]:
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("text/event-stream")
         return [data for _, data in parse_sse(response.text.splitlines()) if data["type"] != "stream_options"]
