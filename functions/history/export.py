@@ -19,6 +19,7 @@ from functions.history.schemas import ConversationPublic, MessagePublic
 from todo_common import conversations
 from todo_common.db import Database
 from todo_common.errors import ApiError
+from todo_common.text import one_line
 
 Format = Literal["json", "markdown"]
 PAGE_SIZE = 500
@@ -26,6 +27,17 @@ PAGE_SIZE = 500
 EXPORT_MAX_BYTES = 4_500_000
 FRAMING_BYTES = 250  # a message's keys, ids, status and time around its text, as JSON (Markdown needs less)
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+# What in a message Markdown would read as the export's own structure: a heading (ATX, also inside a quote or a
+# list item; or a setext underline, which makes the line above one), a line like the export's tool and status
+# lines, raw HTML (an `<h2>`, or an open `<!--` that hides every section after it). Code fences are tracked, so
+# code stays as written and a fence left open is closed (it would swallow every section after it).
+_CONTAINERS = r"(?: {0,3}>[ \t]?| {0,3}(?:[-*+]|\d{1,9}[.)])[ \t]+)*"
+_HEADING = re.compile(rf"^({_CONTAINERS} {{0,3}})(#)")
+_UNDERLINE = re.compile(r"^( {0,3})([=-])(?=\2*[ \t]*$)")
+_OWN_LINE = re.compile(r"^( {0,3})([-*+])(?=[ \t]+(?:tool |_status))")
+_HTML = re.compile(r"<(?=[A-Za-z/!?])")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def estimated_bytes(messages: int, stored_chars: int) -> int:
@@ -68,11 +80,12 @@ def as_json(conversation: ConversationPublic, messages: Iterator[list[MessagePub
 
 
 def as_markdown(conversation: ConversationPublic, messages: Iterator[list[MessagePublic]]) -> Iterator[bytes]:
+    conversation = conversation.model_copy(update={"title": one_line(conversation.title or "") or None})
     header = [f"# {conversation.title or 'Untitled conversation'}", ""]
     header.append(f"_Started {readable_time(conversation.created_at)} · {conversation.message_count} messages_")
     yield "\n".join(header).encode()
     for page in messages:
-        yield "".join(_markdown_of(message) for message in page).encode()
+        yield "".join(_markdown_of(_escaped(message)) for message in page).encode()
     yield b"\n"
 
 
@@ -89,6 +102,26 @@ def readable_time(moment: datetime) -> str:
     """`2026-03-01 09:30:05 UTC`: what a reader needs, without ISO's `T` and microseconds (stored times are UTC)."""
     utc = moment.astimezone(UTC) if moment.tzinfo else moment
     return utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _escaped(message: MessagePublic) -> MessagePublic:
+    """The message with its text unable to forge the export's structure (see `_HEADING` and the rest): such a
+    line's first mark is backslash-escaped outside code, and a code fence left open is closed."""
+    lines, fence = [], ""
+    for line in _LINE_BREAK.split(message.content):
+        opened = _FENCE.match(line)
+        if fence:
+            fence = "" if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) else fence
+        elif opened:
+            fence = opened.group(1)
+        else:
+            for pattern in (_HEADING, _UNDERLINE, _OWN_LINE):
+                line = pattern.sub(r"\1\\\2", line, count=1)
+            line = _HTML.sub(r"\\<", line)
+        lines.append(line)
+    if fence:
+        lines.append(fence)
+    return message.model_copy(update={"content": "\n".join(lines)})
 
 
 WRITERS: dict[Format, tuple[Callable[[ConversationPublic, Any], Iterator[bytes]], str, str]] = {

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic_core import PydanticCustomError
 
 from todo_common.models import TITLE_MAX
-from todo_common.text import no_nul
+from todo_common.text import no_nul, one_line
 from todo_common.tool_calls import ToolCallRecord
 
 
@@ -67,6 +67,5 @@ class MessagePage(BaseModel):
 class ConversationRename(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), AfterValidator(no_nul)
-    ]
+    # One line of visible text (controls become spaces, bidi overrides go), then 1-200 characters.
+    title: Annotated[str, AfterValidator(one_line), StringConstraints(min_length=1, max_length=TITLE_MAX)]

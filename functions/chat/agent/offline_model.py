@@ -54,7 +54,11 @@ _DELTA_WORDS = 3
 _COMMANDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(?:add(?:\s+task)?|remind me to)\s+(?P<title>.+)$", re.I), "add_task"),
     (
-        re.compile(r"^(?:list|show(?:\s+me)?(?:\s+my)?\s+tasks?)(?:\s+(?P<status>all|pending|completed))?$", re.I),
+        re.compile(
+            r"^(?:list|show(?:\s+me)?(?:\s+my)?\s+tasks?)(?:\s+(?P<status>all|pending|completed))?"
+            r"(?:\s+(?:tasks\s+)?after\s+#?(?P<after_id>\d+))?$",
+            re.I,
+        ),
         "list_tasks",
     ),
     (re.compile(r"^(?:complete|done|finish)\s+#?(?P<task_id>\d+)$", re.I), "complete_task"),
@@ -83,8 +87,9 @@ def parse_command(text: str) -> tuple[str, dict[str, Any]] | None:
         if not match:
             continue
         groups = {k: v for k, v in match.groupdict().items() if v is not None}
-        if "task_id" in groups:
-            groups["task_id"] = int(groups["task_id"])
+        for number in ("task_id", "after_id"):
+            if number in groups:
+                groups[number] = int(groups[number])
         if tool == "list_tasks":
             groups["status"] = groups.get("status", "all").lower()
         return tool, groups
@@ -102,7 +107,11 @@ def describe_result(tool: str, output: Any) -> str:
         if not tasks:
             return "You have no tasks." if output.get("status") == "all" else f"You have no {output['status']} tasks."
         lines = [f"{'✓' if t['completed'] else '•'} {t['title']} (#{t['id']})" for t in tasks]
-        return f"You have {len(tasks)} task{'s' if len(tasks) != 1 else ''}:\n" + "\n".join(lines)
+        if not output.get("more"):
+            return f"You have {len(tasks)} task{'s' if len(tasks) != 1 else ''}:\n" + "\n".join(lines)
+        after = output.get("next_after_id")
+        lines.append(f"…and {output['more']:,} more: say “list after {after}” for the next ones.")
+        return f"Here are {len(tasks)} of your tasks:\n" + "\n".join(lines)
     if output.get("status") == "awaiting_confirmation":
         return f"Delete “{output.get('title')}” (#{output.get('task_id')})? Confirm or cancel below."
     verbs = {"created": "Added", "completed": "Completed", "deleted": "Deleted", "updated": "Updated"}

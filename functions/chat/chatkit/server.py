@@ -19,6 +19,7 @@ from chatkit.types import (
     ChatKitReq,
     ClientToolCallItem,
     FeedbackKind,
+    ItemsListReq,
     ProgressUpdateEvent,
     StreamOptions,
     SyncCustomActionResponse,
@@ -28,6 +29,7 @@ from chatkit.types import (
     ThreadsAddClientToolOutputReq,
     ThreadsAddUserMessageReq,
     ThreadsCustomActionReq,
+    ThreadsListReq,
     ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
@@ -53,6 +55,18 @@ logger = logging.getLogger(__name__)
 
 # The requests that add to an existing thread: a closed or locked one refuses them.
 _ADDING_REQUESTS = (ThreadsAddUserMessageReq, ThreadsRetryAfterItemReq, ThreadsAddClientToolOutputReq)
+# The sizes of a page a client asks for (`threads.list`, `items.list`); absent or 0 is ChatKit's default (20).
+PAGE_LIMIT_MIN, PAGE_LIMIT_MAX = 1, 100
+
+
+def clamp_page_limit(request: ChatKitReq) -> bool:
+    """Bring a page's `limit` into 1-100 (-1 is 1, 100000 is 100), so no request asks for a page without bound or
+    for an empty one; True when the request was rewritten so."""
+    if not isinstance(request, (ThreadsListReq, ItemsListReq)) or not request.params.limit:
+        return False
+    clamped = min(max(request.params.limit, PAGE_LIMIT_MIN), PAGE_LIMIT_MAX)
+    rewritten, request.params.limit = clamped != request.params.limit, clamped
+    return rewritten
 
 
 class ThreadNotOpen(Exception):

@@ -35,6 +35,7 @@ from functions.chat.chatkit.view import WORKFLOW_PREFIX, item_text, items_of, ro
 from todo_common import conversations, keyset
 from todo_common.errors import ApiError
 from todo_common.models import TITLE_MAX, Conversation, Message, new_id, utcnow
+from todo_common.text import one_line
 
 T = TypeVar("T")
 
@@ -128,8 +129,8 @@ class ChatStore(Store[ChatKitContext]):
             for row in rows:
                 items.extend(shown(row))
             page, has_more = keyset.split(items, limit)
-            has_more = has_more or more_rows
-            return Page(data=page, has_more=has_more, after=page[-1].id if page and has_more else None)
+            has_more = bool(page) and (has_more or more_rows)  # never more without a cursor to resume from
+            return Page(data=page, has_more=has_more, after=page[-1].id if has_more else None)
 
         return await _read(context.caller, work)
 
@@ -253,7 +254,7 @@ def aware(value: datetime) -> datetime:
 def _checked_title(title: str | None) -> str | None:
     if title is None:
         return None
-    clean = title.strip()
+    clean = one_line(title)
     if not clean or len(clean) > TITLE_MAX:
         raise ApiError(422, "validation_error", f"A title needs 1 to {TITLE_MAX} characters.")
     return clean

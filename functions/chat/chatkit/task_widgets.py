@@ -21,6 +21,7 @@ from chatkit.widgets import WidgetTemplate
 from pydantic import BaseModel, Field, TypeAdapter
 from sqlmodel import Session, col, select
 
+from functions.chat.tasks.operations import LIST_PAGE_SIZE
 from todo_common.models import Message, Task
 from todo_common.tool_calls import ToolCallRecord
 
@@ -49,6 +50,7 @@ class TaskListState(BaseModel):
     kind: Literal["task_list"] = "task_list"
     heading: str
     tasks: list[ListedTask]
+    more: int = Field(default=0, ge=0)  # tasks the listing had beyond this page
 
 
 class ConfirmDeleteState(BaseModel):
@@ -76,6 +78,7 @@ class TaskRow(BaseModel):
 class TaskListData(BaseModel):
     heading: str = Field(min_length=1)
     tasks: list[TaskRow]
+    more: str | None = Field(default=None, description="The line that says how many more tasks there are.")
 
 
 class ConfirmDeleteData(BaseModel):
@@ -110,7 +113,8 @@ def _state_of(call: ToolCallRecord) -> TaskListState | ConfirmDeleteState | None
         return None
     if call.name == "list_tasks":
         listed = [ListedTask(id=t["id"], title=t["title"]) for t in result.get("tasks", [])]
-        return TaskListState(heading=_LIST_HEADINGS.get(str(result.get("status")), "Your tasks"), tasks=listed)
+        listing = _LIST_HEADINGS.get(str(result.get("status")), "Your tasks")
+        return TaskListState(heading=listing, tasks=listed, more=int(result.get("more") or 0))
     if call.name == "delete_task" and result.get("status") == "awaiting_confirmation":
         return ConfirmDeleteState(task_id=result["task_id"], title=result["title"])
     heading = _CHANGE_HEADINGS.get(call.name)
@@ -153,15 +157,18 @@ def widget_item(row: Message, tasks: Mapping[int, Task]) -> WidgetItem:
 
 
 def _list_data(state: TaskListState, tasks: Mapping[int, Task]) -> tuple[TaskListData, str]:
+    shown = state.tasks[:LIST_PAGE_SIZE]  # a page, even for a list stored before lists were paged
+    more = state.more + len(state.tasks) - len(shown)
     rows = []
-    for listed in state.tasks:
+    for listed in shown:
         task = tasks.get(listed.id)
         now: TaskState = "deleted" if task is None else "completed" if task.completed else "pending"
         label, color = _TASK_BADGES[now]
         title = task.title if task is not None else listed.title
         rows.append(TaskRow(id=listed.id, title=title, state=now, badge=label, badge_color=color))
-    text = "\n".join(f"{row.badge}: {row.title} (#{row.id})" for row in rows)
-    return TaskListData(heading=state.heading, tasks=rows), f"{state.heading}\n{text}".strip()
+    more_line = f"…and {more:,} more: ask for the tasks after #{shown[-1].id}." if more and shown else None
+    text = "\n".join([*(f"{row.badge}: {row.title} (#{row.id})" for row in rows), *([more_line] if more_line else [])])
+    return TaskListData(heading=state.heading, tasks=rows, more=more_line), f"{state.heading}\n{text}".strip()
 
 
 def _confirm_data(state: ConfirmDeleteState, tasks: Mapping[int, Task]) -> tuple[ConfirmDeleteData, str]:

@@ -23,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from functions.chat.caller import Caller
 from functions.chat.chatkit.endpoint import ChatKitStream
+from functions.chat.chatkit.server import clamp_page_limit
 from functions.chat.chatkit.store import not_supported
 from functions.chat.chatkit.view import item_text
 from functions.chat.http.detached import Keepalive, detached, detached_batches
@@ -33,6 +34,7 @@ from functions.chat.tasks import operations as tasks
 from functions.chat.tasks.operations import TaskSearchPage
 from functions.chat.turn.events import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
 from todo_common.errors import ApiError, error_responses
+from todo_common.pagination import invalid_cursor, is_position
 from todo_common.text import StoredText, no_nul
 from todo_common.web import CurrentUser, ServicesDep
 
@@ -149,8 +151,10 @@ async def search_tasks(
     services: ServicesDep,
     q: Annotated[StoredText, Query(max_length=200, description="Text the title contains (empty: every task).")] = "",
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-    cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[int | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> TaskSearchPage:
+    if cursor is not None and not is_position(cursor):
+        raise invalid_cursor()
     caller = Caller(user.user_id, services.database)
     return await asyncio.to_thread(tasks.search_tasks, caller, q.strip(), limit=limit, after=cursor)
 
@@ -167,6 +171,8 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
     runtime = runtime_of(request)
     raw = await request.body()
     parsed = _parse_chatkit(raw)
+    if clamp_page_limit(parsed):
+        raw = parsed.model_dump_json(by_alias=True).encode()
     if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
         _check_length(item_text(parsed.params.input), runtime.settings.max_message_chars)
     answer = await runtime.chatkit.handle(parsed, raw, Caller(user.user_id, services.database))

@@ -187,12 +187,15 @@ def mount_mcp(
     endpoint = build_mcp_http_app(services, settings, server)
 
     async def metadata(request: Request) -> Response:
+        # The Hosts /mcp answers, nothing else: the document names a URL, which must never be one a client made up.
+        if not endpoint.policy.allows_host(request.headers.get("host")):
+            return error_response(421, "misdirected_request", "This server does not answer to that Host.")
         document = protected_resource_metadata(services, request)
         if document is None:
             return error_response(404, "not_found", "No authorization server is configured (BETTER_AUTH_URL).")
-        return JSONResponse(
-            document.model_dump(mode="json", exclude_none=True), headers={"Cache-Control": "public, max-age=300"}
-        )
+        # Made from the configured base URL, the document is the same for everyone; made from the Host, it is not.
+        cache = "public, max-age=300" if services.settings.chat_base_url else "no-store"
+        return JSONResponse(document.model_dump(mode="json", exclude_none=True), headers={"Cache-Control": cache})
 
     app.router.routes.append(Route(path, endpoint=endpoint, methods=["GET", "POST", "DELETE"]))
     app.router.routes.append(Route(METADATA_PATH, endpoint=metadata, methods=["GET"]))

@@ -12,19 +12,21 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection, Row
 
 from functions.chat.caller import Caller
 from todo_common import keyset
 from todo_common.models import DESCRIPTION_MAX, TITLE_MAX, Task, table_of, utcnow
-from todo_common.text import contains_pattern
+from todo_common.text import contains_pattern, one_line, plain_text
 
 _TABLE = table_of(Task)
 _TASK = _TABLE.c
 _PUBLIC_COLUMNS = (_TASK.id, _TASK.title, _TASK.description, _TASK.completed)
 
 TaskFilter = Literal["all", "pending", "completed"]
+# The most tasks one `list_tasks` answers (and a task list widget shows): a list of thousands is paged by id.
+LIST_PAGE_SIZE = 50
 
 
 class TaskToolError(Exception):
@@ -53,8 +55,12 @@ class TaskChange(BaseModel):
 
 class TaskList(BaseModel):
     status: TaskFilter
-    count: int
+    count: int = Field(description="How many tasks this page holds.")
     tasks: list[TaskPublic]
+    more: int = Field(default=0, description="How many more tasks match after this page.")
+    next_after_id: int | None = Field(
+        default=None, description="Pass as `after_id` to list the next page; null when there is none."
+    )
 
 
 def add_task(caller: Caller, title: str, description: str | None = None) -> TaskChange:
@@ -76,15 +82,23 @@ def add_task(caller: Caller, title: str, description: str | None = None) -> Task
     return TaskChange(task_id=task_id, status="created", title=clean_title)
 
 
-def list_tasks(caller: Caller, status: TaskFilter = "all") -> TaskList:
+def list_tasks(caller: Caller, status: TaskFilter = "all", after_id: int | None = None) -> TaskList:
+    """A page of the caller's tasks by id (after `after_id`), and how many more match: one statement, the count
+    a window over the same rows."""
     if status not in ("all", "pending", "completed"):
         raise TaskToolError("invalid_status", "status must be one of all, pending, completed.")
 
-    statement = sa.select(*_PUBLIC_COLUMNS).where(_TASK.user_id == caller.user_id)
+    matching = sa.func.count().over().label("matching")
+    statement = sa.select(*_PUBLIC_COLUMNS, matching).where(_TASK.user_id == caller.user_id)
     if status != "all":
         statement = statement.where(_TASK.completed == (status == "completed"))
-    tasks = [_public(row) for row in _rows(caller, statement.order_by(_TASK.id))]
-    return TaskList(status=status, count=len(tasks), tasks=tasks)
+    if after_id is not None:
+        statement = statement.where(_TASK.id > after_id)
+    rows = _rows(caller, statement.order_by(_TASK.id).limit(LIST_PAGE_SIZE))
+    tasks = [_public(row) for row in rows]
+    more = rows[0].matching - len(tasks) if rows else 0
+    next_after_id = tasks[-1].id if more else None
+    return TaskList(status=status, count=len(tasks), tasks=tasks, more=more, next_after_id=next_after_id)
 
 
 class TaskSearchPage(BaseModel):
@@ -177,7 +191,7 @@ def task_not_found(task_id: int) -> TaskToolError:
 
 
 def _title(title: str) -> str:
-    clean = " ".join(title.split())
+    clean = one_line(title)
     if not clean:
         raise TaskToolError("empty_title", "A task needs a title.")
     if len(clean) > TITLE_MAX:
@@ -186,7 +200,7 @@ def _title(title: str) -> str:
 
 
 def _description(description: str) -> str:
-    clean = description.strip()
+    clean = plain_text(description)
     if len(clean) > DESCRIPTION_MAX:
         raise TaskToolError("description_too_long", f"A description can have at most {DESCRIPTION_MAX} characters.")
     return clean

@@ -150,6 +150,8 @@ def create_db_engine(
     url: str, *, url_source: UrlSource | None = None, idle_seconds: float = IDLE_SECONDS, **options: Any
 ) -> Engine:
     options.setdefault("json_deserializer", load_json)
+    # A failed statement's message (logged with its traceback) would carry its parameters: the user's text.
+    options.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **options)
     # One per Lambda container; a long-running server of many concurrent requests (the local gateway) sets more.

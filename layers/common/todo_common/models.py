@@ -19,6 +19,9 @@ from sqlmodel import Field, SQLModel
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
 PREVIEW_MAX = 160
+# The largest value an INTEGER column (task ids, message `seq`) holds: a number past it is no id, and PostgreSQL
+# would refuse it only once it reached the database.
+INTEGER_MAX = 2**31 - 1
 
 
 def utcnow() -> datetime:

@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from todo_common.errors import ApiError
+from todo_common.models import INTEGER_MAX
 from todo_common.text import is_storable
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def encode_cursor(**position: Any) -> str:
@@ -42,13 +41,18 @@ def _field(value: Any, kind: type) -> Any:
         return cursor_time(value)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise invalid_cursor()
-    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+    if isinstance(value, int) and not is_position(value):
         raise invalid_cursor()
     if isinstance(value, str):
         if not is_storable(value):
             raise invalid_cursor()
         _reject_unrepresentable_time(value)
     return value
+
+
+def is_position(value: int) -> bool:
+    """Whether `value` can be a cursor's number: a row's place in an INTEGER column (a `seq`, a task id)."""
+    return 0 <= value <= INTEGER_MAX
 
 
 def cursor_time(value: str) -> datetime:

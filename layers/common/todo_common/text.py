@@ -1,8 +1,11 @@
 """Text that every backend can store: PostgreSQL refuses NUL characters and nothing can encode a lone UTF-16
-surrogate (JSON's `"\\ud800"` decodes to one), so requests carrying either are a 422."""
+surrogate (JSON's `"\\ud800"` decodes to one), so requests carrying either are a 422. Titles and task text are
+cleaned where they enter instead (`one_line`, `plain_text`): control characters (NUL, CR/LF, ESC, BEL, ...) and the
+bidi controls that make text read backwards (U+202E) are no part of a title a person typed."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -28,6 +31,25 @@ def no_nul(value: str) -> str:
 
 
 StoredText = Annotated[str, AfterValidator(no_nul)]
+
+# Controls (C0, DEL, C1) become spaces in a title; bidi embeddings, overrides and isolates (U+202A-E, U+2066-9)
+# and lone surrogates are dropped. Multi-line text keeps its line breaks and tabs.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_INVISIBLE = re.compile(r"[\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """`text` as a one-line title: every control character a space (a line break too), bidi controls and lone
+    surrogates gone, runs of spaces one space, no spaces at the ends."""
+    return " ".join(_CONTROL.sub(" ", _INVISIBLE.sub("", text)).split())
+
+
+def plain_text(text: str) -> str:
+    """`text` as multi-line plain text: line breaks (CR LF and CR become LF) and tabs kept, every other control
+    character, bidi control and lone surrogate gone, no spaces at the ends."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL_EXCEPT_LINES.sub("", _INVISIBLE.sub("", lines)).strip()
 
 
 def contains_pattern(text: str) -> str:

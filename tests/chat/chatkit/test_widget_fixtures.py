@@ -59,6 +59,7 @@ def samples() -> dict[str, dict[str, Any]]:
     items = {
         "task_list": _item(TaskListState(heading="Your tasks", tasks=listed), [walk, milk]),
         "task_list_empty": _item(TaskListState(heading="Pending tasks", tasks=[]), []),
+        "task_list_more": _item(TaskListState(heading="Your tasks", tasks=listed[:1], more=4950), [walk]),
         "confirm_delete_pending": _item(confirm, [walk]),
         "confirm_delete_deleted": _item(confirm.model_copy(update={"decision": "deleted"}), []),
         "confirm_delete_cancelled": _item(confirm.model_copy(update={"decision": "cancelled"}), [walk]),

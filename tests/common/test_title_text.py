@@ -1,0 +1,81 @@
+"""Conversation titles are one line of visible text, wherever they are set: the title a first message gives a new
+conversation (plain chat and ChatKit), a rename through the history API, ChatKit's `threads.update`. NUL, CR/LF,
+ESC, BEL and the like become spaces, bidi overrides (U+202E) are dropped, on both databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from chatkit.types import ThreadCreateParams, ThreadsCreateReq
+from fastapi.testclient import TestClient
+
+from functions.chat.agent.offline_model import OfflineModel
+from tests.support.chat import chat_app
+from tests.support.chatkit_http import ChatKitHttp, user_input
+from tests.support.factories import seed_conversation
+from tests.support.server import Server
+from tests.support.tokens import Tokens
+from todo_common.clip import clip
+from todo_common.db import Database
+from todo_common.web import Services
+
+ALICE = "user_alice"
+DIRTY = "Plan\r\n## Assistant\x1b[2J trip\x07 \u202eevil\u202c\x00 now"
+CLEAN = "Plan ## Assistant [2J trip evil now"
+
+
+def history_title(history_client: TestClient, tokens: Tokens, conversation_id: str) -> str:
+    response = history_client.get(f"/api/{ALICE}/conversations/{conversation_id}", headers=tokens.headers(ALICE))
+    assert response.status_code == 200, response.text
+    return str(response.json()["title"])
+
+
+def test_clip_keeps_one_line_of_visible_text() -> None:
+    assert clip(DIRTY, 200) == CLEAN
+    assert clip("\x1b" * 10, 200) == ""
+
+
+@pytest.fixture
+def served(services: Services) -> Iterator[str]:
+    with Server(chat_app(services, OfflineModel())) as base:
+        yield base
+
+
+def test_a_first_messages_title_is_one_clean_line(
+    served: str, services: Services, history_client: TestClient, tokens: Tokens
+) -> None:
+    plain = TestClient(chat_app(services, OfflineModel()))
+    answer = plain.post(
+        f"/api/{ALICE}/chat", json={"message": DIRTY.replace("\x00", "")}, headers=tokens.headers(ALICE)
+    ).json()
+    assert history_title(history_client, tokens, answer["conversation_id"]) == CLEAN
+
+    events = ChatKitHttp(served, tokens, ALICE).stream(
+        ThreadsCreateReq(params=ThreadCreateParams(input=user_input(DIRTY.replace("\x00", ""))))
+    )
+    thread_id = events[0]["thread"]["id"]
+    assert history_title(history_client, tokens, thread_id) == CLEAN
+
+
+def test_renames_keep_one_clean_line(
+    served: str, database: Database, history_client: TestClient, tokens: Tokens
+) -> None:
+    conversation = seed_conversation(database, ALICE)
+    renamed = history_client.patch(
+        f"/api/{ALICE}/conversations/{conversation.id}", json={"title": DIRTY}, headers=tokens.headers(ALICE)
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["title"] == CLEAN
+
+    only_controls = history_client.patch(
+        f"/api/{ALICE}/conversations/{conversation.id}", json={"title": "\x1b\x07\u202e"}, headers=tokens.headers(ALICE)
+    )
+    assert only_controls.status_code == 422
+    assert only_controls.json()["error"]["code"] == "validation_error"
+
+    updated = ChatKitHttp(served, tokens, ALICE).post(
+        {"type": "threads.update", "params": {"thread_id": conversation.id, "title": "Trip\x1b\r\nplans\u202e"}}
+    )
+    assert updated.status_code == 200, updated.text
+    assert history_title(history_client, tokens, conversation.id) == "Trip plans"
