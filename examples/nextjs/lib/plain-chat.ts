@@ -81,9 +81,9 @@ export class PlainChatApi {
     return ((await page.json()) as { items: Conversation[] }).items;
   }
 
-  /** The conversation's latest messages, oldest first. */
+  /** The conversation's latest messages (newest first from the server), shown oldest first. */
   async messages(conversationId: string): Promise<ChatMessage[]> {
-    const path = `/conversations/${encodeURIComponent(conversationId)}/messages?limit=${MESSAGES_SHOWN}`;
+    const path = `/conversations/${encodeURIComponent(conversationId)}/messages?limit=${MESSAGES_SHOWN}&order=desc`;
     const page = (await (await this.call(this.config.apiUrl, path)).json()) as { items: ChatMessage[] };
     return page.items.slice().reverse();
   }
