@@ -34,12 +34,12 @@ class Stack:
         return {"BETTER_AUTH_URL": self.app_url, "ALLOWED_ORIGINS": self.app_url}
 
     def app_environment(self, auth_secret: str) -> dict[str, str]:
-        """What the app needs: where its own Better Auth is, and where the backend is (the dev gateway serves the
-        HTTP API and the chat function on one origin)."""
+        """What the app needs: where its own Better Auth is (the browser's client finds it on the page's own
+        origin), and where the backend is (the dev gateway serves the HTTP API and the chat function on one
+        origin), both at build time (NEXT_PUBLIC_*) and when it runs."""
         return {
             "BETTER_AUTH_URL": self.app_url,
             "BETTER_AUTH_SECRET": auth_secret,
-            "NEXT_PUBLIC_BETTER_AUTH_URL": self.app_url,
             "TODO_CHAT_API": self.api_url,
             "NEXT_PUBLIC_TODO_CHAT_API": self.api_url,
             "TODO_CHAT_FUNCTION_URL": self.api_url,

@@ -17,6 +17,7 @@ end to end against the real backend. What it cannot show is ChatKit's own render
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from collections.abc import Iterator
@@ -104,6 +105,10 @@ def sign_up(page: Any, stack: Stack, name: str) -> str:
     page.wait_for_url(f"{stack.app_url}/dashboard/chat**")
     expect(page.get_by_test_id("signed-in-as")).to_have_text(name)
     session = page.evaluate("fetch('/api/auth/get-session').then((r) => r.json())")
+    # The token the backend is given: Better Auth's JWT plugin, EdDSA with a key id (checked through the app's JWKS).
+    token = page.evaluate("fetch('/api/auth/token').then((r) => r.json())")["token"]
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header["alg"] == "EdDSA" and header["kid"], header
     return str(session["user"]["id"])
 
 
