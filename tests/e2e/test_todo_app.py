@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -84,14 +85,14 @@ def new_page(chromium: Any, *, chatkit: bool, color_scheme: str = "light") -> An
 
 
 def sign_up(page: Any, stack: Stack, name: str) -> str:
-    """Signs a new user up through the pages; returns their user id (Better Auth's, the JWT's subject)."""
+    """Signs a new user up through the pages (the email is NAME@...); returns their user id (the JWT's subject)."""
     from playwright.sync_api import expect
 
     page.goto(f"{stack.app_url}/dashboard/chat")
     expect(page.get_by_text("Sign in to chat")).to_be_visible()  # the proxy sent a signed-out visitor to sign in
     page.get_by_role("link", name="No account yet? Sign up").click()
     page.get_by_label("Name").fill(name)
-    page.get_by_label("Email").fill(f"{name.lower()}-{secrets.token_hex(4)}@example.com")
+    page.get_by_label("Email").fill(email_of(name))
     page.get_by_label("Password").fill(PASSWORD)
     # Better Auth allows 3 sign-ins and sign-ups per 10 s from one address (all of these tests' users): the form
     # then says so in words, and the same click goes through once the window has passed.
@@ -110,6 +111,13 @@ def sign_up(page: Any, stack: Stack, name: str) -> str:
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
     assert header["alg"] == "EdDSA" and header["kid"], header
     return str(session["user"]["id"])
+
+
+RUN = secrets.token_hex(4)
+
+
+def email_of(name: str) -> str:
+    return f"{name.lower()}-{RUN}@example.com"
 
 
 def sign_out_and_see_the_sign_in_page(page: Any, stack: Stack) -> None:
@@ -229,6 +237,17 @@ def test_the_plain_chat_when_chatkit_cannot_load(stack: Stack, chromium: Any, tm
 
     sign_out_and_see_the_sign_in_page(page, stack)
     sign_out_and_see_the_sign_in_page(other, stack)
+
+    # Signing in again goes back to a path of this site only, never to another site named in `next`.
+    for elsewhere in ("//evil.example/x", "/\\evil.example/x", "https://evil.example/x"):
+        page.goto(f"{stack.app_url}/sign-in?next={quote(elsewhere)}")
+        page.get_by_label("Email").fill(email_of("Alice"))
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{stack.app_url}/dashboard/chat**")
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(f"{stack.app_url}/sign-in**")
+        page.wait_for_timeout(3_500)  # Better Auth allows 3 sign-ins per 10 s from one address
     for shot in ("plain-chat-light.png", "plain-chat-dark.png"):
         assert (tmp_path / shot).stat().st_size > 10_000
 

@@ -26,9 +26,10 @@ const TEXT: Record<Mode, { title: string; description: string; submit: string; o
   },
 };
 
-/** Where to go after signing in: only a path of this site (an absolute or protocol-relative URL is ignored). */
+/** Where to go after signing in: only a path of this site. An absolute URL, or one a browser reads as
+ * protocol-relative ("//host", "/\\host"), is ignored. */
 function nextPath(value: string | null): string {
-  return value && value.startsWith("/") && !value.startsWith("//") ? value : "/dashboard/chat";
+  return value && value.startsWith("/") && !/^\/[/\\]/.test(value) ? value : "/dashboard/chat";
 }
 
 const FIELD = "h-9 rounded-md border bg-background px-3 text-sm";

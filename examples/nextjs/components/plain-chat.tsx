@@ -96,15 +96,20 @@ export function PlainChat({
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
-  const attempt = useCallback(async (work: () => Promise<void>) => {
+  // A user's action: its failure is shown in words, its success clears what an earlier action showed. The list's
+  // refresh in the background only ever adds a failure: it must not hide why the conversation did not open.
+  const attempt = useCallback(async (work: () => Promise<void>, { clears = true } = {}) => {
     try {
       await work();
-      setError(null);
+      if (clears) setError(null);
     } catch (failure) {
       setError(failure instanceof Error ? failure.message : String(failure));
     }
   }, []);
-  const listConversations = useCallback(() => attempt(async () => setConversations(await api.conversations())), [api, attempt]);
+  const listConversations = useCallback(
+    () => attempt(async () => setConversations(await api.conversations()), { clears: false }),
+    [api, attempt],
+  );
   const open = useCallback(
     (id: string | null) =>
       attempt(async () => {
