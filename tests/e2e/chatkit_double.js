@@ -8,7 +8,7 @@
 //   - reads the Server-Sent Events, renders user, assistant and workflow items (tool calls: "add_task: Success"),
 //     applies text deltas, and dispatches `chatkit.effect` (client effects such as tasks.changed) and
 //     `chatkit.thread.change` the way ChatKit does;
-//   - turns "@word" in the composer into an `input_tag` from `entities.onTagSearch("word")`.
+//   - turns a trailing "@word" in the composer into an `input_tag` from `entities.onTagSearch("word")`.
 customElements.define("openai-chatkit", class extends HTMLElement {
   setOptions(options) {
     this.options = options;
@@ -43,14 +43,14 @@ customElements.define("openai-chatkit", class extends HTMLElement {
     return fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   }
 
+  // "done @milk": the text before the mention, then the tag the composer would have put in its place.
   async content(text) {
-    const content = [{ type: "input_text", text }];
-    const mention = /@(\S+)/.exec(text);
-    if (mention && this.options.entities?.onTagSearch) {
-      const [entity] = await this.options.entities.onTagSearch(mention[1]);
-      if (entity) content.push({ type: "input_tag", id: entity.id, text: entity.title, data: entity.data, interactive: false });
-    }
-    return content;
+    const mention = /@(\S+)$/.exec(text);
+    if (!mention || !this.options.entities?.onTagSearch) return [{ type: "input_text", text }];
+    const [entity] = await this.options.entities.onTagSearch(mention[1]);
+    if (!entity) return [{ type: "input_text", text }];
+    const tag = { type: "input_tag", id: entity.id, text: entity.title, data: entity.data, interactive: false };
+    return [{ type: "input_text", text: text.slice(0, mention.index) }, tag];
   }
 
   async load(threadId) {

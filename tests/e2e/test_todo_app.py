@@ -207,18 +207,22 @@ def test_the_plain_chat_when_chatkit_cannot_load(stack: Stack, chromium: Any, tm
     assert int(page.get_by_test_id("task-list").get_attribute("data-refreshes") or 0) > refreshes
     conversation = page.evaluate("location.hash.slice(1)")
     assert conversation.startswith("thr_")
+    # A tool call that fails says so on its badge.
+    page.get_by_label("Message").fill("done 999999")
+    page.get_by_role("button", name="Send").click()
+    failed = chat.locator("[data-testid=message][data-role=assistant]").nth(1)
+    expect(failed).to_have_attribute("data-status", "complete")
+    expect(failed.get_by_test_id("tool-badge")).to_have_text("complete_task: Failed")
     page.screenshot(path=str(tmp_path / "plain-chat-light.png"))
 
     # A reload: the conversation and its messages are there.
     page.reload()
-    expect(chat.locator("[data-testid=message]")).to_have_count(2)
-    # In order: the question, then the answer.
-    assert chat.locator("[data-testid=message]").evaluate_all("ms => ms.map((m) => m.dataset.role)") == [
-        "user",
-        "assistant",
-    ]
-    expect(chat.locator("[data-testid=message][data-role=user]")).to_have_text("add buy milk")
-    expect(chat.get_by_test_id("tool-badge")).to_have_text("add_task: Success")
+    expect(chat.locator("[data-testid=message]")).to_have_count(4)
+    # In order: each question, then its answer.
+    roles = chat.locator("[data-testid=message]").evaluate_all("ms => ms.map((m) => m.dataset.role)")
+    assert roles == ["user", "assistant", "user", "assistant"]
+    expect(chat.locator("[data-testid=message][data-role=user]").first).to_have_text("add buy milk")
+    expect(chat.get_by_test_id("tool-badge")).to_have_text(["add_task: Success", "complete_task: Failed"])
     expect(chat.locator(f"[data-conversation-id='{conversation}']")).to_have_attribute("aria-current", "true")
     page.emulate_media(color_scheme="dark")
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
@@ -290,9 +294,9 @@ def test_chatkit_through_its_wire_protocol_with_a_double_of_the_element(
     assert thread.startswith("thr_")
     page.screenshot(path=str(tmp_path / "chatkit-double-dark.png"))
 
-    # Tag search: "@milk" becomes a tag carrying the task's id, from the app's onTagSearch.
+    # Tag search: "@milk" becomes a tag carrying the task's id, from the app's onTagSearch; the model is told the id.
     task_id = tasks_shown(page).first.get_attribute("data-task-id")
-    page.get_by_label("ChatKit message").fill("what about @milk")
+    page.get_by_label("ChatKit message").fill("done @milk")
     page.get_by_label("ChatKit message").press("Enter")
     expect(element.locator("[data-type=user_message]")).to_have_count(2)
     expect(element.locator("[data-type=assistant_message]")).to_have_count(2)
@@ -301,6 +305,8 @@ def test_chatkit_through_its_wire_protocol_with_a_double_of_the_element(
     assert follow_up["params"]["thread_id"] == thread
     tag = follow_up["params"]["input"]["content"][1]
     assert tag["type"] == "input_tag" and tag["data"] == {"task_id": task_id}, follow_up
+    expect(element.locator("[data-type=workflow]").last).to_have_text("complete_task: Success")
+    expect(tasks_shown(page).first).to_have_attribute("data-completed", "true")
 
     # A reload: the app hands ChatKit the thread in the address, which loads it with its items.
     count = items.count()
