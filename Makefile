@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := layers/common/requirements.txt functions/chat/requirements.txt requirements-dev.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-sqlite test-postgres migrate bench lint format events events-run token openapi example smoke \
+.PHONY: install dev test test-sqlite test-postgres migrate bench lint format events events-run token openapi example example-dev smoke \
 	package soak clean sam-build sam-test build-CommonLayer build-SessionFunction build-HistoryFunction build-ChatFunction
 
 $(STAMP): $(REQUIREMENTS) pyproject.toml layers/common/pyproject.toml
@@ -65,13 +65,18 @@ openapi: install  ## regenerate docs/openapi/*.json
 	$(PY) -m infra.openapi
 
 EXAMPLE := examples/nextjs
+# better-sqlite3 (Better Auth's SQLite) is compiled from source: its prebuilt binaries come from outside the npm registry.
+NPM_CI := npm_config_build_from_source=true npm ci --no-audit --no-fund
 example:  ## the Next.js example: npm ci, tsc --noEmit (with the widget fixtures against ChatKit's WidgetRoot), next build
-	cd $(EXAMPLE) && npm ci --no-audit --no-fund && node scripts/widget-fixtures.mjs && npx --no-install tsc --noEmit && \
+	cd $(EXAMPLE) && $(NPM_CI) && node scripts/widget-fixtures.mjs && npx --no-install tsc --noEmit && \
 		NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
 
 # URL and TOKEN reach the script through the environment (make exports command-line variables): no token in `ps`.
 smoke: install  ## check a deployed stack end to end: make smoke URL=<HttpApiUrl> TOKEN=<a Better Auth token of a user>
 	@$(PY) -m infra.smoke
+
+example-dev: install  ## the todo app: the backend (local gateway) and the Next.js example together; prints the URL
+	$(PY) -m infra.exampledev
 
 package: install  ## build the layer and functions for Lambda (no Docker) into build/ (ARCH=arm64|x86_64)
 	$(PY) -m infra.package

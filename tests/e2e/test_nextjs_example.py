@@ -156,6 +156,8 @@ def next_server(backend_port: int, better_auth: tuple[BetterAuthStandIn, str]) -
         "NODE_ENV": "production",
         "NEXT_TELEMETRY_DISABLED": "1",
         "TODO_CHAT_FUNCTION_URL": backend_url,
+        # The page's own origin, whatever the build was given: the browser's session calls are routed from there.
+        "TODO_CHAT_API": f"http://127.0.0.1:{port}",
         "BETTER_AUTH_URL": better_auth[1],
     }
     process = subprocess.Popen(
@@ -367,8 +369,9 @@ def example_page(
     chromium: Any, next_url: str, backend_url: str, better_auth: tuple[BetterAuthStandIn, str], cookie: str
 ) -> Any:
     """A browser context signed in with `cookie`, whose calls to Better Auth and to the session function reach the
-    stand-in and the real backend: the built example has no NEXT_PUBLIC_ URLs, so the browser asks its own origin
-    for them, where a deployment would have Better Auth and the HTTP API."""
+    stand-in and the real backend: the browser asks the page's own origin for them (Better Auth's client by
+    default, the session function because `next start` was given that origin as TODO_CHAT_API), where a deployment
+    would have Better Auth and the HTTP API."""
     stand_in, auth_url = better_auth
     stand_in.signed_in = ALICE
     context = chromium.new_context(color_scheme="dark")

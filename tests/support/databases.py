@@ -56,6 +56,13 @@ def unavailable(reason: str) -> None:
 
 def prepare_postgres(url: str) -> str:
     """Create the test database if needed and rebuild its schema from the migrations."""
+    empty_postgres(url)
+    upgrade(url)
+    return url
+
+
+def empty_postgres(url: str) -> str:
+    """Create the database if needed, with an empty public schema."""
     target = make_url(url)
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
@@ -74,7 +81,6 @@ def prepare_postgres(url: str) -> str:
         connection.execute(sa.text("DROP SCHEMA public CASCADE"))
         connection.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()
-    upgrade(url)
     return url
 
 

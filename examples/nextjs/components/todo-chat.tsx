@@ -2,19 +2,44 @@
 
 import { ChatKit, useChatKit } from "@openai/chatkit-react";
 import { useCallback, useEffect, useMemo, useState } from "react";
+import { PlainChat } from "@/components/plain-chat";
 import { TaskList, type TaskListState } from "@/components/task-list";
 import { useColorScheme } from "@/components/theme-provider";
+import { conversationInAddress, showConversationInAddress } from "@/lib/address";
 import { chatSession } from "@/lib/chat-session";
+import type { ChatConfig } from "@/lib/config";
 import { backendTaskApi, isTasksChanged, tagSearch, type TaskApi } from "@/lib/tasks";
 
 /** The app's accent, in both color schemes (the page's `--accent` in app/globals.css is the same color). */
 export const ACCENT = "#0FFF50";
 
-const token = (userId: string) => async () => (await chatSession(userId)).token;
+type ChatKitState = "loading" | "ready" | "unavailable";
 
-export function TodoChat({ userId, tasks: injected }: { userId: string; tasks?: TaskApi }) {
+/** Whether ChatKit's web component (loaded from OpenAI's CDN) was defined within `waitMs`. */
+function useChatKitElement(waitMs: number): ChatKitState {
+  const [state, setState] = useState<ChatKitState>(() =>
+    typeof customElements !== "undefined" && customElements.get("openai-chatkit") ? "ready" : "loading",
+  );
+  useEffect(() => {
+    if (state !== "loading") return;
+    let settled = false;
+    void customElements.whenDefined("openai-chatkit").then(() => {
+      if (!settled) setState("ready");
+      settled = true;
+    });
+    const timer = setTimeout(() => {
+      if (!settled) setState("unavailable");
+      settled = true;
+    }, waitMs);
+    return () => clearTimeout(timer);
+  }, [state, waitMs]);
+  return state;
+}
+
+export function TodoChat({ userId, config, tasks: injected }: { userId: string; config: ChatConfig; tasks?: TaskApi }) {
+  const token = useCallback(async () => (await chatSession(userId, config.apiUrl)).token, [userId, config.apiUrl]);
   // The task list's source: the todo app's own task API when given, else the chat function's task search.
-  const tasks = useMemo(() => injected ?? backendTaskApi(userId, token(userId)), [injected, userId]);
+  const tasks = useMemo(() => injected ?? backendTaskApi(userId, token), [injected, userId, token]);
   const [list, setList] = useState<TaskListState>({ tasks: [], loading: true, error: null, refreshes: 0 });
   const refresh = useCallback(() => {
     setList((state) => ({ ...state, loading: true }));
@@ -27,15 +52,16 @@ export function TodoChat({ userId, tasks: injected }: { userId: string; tasks?: 
   useEffect(refresh, [refresh]);
 
   const colorScheme = useColorScheme();
+  const [initialThread] = useState(conversationInAddress);
   const { control } = useChatKit({
     api: {
       // Self-hosted ChatKit: our chat function speaks the ChatKit protocol at /api/{user_id}/chatkit.
-      url: `${process.env.NEXT_PUBLIC_TODO_CHAT_FUNCTION_URL}/api/${encodeURIComponent(userId)}/chatkit`,
-      domainKey: process.env.NEXT_PUBLIC_CHATKIT_DOMAIN_KEY!,
+      url: `${config.chatUrl}/api/${encodeURIComponent(userId)}/chatkit`,
+      domainKey: config.domainKey,
       // Every ChatKit request carries a chat token, renewed before it expires.
       fetch: async (input, init) => {
         const headers = new Headers(init?.headers);
-        headers.set("Authorization", `Bearer ${await token(userId)()}`);
+        headers.set("Authorization", `Bearer ${await token()}`);
         return fetch(input, { ...init, headers });
       },
     },
@@ -49,6 +75,9 @@ export function TodoChat({ userId, tasks: injected }: { userId: string; tasks?: 
       ],
     },
     history: { enabled: true },
+    // The conversation in the address (#thr_...) is reopened after a reload; the one shown is kept there.
+    initialThread,
+    onThreadChange: ({ threadId }) => showConversationInAddress(threadId),
     // The server keeps feedback per item and retries from the user message before an item.
     threadItemActions: { feedback: true, retry: true },
     // "@" in the composer offers the user's tasks; a tag carries `data.task_id` to the model.
@@ -60,13 +89,25 @@ export function TodoChat({ userId, tasks: injected }: { userId: string; tasks?: 
     onError: ({ error }) => console.error("chat error", error),
   });
 
+  const chatKit = useChatKitElement(config.chatKitWaitMs);
   return (
     <div className="grid flex-1 gap-4 lg:grid-cols-[minmax(0,1fr)_20rem]">
-      <ChatKit
-        control={control}
-        data-color-scheme={colorScheme}
-        className="h-[calc(100vh-7rem)] min-h-96 w-full overflow-hidden rounded-xl border"
-      />
+      {chatKit === "unavailable" ? (
+        // Never an empty box: without ChatKit's script the same conversations go through the plain chat.
+        <div className="flex flex-col gap-3">
+          <p role="status" data-testid="chatkit-unavailable" className="rounded-md border bg-card px-3 py-2 text-sm">
+            The ChatKit chat window could not be loaded (its script comes from OpenAI&apos;s servers, which a network,
+            a proxy or a browser extension may block). You can chat with the assistant here instead.
+          </p>
+          <PlainChat userId={userId} config={config} onTasksChanged={refresh} />
+        </div>
+      ) : (
+        <ChatKit
+          control={control}
+          data-color-scheme={colorScheme}
+          className="h-[calc(100vh-7rem)] min-h-96 w-full overflow-hidden rounded-xl border"
+        />
+      )}
       <TaskList state={list} onRefresh={refresh} />
     </div>
   );

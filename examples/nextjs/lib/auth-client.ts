@@ -11,4 +11,4 @@ export const authClient = createAuthClient({
   plugins: [jwtClient()],
 });
 
-export const { useSession, signIn, signOut } = authClient;
+export const { useSession, signIn, signUp, signOut } = authClient;

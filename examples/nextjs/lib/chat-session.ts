@@ -24,29 +24,30 @@ async function betterAuthToken(): Promise<string> {
   return data.token;
 }
 
-async function fetchSession(userId: string): Promise<ChatSession> {
-  const response = await fetch(`${API}/api/${encodeURIComponent(userId)}/chatkit/session`, {
+async function fetchSession(userId: string, api: string): Promise<ChatSession> {
+  const response = await fetch(`${api}/api/${encodeURIComponent(userId)}/chatkit/session`, {
     method: "POST",
     headers: { Authorization: `Bearer ${await betterAuthToken()}`, "Content-Type": "application/json" },
     body: "{}",
   });
   if (!response.ok) {
-    const { error } = await response.json();
-    throw new Error(`${error.code}: ${error.message}`);
+    const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
+    throw new Error(body?.error?.message ?? `The chat session could not be started (${response.status}).`);
   }
   const session = (await response.json()) as ChatSession;
   if (session.user_id !== userId) throw new Error("The chat token was minted for another user");
   return session;
 }
 
-export async function chatSession(userId: string): Promise<ChatSession> {
+/** A chat token for `userId`; `api` is the HTTP API's URL when the page was given it at run time (lib/config.ts). */
+export async function chatSession(userId: string, api: string = API): Promise<ChatSession> {
   const cached = current;
   if (cached && cached.user_id === userId && Date.parse(cached.expires_at) - Date.now() > RENEW_BEFORE_MS) {
     return cached;
   }
   let request = pending.get(userId);
   if (!request) {
-    request = fetchSession(userId).finally(() => pending.delete(userId));
+    request = fetchSession(userId, api).finally(() => pending.delete(userId));
     pending.set(userId, request);
   }
   const session = await request;

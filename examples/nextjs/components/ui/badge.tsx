@@ -12,6 +12,7 @@ const badgeVariants = cva(
         default: "border-transparent bg-accent text-accent-foreground",
         secondary: "border-transparent bg-muted text-muted-foreground",
         outline: "text-foreground",
+        destructive: "border-transparent bg-destructive text-white",
       },
     },
     defaultVariants: { variant: "default" },

@@ -1,0 +1,119 @@
+"""Running the todo app for browser tests: the built Next.js example under `next start` (with its real Better Auth)
+and the real backend (`python -m infra.devserver`), configured for each other as `make example-dev` configures them
+(`infra.exampledev.Stack`), each in a process of its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from infra.exampledev import EXAMPLE, Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHATKIT_SCRIPT = "https://cdn.platform.openai.com/**"
+
+
+def required(reason: str) -> None:
+    """Locally a missing node, build or browser skips; under CI it fails, so nothing hides behind a skip."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the todo app's browser tests need this under CI: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], name: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                pytest.fail(f"{name} did not come up: {output[-4000:]}")
+            time.sleep(0.25)
+
+
+@contextmanager
+def running(command: list[str], environ: Mapping[str, str], cwd: Path, ready_url: str, name: str) -> Iterator[None]:
+    process = subprocess.Popen(
+        command, cwd=cwd, env=dict(environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        wait_until_up(ready_url, process, name)
+        yield
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
+@contextmanager
+def todo_app(database_url: str, auth_database_url: str, **app_settings: str) -> Iterator[Stack]:
+    """The backend on `database_url` and the app (Better Auth on `auth_database_url`), on free ports."""
+    if shutil.which("node") is None:
+        required("node is not installed")
+    if not (EXAMPLE / ".next" / "BUILD_ID").exists():
+        required("the example is not built: run `make example`")
+    stack = Stack(app_url=f"http://127.0.0.1:{free_port()}", api_url=f"http://127.0.0.1:{free_port()}")
+    inherited = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}  # the offline model answers
+    backend = {
+        **inherited,
+        **stack.backend_environment(),
+        "DATABASE_URL": database_url,
+        "PORT": stack.api_url.rsplit(":", 1)[1],
+        "LOG_LEVEL": "WARNING",
+    }
+    app = {
+        **inherited,
+        **stack.app_environment("test-app-auth-secret-0123456789abcdef0123"),
+        "AUTH_DATABASE_URL": auth_database_url,
+        "NODE_ENV": "production",
+        **app_settings,
+    }
+    next_bin = str(EXAMPLE / "node_modules" / ".bin" / "next")
+    app_port = stack.app_url.rsplit(":", 1)[1]
+    with (
+        running([sys.executable, "-m", "infra.devserver"], backend, ROOT, f"{stack.api_url}/healthz", "the backend"),
+        running(
+            [next_bin, "start", "-H", "127.0.0.1", "-p", app_port], app, EXAMPLE, f"{stack.app_url}/sign-in", "next"
+        ),
+    ):
+        yield stack
+
+
+@contextmanager
+def chromium_browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        required("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
