@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 TITLE_MAX = 200
+TASK_ID_MAX = 2**31 - 1  # task.id is a 32-bit INTEGER column
 DESCRIPTION_MAX = 1000
 PREVIEW_MAX = 160
 
