@@ -380,11 +380,13 @@ class TurnStore:
 
     def request_stop(self, user_id: str, message_id: str) -> bool:
         """Mark the user's answer being written as asked to stop (its turn sees it within a poll); False if there
-        is no such answer."""
-        statement = sa.text(
-            "UPDATE message SET error_code = :code WHERE id = :mid AND user_id = :uid AND status = 'streaming'"
+        is no such answer: not the user's, finished, or its turn's lease ran out (the turn died)."""
+        statement = _statement(
+            "UPDATE message SET error_code = :code WHERE id = :mid AND user_id = :uid AND status = 'streaming' "
+            "AND EXISTS (SELECT 1 FROM conversation c WHERE c.id = message.conversation_id "
+            "AND c.turn_lease_until > :now)"
         )
-        values = {"code": STOP_REQUESTED, "mid": message_id, "uid": user_id}
+        values = {"code": STOP_REQUESTED, "mid": message_id, "uid": user_id, "now": utcnow()}
         return self.database.execute(statement, values).rowcount == 1
 
     def stop_requested(self, message_id: str) -> bool:

@@ -61,6 +61,9 @@ DATABASE = Failure("database_unavailable", "The database could not be reached; t
 INTERRUPTED = Failure("interrupted", "The answer was interrupted before it finished.")
 STOPPED = Failure("stopped", "You stopped the answer; what it had said so far is kept.")
 STOP_POLL_SECONDS = 0.5
+# How long a stop waits for the turn to end its answer: a running turn sees the request within a poll, so one that
+# has not answered after this is not running (its process died and its lease has not run out yet).
+STOP_ANSWER_SECONDS = 5.0
 
 
 class StopRequested(Exception):
@@ -393,9 +396,22 @@ class TurnService:
                     return
 
     async def request_stop(self, caller: Caller, message_id: str) -> None:
-        """Ask the turn writing `message_id` to stop (404 unless it is the caller's answer being written)."""
+        """Stop the turn writing `message_id` and wait until its answer has ended: 404 unless it is the caller's
+        answer being written under a live lease, 409 when no turn takes the request (a turn that died)."""
         if not await asyncio.to_thread(self.store.request_stop, caller.user_id, message_id):
             raise ApiError(404, "not_found", "No answer of yours is being written with this id.")
+        give_up_at = time.monotonic() + STOP_ANSWER_SECONDS
+        while time.monotonic() < give_up_at:
+            await asyncio.sleep(STOP_POLL_SECONDS / 4)
+            answer = await asyncio.to_thread(self.store.answer, caller.user_id, message_id)
+            if answer is None or answer.status != "streaming":
+                return
+        raise ApiError(
+            409,
+            "turn_not_responding",
+            "This answer is not being written any more: its turn stopped responding, and the answer will show as "
+            "interrupted, with what it said so far, once that turn's lease runs out.",
+        )
 
     def _failure_of(self, exc: BaseException) -> Failure:
         if isinstance(exc, DeadlinePassed):
