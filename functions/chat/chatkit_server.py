@@ -83,6 +83,12 @@ class TodoChatKitServer(ChatKitServer[Caller]):
         params.item_id = user_message.id
         return rewritten
 
+    async def prepare(self, request: ChatKitReq, context: Caller) -> None:
+        """Under the request's lease, before ChatKit processes it: a retry drops the items after its user message
+        in one statement (ChatKit's own loop would delete them one by one, a transaction each)."""
+        if isinstance(request, ThreadsRetryAfterItemReq):
+            await self.turns.drop_items_after(context, request.params.item_id)
+
     async def guard(self, request: ChatKitReq, context: Caller) -> None:
         """Refuse, before any stream starts, what ChatKit would fail on later: another user's or an unknown
         thread (403/404), a tool output nobody asked for (409), an action whose sender is not a widget (4xx)."""

@@ -202,13 +202,17 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
             raise
         return _chatkit_response(_refused(refused.message))  # a well-formed request: the reason goes in the stream
     held = runtime.turns.under_lease(
-        caller, lease, thread_id, lambda: _processed(runtime, raw, caller), counts_as_message=counts
+        caller, lease, thread_id, lambda: _processed(runtime, raw, caller, parsed), counts_as_message=counts
     )
     return _chatkit_response(held, on_abandon)
 
 
-async def _processed(runtime: ChatRuntime, raw: bytes, caller: Caller) -> AsyncIterator[bytes]:
+async def _processed(
+    runtime: ChatRuntime, raw: bytes, caller: Caller, parsed: ChatKitReq | None = None
+) -> AsyncIterator[bytes]:
     try:
+        if parsed is not None:
+            await runtime.chatkit.prepare(parsed, caller)  # under the request's lease
         result = await runtime.chatkit.process(raw, caller)
         assert isinstance(result, StreamingResult)
         async for chunk in result:

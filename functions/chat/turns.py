@@ -284,11 +284,33 @@ class TurnService:
                 return
             lease = waited
         caller.lease = lease
+        keeper = asyncio.create_task(self._keep_lease(lease, time.monotonic() + self.settings.turn_deadline_seconds))
         try:
             async for chunk in produce():
                 yield chunk
         finally:
+            keeper.cancel()
             await asyncio.shield(self.release(lease))
+
+    async def _keep_lease(self, lease: Lease, until: float) -> None:
+        """Renew a ChatKit request's lease while the request works (ChatKit's own steps before and after the turn
+        too, not only the turn's), up to the turn's deadline; it stops when the lease is found lost."""
+        every = self.settings.lease_seconds / 3
+        while time.monotonic() + every < until:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.to_thread(self.store.renew, lease)
+            except TurnLost:
+                return
+            except DATABASE_ERRORS:
+                logger.warning("the lease could not be renewed; trying again", exc_info=True)
+
+    async def drop_items_after(self, caller: Caller, message_id: str) -> None:
+        """A ChatKit retry of the user's message `message_id`: what came after it goes, under the request's lease."""
+        if caller.lease is None:
+            raise ApiError(409, "conversation_busy", "This request holds no turn of the conversation.")
+        lease = caller.lease
+        await asyncio.to_thread(self.store.drop_items_after, lease, caller.user_id, message_id)
 
     async def chatkit_reply(self, caller: Caller, lease: Lease) -> tuple[TurnStart, AsyncIterator[TurnEvent]]:
         """The answer to the user item ChatKit just stored, under the request's lease (released by the request)."""
