@@ -20,6 +20,8 @@ from chatkit.types import (
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsRetryAfterItemReq,
+    UserMessageInput,
+    UserMessageTagContent,
     is_streaming_req,
 )
 from fastapi import APIRouter, Query, Request
@@ -38,12 +40,14 @@ from functions.chat.store import not_supported
 from functions.chat.tasks import TaskSearchPage
 from functions.chat.turn import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
 from todo_common.errors import ApiError, error_responses
+from todo_common.models import TASK_ID_MAX, TaskId
 from todo_common.text import StoredText, no_nul
 from todo_common.web import CurrentUser, ServicesDep
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"], responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504))
 _CHATKIT_REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
+_TASK_ID = TypeAdapter[int](TaskId)
 _SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 KEEPALIVE_SECONDS = 10.0
 # How a turn that did not complete answers as JSON.
@@ -142,6 +146,20 @@ def _check_length(text: str, limit: int) -> None:
         raise ApiError(413, "message_too_long", f"Messages are limited to {limit} characters.")
 
 
+def _check_mentions(message: UserMessageInput) -> None:
+    """A tagged task reaches the model by its id: the tag's `data.task_id` must be one the task column can hold."""
+    for part in message.content:
+        if isinstance(part, UserMessageTagContent):
+            try:
+                _TASK_ID.validate_python(part.data.get("task_id"))
+            except ValidationError:
+                raise ApiError(
+                    422,
+                    "invalid_mention",
+                    f"An @-mention of a task needs data.task_id: a whole number from 1 to {TASK_ID_MAX}.",
+                ) from None
+
+
 # -- task search (the composer's @-mentions) -------------------------------------------------------------------
 
 
@@ -176,6 +194,7 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
     parsed = _parse_chatkit(raw)
     if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
         _check_length(item_text(parsed.params.input), runtime.settings.max_message_chars)
+        _check_mentions(parsed.params.input)
     caller = Caller(user.user_id, services.database)
     try:
         await runtime.chatkit.guard(parsed, caller)  # 4xx before any stream starts

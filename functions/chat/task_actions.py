@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from chatkit.types import AssistantMessageItem, ClientEffectEvent, WidgetItem
-from pydantic import BaseModel, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from functions.chat import tasks
@@ -44,7 +44,7 @@ from functions.chat.task_widgets import (
 from functions.chat.tasks import TaskChange, TaskToolError
 from todo_common import conversations
 from todo_common.errors import ApiError, not_found
-from todo_common.models import TASK_ID_MAX, Message, Task, new_id
+from todo_common.models import TASK_ID_MAX, Message, Task, TaskId, new_id
 from todo_common.tool_calls import ToolCallRecord
 
 EFFECT = "tasks.changed"
@@ -61,7 +61,7 @@ _DECISION = _MESSAGE.c.chatkit_item[("state", "decision")].as_string()
 
 
 class TaskActionPayload(BaseModel):
-    task_id: StrictInt = Field(ge=1, le=TASK_ID_MAX)
+    task_id: TaskId
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from pydantic import Field as Constraint
+from pydantic import StrictInt
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 TITLE_MAX = 200
 TASK_ID_MAX = 2**31 - 1  # task.id is a 32-bit INTEGER column
+# A task id as it comes from outside (a widget's payload, a mention's data): a JSON integer the column can hold.
+TaskId = Annotated[StrictInt, Constraint(ge=1, le=TASK_ID_MAX)]
 DESCRIPTION_MAX = 1000
 PREVIEW_MAX = 160
 
