@@ -28,7 +28,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
-from functions.chat import tasks
+from functions.chat import task_actions, tasks
 from functions.chat.caller import Caller
 from functions.chat.chatkit_server import ThreadNotOpen
 from functions.chat.chatkit_view import item_text
@@ -78,8 +78,19 @@ async def healthz() -> dict[str, str]:
 async def chat(user_id: str, body: ChatRequest, request: Request, user: CurrentUser, services: ServicesDep) -> Response:
     runtime = runtime_of(request)
     _check_length(body.message, runtime.settings.max_message_chars)
-    caller = Caller(user.user_id, services.database)
-    events = await runtime.turns.open(caller, body.conversation_id, body.message, body.client_message_id)
+    caller = Caller(user.user_id, services.database, confirm_deletes=True)
+    if body.confirm_delete is not None:
+        if body.conversation_id is None:
+            raise ApiError(
+                422, "conversation_required", "confirm_delete answers a question of a conversation: give its id."
+            )
+        answer = body.confirm_delete
+        await task_actions.answer_delete_question(
+            caller, body.conversation_id, answer.task_id, answer.decision == "delete"
+        )
+    events = _asking_first(
+        caller, await runtime.turns.open(caller, body.conversation_id, body.message, body.client_message_id)
+    )
     if "text/event-stream" in request.headers.get("accept", ""):
         return _sse_response(events)
     final: TurnEvent | None = None
@@ -111,6 +122,15 @@ async def follow(
 async def stop(user_id: str, message_id: str, request: Request, user: CurrentUser, services: ServicesDep) -> Response:
     await runtime_of(request).turns.request_stop(Caller(user.user_id, services.database), message_id)
     return Response(status_code=202)
+
+
+async def _asking_first(caller: Caller, events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
+    """A plain turn's deletes that wait for the user: their questions are stored when the turn ends, for
+    `confirm_delete` to answer."""
+    async for event in events:
+        if isinstance(event, (TurnCompleted, TurnFailed)):
+            await task_actions.store_delete_questions(caller, event.conversation_id, event.message_id, event.tool_calls)
+        yield event
 
 
 def _sse_response(events: AsyncIterator[TurnEvent]) -> StreamingResponse:

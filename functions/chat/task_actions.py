@@ -19,13 +19,15 @@ race for one card therefore store one answer, and the task is deleted exactly wh
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from chatkit.types import AssistantMessageItem, ClientEffectEvent, WidgetItem
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from functions.chat import tasks
 from functions.chat.caller import Caller
@@ -265,3 +267,70 @@ async def add_turn_widgets(caller: Caller, thread_id: str, calls: list[ToolCallR
         return [widget_item(row, now) for row in rows]
 
     return await asyncio.to_thread(caller.database.write, work)
+
+
+# -- a plain chat turn's delete questions --------------------------------------------------------------------
+
+QUESTIONS_SEARCHED = 50  # the newest widget rows of a conversation where an open delete question is looked for
+
+
+async def store_delete_questions(
+    caller: Caller, conversation_id: str, answer_id: str, calls: list[ToolCallRecord]
+) -> None:
+    """Keep the deletes a plain turn asked about as confirm-card rows (the same rows, and the same one-answer rule,
+    as ChatKit's cards). The card of each question has an id derived from its answer, so a retry that replays the
+    turn stores nothing twice."""
+    questions = [state for state in states_of(calls) if isinstance(state, ConfirmDeleteState)]
+    if not questions:
+        return
+
+    def work(session: Session) -> None:
+        conversation = conversations.owned_conversation(session, caller.user_id, conversation_id)
+        for index, state in enumerate(questions):
+            card_id = "wgt_" + hashlib.sha256(f"{answer_id}:{index}".encode()).hexdigest()[:32]
+            if session.get(Message, card_id) is None:
+                conversations.append_message(
+                    session,
+                    conversation,
+                    role="assistant",
+                    content="",
+                    message_id=card_id,
+                    item_type=WIDGET_ITEM,
+                    chatkit_item=stored(state),
+                )
+
+    try:
+        await asyncio.to_thread(caller.database.write, work)
+    except IntegrityError:  # the same replay, stored at the same moment by another request
+        return
+
+
+async def answer_delete_question(caller: Caller, conversation_id: str, task_id: int, delete: bool) -> Outcome:
+    """The user's answer (plain chat's `confirm_delete`) to the newest open question about `task_id`."""
+
+    def find(session: Session) -> str:
+        conversations.owned_conversation(session, caller.user_id, conversation_id)
+        rows = session.exec(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.item_type == WIDGET_ITEM)
+            .order_by(col(Message.seq).desc())
+            .limit(QUESTIONS_SEARCHED)
+        ).all()
+        answered: ConfirmDeleteState | None = None
+        for row in rows:
+            state = state_of_row(row)
+            if isinstance(state, ConfirmDeleteState) and state.task_id == task_id:
+                if state.decision == "pending":
+                    return row.id
+                answered = answered or state
+        if answered is not None:
+            raise already_answered(answered)
+        raise ApiError(
+            409,
+            "no_pending_confirmation",
+            f"Nothing in this conversation is waiting for your answer about task {task_id}.",
+        )
+
+    card_id = await asyncio.to_thread(caller.database.read, find)
+    action = "task.delete.confirm" if delete else "task.delete.cancel"
+    return await perform(caller, conversation_id, card_id, action, {"task_id": task_id})
