@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from agents.models.interface import Model
+from sqlmodel import col
 
 from functions.chat.offline_model import HELP, OfflineModel
 from tests.support.chat import SlowModel
@@ -322,7 +323,7 @@ def test_a_delete_waits_for_the_users_answer_on_the_dev_page(
     page.fill("#message", "add buy milk")
     page.click("#send")
     expect(page.locator(".msg.assistant .text").last).to_contain_text("Added")
-    milk: int = database.read(lambda s: s.execute(sa.select(Task.id)).scalar_one())
+    milk: int = database.read(lambda s: s.execute(sa.select(col(Task.id))).scalar_one())
     page.fill("#message", f"delete {milk}")
     page.click("#send")
     expect(page.locator("button.confirm-delete")).to_be_visible()

@@ -59,6 +59,7 @@ class ThreadNotOpen(Exception):
 class TodoChatKitServer(ChatKitServer[Caller]):
     def __init__(self, store: ChatStore, turns: TurnService) -> None:
         super().__init__(store)
+        self.chat_store = store  # typed as ours, for what ChatKit's Store interface does not have
         self.turns = turns
 
     def get_stream_options(self, thread: ThreadMetadata, context: Caller) -> StreamOptions:
@@ -71,16 +72,14 @@ class TodoChatKitServer(ChatKitServer[Caller]):
         if not isinstance(request, ThreadsRetryAfterItemReq):
             return False
         params = request.params
-        earlier = await self.store.load_thread_items(params.thread_id, None, 10_000, "desc", context)
-        ids = [item.id for item in earlier.data]
-        if params.item_id not in ids:
-            raise not_found("The item")
-        before = earlier.data[ids.index(params.item_id) :]
-        user_message = next((item for item in before if isinstance(item, UserMessageItem)), None)
-        if user_message is None:
+        try:
+            question = await self.chat_store.question_at_or_before(params.thread_id, params.item_id, context)
+        except NotFoundError:
+            raise not_found("The item") from None
+        if question is None:
             raise ApiError(400, "nothing_to_retry", "There is no message of yours before this item to retry.")
-        rewritten = user_message.id != params.item_id
-        params.item_id = user_message.id
+        rewritten = question != params.item_id
+        params.item_id = question
         return rewritten
 
     async def prepare(self, request: ChatKitReq, context: Caller) -> None:
