@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from agents.models.interface import Model
+from sqlmodel import col
 
 from functions.chat.agent.offline_model import HELP, OfflineModel
 from functions.chat.agent.providers import select_model
@@ -29,7 +31,7 @@ from tests.support.factories import add_message, all_messages, seed_conversation
 from tests.support.gateway import serve_gateway
 from tests.support.tokens import Tokens
 from todo_common.db import Database
-from todo_common.models import Message
+from todo_common.models import Message, Task
 from todo_common.web import Services
 
 pytestmark = pytest.mark.browser
@@ -287,6 +289,26 @@ def test_the_first_page_hints_what_the_offline_model_understands(page: Any, gate
     assert page.input_value("#message") == "rename 1 to oat milk"
     favicon = page.request.get(f"{gateway_url}/favicon.ico")
     assert favicon.status == 200 and favicon.headers["content-type"] == "image/x-icon"
+
+
+def test_a_delete_waits_for_the_users_answer_on_the_dev_page(
+    page: Any, gateway_url: str, database: Database, tokens: Tokens
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{gateway_url}/?token={tokens.hs256(ALICE)}")
+    page.fill("#message", "add buy milk")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .text").last).to_contain_text("Added")
+    milk: int = database.read(lambda s: s.execute(sa.select(col(Task.id))).scalar_one())
+    page.fill("#message", f"delete {milk}")
+    page.click("#send")
+    expect(page.locator("button.confirm-delete")).to_be_visible()
+    assert database.read(lambda s: s.get(Task, milk)) is not None  # asked, not deleted
+    page.click("button.confirm-delete")
+    expect(page.locator(".msg.user .text").last).to_have_text("Yes, delete it.")
+    expect(page.locator(".msg.assistant .status")).to_have_count(0)
+    assert database.read(lambda s: s.get(Task, milk)) is None
 
 
 def test_search_export_and_older_messages_use_the_history_api(

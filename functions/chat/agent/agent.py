@@ -48,11 +48,11 @@ STOPPED_NOTE = "The user stopped the previous answer before it finished. Do not 
 
 @dataclass(frozen=True)
 class AgentRun:
-    """The context of one agent run: whose tasks its tools touch, whether `delete_task` asks first (a ChatKit turn,
-    whose user answers a confirm card), and how each tool call ended, keyed by call id (filled as the tools run)."""
+    """The context of one agent run: whose tasks its tools touch, and how each tool call ended, keyed by call id
+    (filled as the tools run). In a run, `delete_task` always asks first: the user answers (a confirm card in
+    ChatKit, `confirm_delete` on the plain endpoint), so no model output deletes a task on its own."""
 
     caller: Caller
-    deletes_ask_first: bool = False
     tool_results: dict[str, ToolCallRecord] = field(default_factory=dict)
 
 
@@ -96,7 +96,7 @@ async def _call(server: MCPServer, name: str, run: AgentRun, arguments_json: str
         arguments = json.loads(arguments_json or "{}")
     except ValueError:
         return refusal("invalid_arguments", "The tool arguments are not valid JSON."), True
-    binding, asking = current_caller.set(run.caller), deletes_ask_first.set(run.deletes_ask_first)
+    binding, asking = current_caller.set(run.caller), deletes_ask_first.set(True)
     try:
         result = await server.call_tool(name, arguments if isinstance(arguments, dict) else {})
     except UnexpectedToolError as exc:

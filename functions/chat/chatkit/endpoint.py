@@ -73,14 +73,20 @@ class ChatKitEndpoint:
                 yield error_event(waited.message, allow_retry=True)
                 return
             held = waited
+        keeper = asyncio.create_task(self.leasing.keep(held))
         try:
-            async for chunk in self._processed(raw, held):
+            async for chunk in self._processed(raw, held, request):
                 yield chunk
         finally:
+            keeper.cancel()
             await asyncio.shield(self.leasing.release(held))
 
-    async def _processed(self, raw: bytes, context: ChatKitContext) -> AsyncIterator[bytes]:
+    async def _processed(
+        self, raw: bytes, context: ChatKitContext, request: ChatKitReq | None = None
+    ) -> AsyncIterator[bytes]:
         try:
+            if request is not None:
+                await self.server.prepare(request, context)  # under the request's lease
             result = await self.server.process(raw, context)
             assert isinstance(result, StreamingResult)
             async for chunk in result:

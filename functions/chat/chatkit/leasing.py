@@ -5,6 +5,7 @@ whole stream, released when it ends. The context that holds it is the one the SD
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from chatkit.types import (
     ChatKitReq,
@@ -45,6 +46,12 @@ class Leasing:
         counted = isinstance(request, COUNTED_REQUESTS)
         waited = await self.turns.wait_for_lease(context.caller, thread_id, counts_as_message=counted)
         return waited if isinstance(waited, TurnRefused) else dataclasses.replace(context, lease=waited)
+
+    async def keep(self, context: ChatKitContext) -> None:
+        """Renew the request's lease for all its work (ChatKit's steps around the turn too), up to the turn's
+        deadline: a retry on a long thread never lets another turn take the conversation meanwhile."""
+        if context.lease is not None:
+            await self.turns.keep_lease(context.lease, time.monotonic() + self.turns.settings.turn_deadline_seconds)
 
     async def release(self, context: ChatKitContext) -> None:
         if context.lease is not None:

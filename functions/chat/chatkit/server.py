@@ -76,6 +76,7 @@ class ThreadNotOpen(Exception):
 class TodoChatKitServer(ChatKitServer[ChatKitContext]):
     def __init__(self, store: ChatStore, turns: TurnService) -> None:
         super().__init__(store)
+        self.chat_store = store  # typed as ours, for what ChatKit's Store interface does not have
         self.turns = turns
 
     def get_stream_options(self, thread: ThreadMetadata, context: ChatKitContext) -> StreamOptions:
@@ -88,17 +89,23 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
         if not isinstance(request, ThreadsRetryAfterItemReq):
             return False
         params = request.params
-        earlier = await self.store.load_thread_items(params.thread_id, None, 10_000, "desc", context)
-        ids = [item.id for item in earlier.data]
-        if params.item_id not in ids:
-            raise not_found("The item")
-        before = earlier.data[ids.index(params.item_id) :]
-        user_message = next((item for item in before if isinstance(item, UserMessageItem)), None)
-        if user_message is None:
+        try:
+            question = await self.chat_store.question_at_or_before(params.thread_id, params.item_id, context)
+        except NotFoundError:
+            raise not_found("The item") from None
+        if question is None:
             raise ApiError(400, "nothing_to_retry", "There is no message of yours before this item to retry.")
-        rewritten = user_message.id != params.item_id
-        params.item_id = user_message.id
+        rewritten = question != params.item_id
+        params.item_id = question
         return rewritten
+
+    async def prepare(self, request: ChatKitReq, context: ChatKitContext) -> None:
+        """Under the request's lease, before ChatKit processes it: a retry drops the items after its user message
+        in one statement (ChatKit's own loop would delete them one by one, a transaction each)."""
+        if isinstance(request, ThreadsRetryAfterItemReq):
+            if context.lease is None:
+                raise ApiError(409, "conversation_busy", "This request holds no turn of the conversation.")
+            await self.turns.drop_items_after(context.caller, context.lease, request.params.item_id)
 
     async def guard(self, request: ChatKitReq, context: ChatKitContext) -> None:
         """Refuse, before any stream starts, what ChatKit would fail on later: another user's or an unknown
@@ -139,7 +146,7 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
             raise CustomStreamError("This request holds no turn of this thread.", allow_retry=True)
         yield ProgressUpdateEvent(icon="sparkle", text="Thinking…")  # until the first text or tool call
         # A ChatKit user answers a confirm card: `delete_task` asks first.
-        start, events = await self.turns.reply(context.caller, lease, stop=context.stop, deletes_ask_first=True)
+        start, events = await self.turns.reply(context.caller, lease, stop=context.stop)
         if start.new_title is not None:
             yield ThreadUpdatedEvent(thread=self._to_thread_response(to_thread_titled(thread, start.new_title)))
         view = TurnView(thread.id, start.assistant_message_id, utcnow())

@@ -182,6 +182,28 @@ class ChatStore(Store[ChatKitContext]):
 
         return await _read(context.caller, work)
 
+    async def question_at_or_before(self, thread_id: str, item_id: str, context: ChatKitContext) -> str | None:
+        """The id of the user's message that a retry of `item_id` retries: that item when it is one, else the
+        newest one before it (None when there is none). Two indexed reads however long the thread is."""
+
+        def work(session: Session) -> str | None:
+            row = _owned_row(session, context.caller, thread_id, item_id)
+            if row is None:
+                raise NotFoundError(item_id)
+            return session.exec(
+                select(Message.id)
+                .where(
+                    Message.conversation_id == thread_id,
+                    Message.item_type == conversations.CHAT_ITEM,
+                    Message.role == "user",
+                    col(Message.seq) <= row.seq,
+                )
+                .order_by(col(Message.seq).desc())
+                .limit(1)
+            ).first()
+
+        return await _read(context.caller, work)
+
     async def delete_thread_item(self, thread_id: str, item_id: str, context: ChatKitContext) -> None:
         def work(session: Session) -> None:
             row = _owned_row(session, context.caller, thread_id, item_id)

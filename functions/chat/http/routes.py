@@ -16,12 +16,15 @@ from chatkit.types import (
     ThreadsAddStructuredInputReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
+    UserMessageInput,
+    UserMessageTagContent,
 )
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
 from functions.chat.caller import Caller
+from functions.chat.chatkit import task_actions
 from functions.chat.chatkit.endpoint import ChatKitStream
 from functions.chat.chatkit.server import clamp_page_limit
 from functions.chat.chatkit.store import not_supported
@@ -34,6 +37,7 @@ from functions.chat.tasks import operations as tasks
 from functions.chat.tasks.operations import TaskSearchPage
 from functions.chat.turn.events import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
 from todo_common.errors import ApiError, error_responses
+from todo_common.models import INTEGER_MAX, TaskId
 from todo_common.pagination import invalid_cursor, is_position
 from todo_common.text import StoredText, no_nul
 from todo_common.web import CurrentUser, ServicesDep
@@ -41,6 +45,7 @@ from todo_common.web import CurrentUser, ServicesDep
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"], responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504))
 _CHATKIT_REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
+_TASK_ID = TypeAdapter[int](TaskId)
 _SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 KEEPALIVE_SECONDS = 10.0
 # How a turn that did not complete answers as JSON.
@@ -70,7 +75,18 @@ async def chat(user_id: str, body: ChatRequest, request: Request, user: CurrentU
     runtime = runtime_of(request)
     _check_length(body.message, runtime.settings.max_message_chars)
     caller = Caller(user.user_id, services.database)
-    events = await runtime.turns.open(caller, body.conversation_id, body.message, body.client_message_id)
+    if body.confirm_delete is not None:
+        if body.conversation_id is None:
+            raise ApiError(
+                422, "conversation_required", "confirm_delete answers a question of a conversation: give its id."
+            )
+        answer = body.confirm_delete
+        await task_actions.answer_delete_question(
+            caller, body.conversation_id, answer.task_id, answer.decision == "delete"
+        )
+    events = _asking_first(
+        caller, await runtime.turns.open(caller, body.conversation_id, body.message, body.client_message_id)
+    )
     if "text/event-stream" in request.headers.get("accept", ""):
         return _sse_response(events)
     final: TurnEvent | None = None
@@ -104,6 +120,15 @@ async def stop(user_id: str, message_id: str, request: Request, user: CurrentUse
     return Response(status_code=202)
 
 
+async def _asking_first(caller: Caller, events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
+    """A plain turn's deletes that wait for the user: their questions are stored when the turn ends, for
+    `confirm_delete` to answer."""
+    async for event in events:
+        if isinstance(event, (TurnCompleted, TurnFailed)):
+            await task_actions.store_delete_questions(caller, event.conversation_id, event.message_id, event.tool_calls)
+        yield event
+
+
 def _sse_response(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         async for batch in detached_batches(events, KEEPALIVE_SECONDS):
@@ -135,6 +160,20 @@ def _check_length(text: str, limit: int) -> None:
         raise ApiError(422, "validation_error", "Invalid message: it must not contain NUL characters.") from None
     if len(text) > limit:
         raise ApiError(413, "message_too_long", f"Messages are limited to {limit} characters.")
+
+
+def _check_mentions(message: UserMessageInput) -> None:
+    """A tagged task reaches the model by its id: the tag's `data.task_id` must be one the task column can hold."""
+    for part in message.content:
+        if isinstance(part, UserMessageTagContent):
+            try:
+                _TASK_ID.validate_python(part.data.get("task_id"))
+            except ValidationError:
+                raise ApiError(
+                    422,
+                    "invalid_mention",
+                    f"An @-mention of a task needs data.task_id: a whole number from 1 to {INTEGER_MAX}.",
+                ) from None
 
 
 # -- task search (the composer's @-mentions) -------------------------------------------------------------------
@@ -175,6 +214,7 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
         raw = parsed.model_dump_json(by_alias=True).encode()
     if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
         _check_length(item_text(parsed.params.input), runtime.settings.max_message_chars)
+        _check_mentions(parsed.params.input)
     answer = await runtime.chatkit.handle(parsed, raw, Caller(user.user_id, services.database))
     if isinstance(answer, bytes):
         return Response(answer, media_type="application/json")

@@ -29,7 +29,8 @@ from functions.chat.tasks.operations import TaskChange, TaskList, TaskToolError
 from todo_common.models import INTEGER_MAX
 
 current_caller: ContextVar[Caller | None] = ContextVar("current_caller", default=None)
-# Bound true by a ChatKit turn, whose user answers a confirm card: `delete_task` then asks instead of deleting.
+# Bound true by the agent's runs, whose user answers a confirm card or `confirm_delete`: `delete_task` then asks
+# instead of deleting. MCP clients over HTTP confirm destructive tools themselves (the tool is marked destructive).
 deletes_ask_first: ContextVar[bool] = ContextVar("deletes_ask_first", default=False)
 
 SERVER_INSTRUCTIONS = "Manage the signed-in user's todo list: add, list, complete, delete and update tasks."

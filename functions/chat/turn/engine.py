@@ -30,11 +30,9 @@ class TurnEngine:
         # agent has its model) it then closes in two more tasks after the run.
         self.run_config = RunConfig()
 
-    async def run(
-        self, context: Sequence[ContextMessage], caller: Caller, *, deletes_ask_first: bool = False
-    ) -> AsyncIterator[AgentEvent]:
+    async def run(self, context: Sequence[ContextMessage], caller: Caller) -> AsyncIterator[AgentEvent]:
         """The agent's answer to the last message of `context`, as it streams. Raises what the model raises."""
-        run = AgentRun(caller, deletes_ask_first)
+        run = AgentRun(caller)
         result = Runner.run_streamed(
             self.agent,
             history_to_input(context, self.max_context_chars),

@@ -117,7 +117,6 @@ class TurnRunner:
         started: float | None = None,
         release: bool = True,
         stop: asyncio.Event | None = None,
-        deletes_ask_first: bool = False,
     ) -> AsyncIterator[TurnEvent]:
         """The turn's events; by the last one the answer is stored with its final status (when the database can
         be reached at all) and, with `release`, the lease is given up. `stop` is the request's own Stop signal."""
@@ -130,7 +129,7 @@ class TurnRunner:
         first_byte_ms = (time.monotonic() - began) * 1000
         recorder = Recorder()
         events: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(start, caller, deletes_ask_first, events))
+        producer = asyncio.create_task(self._produce(start, caller, events))
         watcher = asyncio.create_task(self._watch(start, stop, recorder, events))
         # The deadline is one timer for the whole turn (not a timeout, and a task, around every event).
         timer = asyncio.get_running_loop().call_later(
@@ -164,11 +163,10 @@ class TurnRunner:
         self,
         start: TurnStart,
         caller: Caller,
-        deletes_ask_first: bool,
         events: asyncio.Queue[AgentEvent | BaseException | None],
     ) -> None:
         try:
-            async for event in self.engine.run(start.context, caller, deletes_ask_first=deletes_ask_first):
+            async for event in self.engine.run(start.context, caller):
                 events.put_nowait(event)
         except asyncio.CancelledError:
             raise

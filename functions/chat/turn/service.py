@@ -7,6 +7,7 @@ docs/architecture.md, "The contract of a chat turn"."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
@@ -30,6 +31,7 @@ from functions.chat.turn.runner import (
     DELETED,
     FINISH_GRACE_SECONDS,
     INTERRUPTED,
+    STOP_POLL_SECONDS,
     STOPPED,
     TIMEOUT,
     Failure,
@@ -37,14 +39,18 @@ from functions.chat.turn.runner import (
     best_effort,
     retrying,
 )
-from functions.chat.turn.store import ConversationBusy, Lease, StoredTurn, TurnStart, TurnStore
+from functions.chat.turn.store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
 from todo_common import metrics
 from todo_common.errors import ApiError
 from todo_common.models import Message
 from todo_common.tool_calls import records_of
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 FOLLOW_POLL_SECONDS = 0.25
+# How long a stop waits for the turn to end its answer: a running turn sees the request within a poll, so one that
+# has not answered after this is not running (its process died and its lease has not run out yet).
+STOP_ANSWER_SECONDS = 5.0
 
 
 class TurnService:
@@ -198,20 +204,50 @@ class TurnService:
         )
 
     async def reply(
-        self, caller: Caller, lease: Lease, *, stop: asyncio.Event, deletes_ask_first: bool
+        self, caller: Caller, lease: Lease, *, stop: asyncio.Event
     ) -> tuple[TurnStart, AsyncIterator[TurnEvent]]:
         """The answer to the question just stored in the leased conversation; the lease's holder releases it."""
         start = await asyncio.to_thread(self.store.start_reply, lease, caller.user_id)
-        return start, self.runner.run(caller, start, release=False, stop=stop, deletes_ask_first=deletes_ask_first)
+        return start, self.runner.run(caller, start, release=False, stop=stop)
 
     async def release(self, lease: Lease) -> None:
         await retrying(lambda: self.store.release(lease), until=time.monotonic() + FINISH_GRACE_SECONDS)
 
     # -- running a turn ---------------------------------------------------------------------------------------
+    async def keep_lease(self, lease: Lease, until: float) -> None:
+        """Renew a lease held for a whole request (ChatKit's own steps before and after the turn too, not only the
+        turn's) up to `until`; it stops when the lease is found lost. Run as a task, cancelled by the holder."""
+        every = self.settings.lease_seconds / 3
+        while time.monotonic() + every < until:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.to_thread(self.store.renew, lease)
+            except TurnLost:
+                return
+            except DATABASE_ERRORS:
+                logger.warning("the lease could not be renewed; trying again", exc_info=True)
+
+    async def drop_items_after(self, caller: Caller, lease: Lease, message_id: str) -> None:
+        """A retry of the user's message `message_id`: what came after it goes, in one statement, under `lease`."""
+        await asyncio.to_thread(self.store.drop_items_after, lease, caller.user_id, message_id)
+
     async def request_stop(self, caller: Caller, message_id: str) -> None:
-        """Ask the turn writing `message_id` to stop (404 unless it is the caller's answer being written)."""
+        """Stop the turn writing `message_id` and wait until its answer has ended: 404 unless it is the caller's
+        answer being written under a live lease, 409 when no turn takes the request (a turn that died)."""
         if not await asyncio.to_thread(self.store.request_stop, caller.user_id, message_id):
             raise ApiError(404, "not_found", "No answer of yours is being written with this id.")
+        give_up_at = time.monotonic() + STOP_ANSWER_SECONDS
+        while time.monotonic() < give_up_at:
+            await asyncio.sleep(STOP_POLL_SECONDS / 4)
+            answer = await asyncio.to_thread(self.store.answer, caller.user_id, message_id)
+            if answer is None or answer.status != "streaming":
+                return
+        raise ApiError(
+            409,
+            "turn_not_responding",
+            "This answer is not being written any more: its turn stopped responding, and the answer will show as "
+            "interrupted, with what it said so far, once that turn's lease runs out.",
+        )
 
     def _wait_limit(self) -> float:
         """How long a message may wait for a busy conversation: what leaves its own turn half of the deadline."""

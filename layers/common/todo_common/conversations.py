@@ -266,8 +266,11 @@ def settled_state(
     status: str, error_code: str | None, lease_until: datetime | None, now: datetime
 ) -> tuple[str, str | None]:
     """A message's (status, error_code) as every read shows them: `error` / `interrupted` for an answer whose turn
-    died mid-answer (see `died_mid_answer`), else as stored."""
-    return ("error", INTERRUPTED) if died_mid_answer(status, lease_until, now) else (status, error_code)
+    died mid-answer (see `died_mid_answer`), no code for one still being written (what is stored there is a request
+    to its turn, such as a stop, not an outcome), else as stored."""
+    if died_mid_answer(status, lease_until, now):
+        return "error", INTERRUPTED
+    return (status, None) if status == "streaming" else (status, error_code)
 
 
 def settled(message: Message, lease_until: datetime | None, now: datetime | None = None) -> Message:
@@ -275,7 +278,7 @@ def settled(message: Message, lease_until: datetime | None, now: datetime | None
     a turn that died (a crash, a timeout), so it reads as `error` / `interrupted`, partial text kept. The row itself
     is repaired by the next turn that takes the lease."""
     status, error_code = settled_state(message.status, message.error_code, lease_until, now or utcnow())
-    if status == message.status:
+    if (status, error_code) == (message.status, message.error_code):
         return message
     shown = message.model_copy()
     shown.status, shown.error_code = status, error_code

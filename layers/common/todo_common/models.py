@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from pydantic import Field as Constraint
+from pydantic import StrictInt
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -22,6 +24,8 @@ PREVIEW_MAX = 160
 # The largest value an INTEGER column (task ids, message `seq`) holds: a number past it is no id, and PostgreSQL
 # would refuse it only once it reached the database.
 INTEGER_MAX = 2**31 - 1
+# A task id as it comes from outside (a widget's payload, a mention's data): a JSON integer the column can hold.
+TaskId = Annotated[StrictInt, Constraint(ge=1, le=INTEGER_MAX)]
 
 
 def utcnow() -> datetime:

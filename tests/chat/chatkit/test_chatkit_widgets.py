@@ -163,7 +163,7 @@ def test_actions_on_what_is_not_the_callers_are_refused(services: Services, data
         (action(alices.id, alice_widget, "task.delete", other_alice_task), 404, "task_not_found"),
         (action(alices.id, alice_widget, "task.delete.confirm", alices_task), 400, "invalid_action"),
         (action(alices.id, alice_widget, "task.complete", "1; drop"), 422, "invalid_action"),
-        (action(alices.id, None, "task.complete", alices_task), 400, "unknown_action"),
+        (action(alices.id, None, "task.complete", alices_task), 400, "invalid_sender"),
     ]
     model = ScriptedModel([])
     for client in served(services, model, tokens):
