@@ -60,7 +60,7 @@ def test_layout_is_what_lambda_and_sam_expect(built: tuple[Path, dict[str, float
         assert (folder / "functions" / name / routes).exists()
         assert not (folder / "fastapi").exists(), "the layer provides it"
     assert (out / "functions" / "chat" / "agents").is_dir()
-    assert (out / "functions" / "chat" / "functions" / "chat" / "widgets" / "task_list.widget").exists()
+    assert (out / "functions" / "chat" / "functions" / "chat" / "chatkit" / "widgets" / "task_list.widget").exists()
     assert not (out / "functions" / "history" / "agents").exists()
     run_sh = out / "functions" / "chat" / "run.sh"
     assert run_sh.stat().st_mode & stat.S_IXUSR
