@@ -56,10 +56,11 @@ def test_layout_is_what_lambda_and_sam_expect(built: tuple[Path, dict[str, float
         folder = out / "functions" / name
         assert (folder / "app.py").read_text() == Path(f"functions/{name}/app.py").read_text()
         assert (folder / "functions" / "__init__.py").exists()
-        assert (folder / "functions" / name / "routes.py").exists()
+        routes = "http/routes.py" if name == "chat" else "routes.py"  # the chat function's routes are in http/
+        assert (folder / "functions" / name / routes).exists()
         assert not (folder / "fastapi").exists(), "the layer provides it"
     assert (out / "functions" / "chat" / "agents").is_dir()
-    assert (out / "functions" / "chat" / "functions" / "chat" / "widgets" / "task_list.widget").exists()
+    assert (out / "functions" / "chat" / "functions" / "chat" / "chatkit" / "widgets" / "task_list.widget").exists()
     assert not (out / "functions" / "history" / "agents").exists()
     run_sh = out / "functions" / "chat" / "run.sh"
     assert run_sh.stat().st_mode & stat.S_IXUSR
