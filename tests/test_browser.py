@@ -46,7 +46,7 @@ def gateway_url(services: Services, chat_model: Model) -> Iterator[str]:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("Chromium is required under CI (apt-get install chromium)")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        pytest.skip("Chromium is not installed: `make test` installs it (apt-get install chromium)")
     from functions.chat import app as chat
     from functions.chat.runtime import ChatRuntime
     from functions.history import app as history
@@ -72,7 +72,7 @@ def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("Chromium is required under CI (apt-get install chromium)")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        pytest.skip("Chromium is not installed: `make test` installs it (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
