@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := layers/common/requirements.txt functions/chat/requirements.txt requirements-dev.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-sqlite test-postgres migrate bench lint format events events-run token openapi example example-dev smoke \
-	package soak clean sam-build sam-test build-CommonLayer build-SessionFunction build-HistoryFunction build-ChatFunction
+.PHONY: install dev test test-sqlite test-postgres test-needs chromium native-strip runtime-python build-tools example-built \
+	migrate bench lint format events events-run token openapi example example-dev smoke package soak clean sam-build sam-test \
+	build-CommonLayer build-SessionFunction build-HistoryFunction build-ChatFunction
 
 $(STAMP): $(REQUIREMENTS) pyproject.toml layers/common/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +25,41 @@ dev: install  ## run the three functions behind one local gateway (SQLite, offli
 # The whole suite measures branch coverage and holds it at 90% or more; a chosen subset (PYTEST_ARGS) does not.
 COVERAGE := $(if $(PYTEST_ARGS),,--cov --cov-fail-under=90)
 
-test: install  ## the whole suite, on SQLite and on PostgreSQL, with branch coverage (floor 90%)
+test: install test-needs  ## the whole suite, on SQLite and on PostgreSQL, with branch coverage (floor 90%)
 	$(PY) -m pytest $(COVERAGE) $(PYTEST_ARGS)
+
+# What the suite needs beyond the virtualenv, installed on first use and checked in a second afterwards: Chromium for
+# the browser tests, the built Next.js example, and the Lambda runtime's Python for the package and sandbox tests.
+test-needs: chromium native-strip runtime-python build-tools example-built
+
+# A strip that reads arm64 libraries, so the arm64 bundle of the package tests is built as deployed: binutils for
+# aarch64 or llvm-strip, else Debian's binutils-aarch64-linux-gnu is installed.
+native-strip:
+	@command -v aarch64-linux-gnu-strip >/dev/null || command -v llvm-strip >/dev/null || { \
+		echo "installing Debian's binutils-aarch64-linux-gnu to strip arm64 libraries"; \
+		$(AS_ROOT) apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive \
+		$(AS_ROOT) apt-get -o DPkg::Lock::Timeout=300 install -y -qq binutils-aarch64-linux-gnu >/dev/null; }
+
+# Debian's Chromium (no browser download): apt-get as root, or through sudo.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
+		$(AS_ROOT) apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive \
+		$(AS_ROOT) apt-get -o DPkg::Lock::Timeout=300 install -y -qq chromium >/dev/null; }
+
+# A C++ compiler and make: the example's Better Auth database driver (better-sqlite3) is compiled on npm ci, since its
+# prebuilt binaries come from outside the npm registry.
+build-tools:
+	@command -v g++ >/dev/null && command -v make >/dev/null || { echo "installing Debian's g++ and make for the example"; \
+		$(AS_ROOT) apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive \
+		$(AS_ROOT) apt-get -o DPkg::Lock::Timeout=300 install -y -qq g++ make >/dev/null; }
+
+# python3.12, the Lambda runtime's version (bytecode of the bundles, the Lambda sandbox): on PATH, pyenv's, or
+# LAMBDA_PYTHON. Debian 12 has no python3.12 package; with pyenv present, pyenv installs it.
+runtime-python: install
+	@$(PY) -m infra.runtime_python >/dev/null 2>&1 || { \
+		command -v pyenv >/dev/null || { echo "python3.12 is needed (install pyenv, or set LAMBDA_PYTHON)" >&2; exit 1; }; \
+		echo "installing python3.12 with pyenv"; pyenv install --skip-existing 3.12 && $(PY) -m infra.runtime_python; }
 
 test-sqlite: install
 	TEST_DATABASES=sqlite $(PY) -m pytest $(PYTEST_ARGS)
@@ -77,6 +111,14 @@ smoke: install  ## check a deployed stack end to end: make smoke URL=<HttpApiUrl
 
 example-dev: install  ## the todo app: the backend (local gateway) and the Next.js example together; prints the URL
 	$(PY) -m infra.exampledev
+
+# The example is built again only when a file of it that git knows (tracked or not ignored) changed since the last
+# build: the stamp holds the hash of their contents.
+EXAMPLE_KEY = $$(cd $(EXAMPLE) && git ls-files -co --exclude-standard -z . | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+EXAMPLE_STAMP := $(EXAMPLE)/.next/built-from
+example-built:
+	@if [ "$$(cat $(EXAMPLE_STAMP) 2>/dev/null)" = "$(EXAMPLE_KEY)" ]; then echo "$(EXAMPLE): built, unchanged since its last build"; \
+	else $(MAKE) --no-print-directory example && echo "$(EXAMPLE_KEY)" > $(EXAMPLE_STAMP); fi
 
 package: install  ## build the layer and functions for Lambda (no Docker) into build/ (ARCH=arm64|x86_64)
 	$(PY) -m infra.package

@@ -22,8 +22,10 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from infra.native_strip import GNU_MACHINES, StripOutcome, strip_native_libraries
 from infra.runtime_python import runtime_python
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +40,24 @@ PYTHON_VERSION = "3.12"
 LAMBDA_UNZIPPED_LIMIT_MB = 250
 TARGET_MB = 120
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath")
-_JUNK = ("__pycache__", "tests", "test", "*.dist-info/RECORD")
+# What no function loads on Lambda, left out of every bundle (about 6 MB of the chat bundle with its bytecode).
+NEVER_LOADED = (
+    "__pycache__",  # compiled again below, by the runtime's Python
+    "tests",  # packages' own test suites
+    "test",
+    "*.dist-info/RECORD",  # pip's install record: importlib.metadata reads METADATA and entry points only
+    "*.pyi",  # type stubs: read by type checkers, never imported
+    "sqlalchemy/testing",  # SQLAlchemy's own test harness
+    "sqlalchemy/dialects/mysql",  # dialects are imported by the URL's name: only postgresql and sqlite are used
+    "sqlalchemy/dialects/mssql",
+    "sqlalchemy/dialects/oracle",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/*.js",  # Swagger UI of Powertools' router (FastAPI
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/*.css",  # serves HTTP here), 1.7 MB of static files
+    "jsonschema/benchmarks",
+)
 # Lambda's python3.12 runtime is Amazon Linux 2023 (glibc 2.34): wheels of any of these tags run there.
 MANYLINUX_TAGS = ("manylinux_2_34", "manylinux_2_28", "manylinux2014")
-PLATFORMS = {"arm64": "aarch64", "x86_64": "x86_64"}
+PLATFORMS = GNU_MACHINES  # Lambda's architecture name -> the machine in wheel platform tags
 LAYER_REQUIREMENTS = ROOT / "layers/common/requirements.txt"
 
 
@@ -132,29 +148,16 @@ def strip(tree: Path) -> None:
             shutil.rmtree(match, ignore_errors=True)
         for match in tree.rglob(f"{name}-*.dist-info"):
             shutil.rmtree(match, ignore_errors=True)
-    for pattern in _JUNK:
+    for pattern in NEVER_LOADED:
         for match in list(tree.rglob(pattern)):
             shutil.rmtree(match, ignore_errors=True) if match.is_dir() else match.unlink(missing_ok=True)
 
 
-def strip_debug_info(tree: Path, architecture: str) -> None:
-    """Drop the debug sections some wheels ship in their extension modules (SQLAlchemy's: ~8 MB); never needed on
-    Lambda. Best effort: without binutils for that architecture (Debian: binutils-aarch64-linux-gnu), files stay."""
-    gnu = PLATFORMS[architecture]
-    strip_tool = shutil.which(f"{gnu}-linux-gnu-strip") or (
-        shutil.which("strip") if architecture == host_architecture() else None
-    )
-    if strip_tool is None:
-        return
-    for library in tree.rglob("*.so*"):
-        if library.is_file() and not library.is_symlink():
-            subprocess.run([strip_tool, "--strip-debug", str(library)], capture_output=True, check=False)
-
-
-def finish(tree: Path, architecture: str, deployed_at: str) -> None:
+def finish(tree: Path, architecture: str, deployed_at: str) -> StripOutcome:
     strip(tree)
-    strip_debug_info(tree, architecture)
+    outcome = strip_native_libraries(tree, architecture, host_architecture())
     compile_bytecode(tree, deployed_at)
+    return outcome
 
 
 def compile_bytecode(tree: Path, deployed_at: str) -> None:
@@ -224,18 +227,57 @@ def _built_template_lines(text: str, architecture: str) -> Iterator[str]:
         yield line
 
 
-def package(out: Path, architecture: str) -> dict[str, float]:
+@dataclass(frozen=True)
+class Built:
+    """What `package` made: each function's unzipped size with the layer (MB), the layer's alone, and how its
+    native libraries were stripped."""
+
+    sizes: dict[str, float]
+    stripping: list[StripOutcome]
+
+
+def build(out: Path, architecture: str) -> Built:
     if out.exists():
         shutil.rmtree(out)
     layer = build_layer(out, architecture)
-    finish(layer / "python", architecture, "/opt/python")
+    stripping = [finish(layer / "python", architecture, "/opt/python")]
     sizes = {"layer": size_mb(layer)}
     for name in FUNCTIONS:
         folder = build_function(out, name, architecture, layer / "python")
-        finish(folder, architecture, "/var/task")
+        stripping.append(finish(folder, architecture, "/var/task"))
         sizes[name] = size_mb(folder) + sizes["layer"]
     write_template(out, architecture)
-    return sizes
+    return Built(sizes, stripping)
+
+
+def package(out: Path, architecture: str) -> dict[str, float]:
+    return build(out, architecture).sizes
+
+
+def biggest_parts(folders: list[Path], count: int = 5) -> list[tuple[str, float]]:
+    """The largest top-level entries (packages, their .libs, single modules) of a bundle, in MB."""
+    parts = [
+        (entry.name, size_mb(entry) if entry.is_dir() else entry.stat().st_size / 1_000_000)
+        for folder in folders
+        for entry in folder.iterdir()
+    ]
+    return sorted(parts, key=lambda part: part[1], reverse=True)[:count]
+
+
+def why_over_target(out: Path, name: str, architecture: str, stripping: list[StripOutcome]) -> list[str]:
+    lines = [
+        "    biggest parts: "
+        + ", ".join(
+            f"{part} {mb:.1f} MB" for part, mb in biggest_parts([out / "layer" / "python", out / "functions" / name])
+        )
+    ]
+    if any(outcome.tool is None for outcome in stripping):
+        gnu = GNU_MACHINES[architecture]
+        lines.append(
+            f"    native libraries were not stripped: no strip for {architecture} on this machine (~12 MB of the chat"
+            f" bundle); install Debian's binutils-{gnu}-linux-gnu or llvm (llvm-strip), then build again"
+        )
+    return lines
 
 
 def sam_artifact(logical_id: str, artifacts: Path, architecture: str) -> None:
@@ -254,6 +296,16 @@ def sam_artifact(logical_id: str, artifacts: Path, architecture: str) -> None:
     finish(artifacts, architecture, "/var/task")
 
 
+def describe_stripping(stripping: list[StripOutcome]) -> str:
+    tool = next((outcome.tool for outcome in stripping if outcome.tool), None)
+    if tool is None:
+        return "not stripped (no strip for this architecture here)"
+    saved = sum(outcome.saved_bytes for outcome in stripping) / 1_000_000
+    stripped = sum(outcome.stripped for outcome in stripping)
+    kept = sum(outcome.left_as_they_were for outcome in stripping)
+    return f"{stripped} stripped with {tool} ({saved:.1f} MB less), {kept} left as they were"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--arch", choices=sorted(PLATFORMS), default=os.environ.get("ARCH") or host_architecture())
@@ -264,9 +316,10 @@ def main() -> None:
         if args.sam_artifact:
             sam_artifact(args.sam_artifact[0], Path(args.sam_artifact[1]), args.arch)
             return
-        sizes = package(args.out, args.arch)
+        built = build(args.out, args.arch)
     except PackagingError as exc:
         sys.exit(f"make package: {exc}")
+    sizes = dict(built.sizes)
     print(f"\nbuilt for python{PYTHON_VERSION} {args.arch} in {args.out}")
     print(f"  common layer: {sizes.pop('layer'):6.1f} MB unzipped")
     for name, megabytes in sizes.items():
@@ -276,6 +329,9 @@ def main() -> None:
         print(
             f"  {name:8s} + layer: {megabytes:6.1f} MB of {LAMBDA_UNZIPPED_LIMIT_MB} MB ({verdict}, target {TARGET_MB})"
         )
+        if megabytes > TARGET_MB:
+            print("\n".join(why_over_target(args.out, name, args.arch, built.stripping)))
+    print(f"  native libraries: {describe_stripping(built.stripping)}")
     print(f"\ndeploy with: sam deploy --template-file {args.out / 'template.yaml'} --guided")
 
 

@@ -1,4 +1,6 @@
-"""Where the Lambda runtime's Python (3.12) is on this machine: `$LAMBDA_PYTHON`, `python3.12` on PATH, or pyenv's."""
+"""Where the Lambda runtime's Python (3.12) is on this machine: `$LAMBDA_PYTHON`, `python3.12` on PATH, or pyenv's.
+
+`python -m infra.runtime_python` prints it (`make test` uses that to know whether to install it with pyenv)."""
 
 from __future__ import annotations
 
@@ -42,3 +44,15 @@ def _is_runtime(executable: str) -> bool:
     except OSError:
         return False
     return result.returncode == 0 and result.stdout.strip() == f"{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}"
+
+
+def main() -> None:
+    """`python -m infra.runtime_python`: print the runtime's Python, or exit 1 when this machine has none."""
+    python = runtime_python()
+    if python is None:
+        raise SystemExit(f"no {RUNTIME_NAME} found (on PATH, pyenv's, or LAMBDA_PYTHON)")
+    print(python)
+
+
+if __name__ == "__main__":
+    main()

@@ -49,7 +49,7 @@ def gateway_url(services: Services, chat_model: Model) -> Iterator[str]:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("Chromium is required under CI (apt-get install chromium)")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        pytest.skip("Chromium is not installed: `make test` installs it (apt-get install chromium)")
     with serve_gateway(services, chat_model) as url:
         yield url
 
@@ -60,7 +60,7 @@ def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("Chromium is required under CI (apt-get install chromium)")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        pytest.skip("Chromium is not installed: `make test` installs it (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

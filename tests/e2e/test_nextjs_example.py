@@ -149,7 +149,7 @@ def next_server(backend_port: int, better_auth: tuple[BetterAuthStandIn, str]) -
     if shutil.which("node") is None:
         required("node is not installed")
     if not (EXAMPLE / ".next" / "BUILD_ID").exists():
-        required("the example is not built: run `make example`")
+        required("the example is not built: `make test` builds it (or `make example`)")
     port = free_port()
     env = {
         **os.environ,
@@ -284,7 +284,7 @@ def test_the_cached_chat_token_belongs_to_the_user_it_was_minted_for(
     """lib/chat-session.ts, compiled by the example's TypeScript and run in node with the real Better Auth client
     against the real session function: after another user signs in, their id gets their own token."""
     if shutil.which("node") is None or not (EXAMPLE / "node_modules" / "typescript").exists():
-        required("node or the example's node_modules are missing: run `make example`")
+        required("node or the example's node_modules are missing: `make test` installs them (or `make example`)")
     stand_in, auth_url = better_auth
     stand_in.signed_in = ALICE
 
@@ -354,7 +354,7 @@ customElements.define("openai-chatkit", class extends HTMLElement {
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
-        required("Chromium is not installed (apt-get install chromium)")
+        required("Chromium is not installed: `make test` installs it (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -559,7 +559,7 @@ WIDGET_FIXTURES = EXAMPLE / "fixtures" / "widgets"
 def check_widgets(fixtures: Path, out: Path) -> subprocess.CompletedProcess[str]:
     """`make example`'s check on one folder: the fixtures inlined under `satisfies WidgetRoot`, then tsc."""
     if shutil.which("node") is None or not (EXAMPLE / "node_modules" / "@openai" / "chatkit").exists():
-        required("node or the example's node_modules are missing: run `make example`")
+        required("node or the example's node_modules are missing: `make test` installs them (or `make example`)")
     generated = subprocess.run(
         ["node", "scripts/widget-fixtures.mjs", str(fixtures), str(out)],
         cwd=EXAMPLE,
@@ -668,7 +668,7 @@ def test_the_task_api_pages_the_whole_list_and_maps_tags_to_entities(
     """lib/tasks.ts, compiled by the example's TypeScript and run in node against `next start` and the real task
     search: `list()` follows `next_cursor` past the 50-item page; a tag carries `data.task_id`."""
     if shutil.which("node") is None or not (EXAMPLE / "node_modules" / "typescript").exists():
-        required("node or the example's node_modules are missing: run `make example`")
+        required("node or the example's node_modules are missing: `make test` installs them (or `make example`)")
     ids = [add_task(database, ALICE, f"task {n}", completed=n % 2 == 0) for n in range(60)]
     out = EXAMPLE / ".next" / "test-tasks"
     out.mkdir(parents=True, exist_ok=True)
