@@ -21,6 +21,7 @@ SECTIONS = (
     "agent",
     "chat",
     "turn",
+    "long_turn",
     "network",
     "server",
     "recovery",
