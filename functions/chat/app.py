@@ -28,7 +28,7 @@ app = build_app("todo-chat chat", services, [router])
 app.state.chat = ChatRuntime.build(services, chat_settings, select_model(chat_settings), task_server)
 app.openapi = with_chatkit_request_schema(app)  # type: ignore[method-assign]
 mount_mcp(app, services, chat_settings, task_server)
-mount_snapstart_hooks(app, services)  # only when the Web Adapter is told to call them
+mount_snapstart_hooks(app, services, chat_settings)  # only when the Web Adapter is told to call them
 app.add_middleware(MetricsMiddleware)  # after each request; a detached turn flushes when it ends
 handler = Mangum(app, lifespan="off")
 imports_done()
