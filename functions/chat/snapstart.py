@@ -10,6 +10,7 @@ Both stay well inside Lambda's limits (the restore hook has 10 s): the priming r
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import sys
@@ -22,6 +23,7 @@ from functions.chat.settings import ChatSettings
 from todo_common import metrics
 from todo_common.web import Services
 
+logger = logging.getLogger(__name__)
 BEFORE_CHECKPOINT = "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"
 AFTER_RESTORE = "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"
 
@@ -31,7 +33,10 @@ def snapstart_router(services: Services, settings: ChatSettings, environ: Mappin
     router = APIRouter(include_in_schema=False)
 
     async def before_checkpoint() -> Response:
-        await prime_turn_paths(services, settings)
+        try:
+            await prime_turn_paths(services, settings)
+        except Exception:  # a snapshot unprimed is slower to serve its first turn, not broken: take it anyway
+            logger.exception("priming the snapshot failed; it is taken unprimed")
         # A connection in the snapshot would be shared by every restored copy and is dead by then anyway.
         services.database.dispose()
         metrics.flush()
