@@ -15,6 +15,7 @@ from pathlib import Path
 SECTIONS = (
     "cold_start",
     "lambda_sandbox",
+    "snapstart",
     "instructions",
     "history",
     "export",
