@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from infra.package import host_architecture, package
 from tests.support.databases import (
     drop_postgres,
     empty_tables,
@@ -21,6 +22,7 @@ from tests.support.databases import (
     prepare_sqlite,
 )
 from tests.support.jwks import JwksServer
+from tests.support.lambda_sandbox import Bundle
 from tests.support.tokens import Tokens
 from todo_common.auth import TokenVerifier
 from todo_common.db import Database
@@ -114,3 +116,19 @@ def session_client(services: Services) -> Iterator[TestClient]:
 
     with TestClient(build_app("session", services, [router]), raise_server_exceptions=False) as client:
         yield client
+
+
+_SAM_IDS = {"session": "SessionFunction", "history": "HistoryFunction", "chat": "ChatFunction"}
+
+
+@pytest.fixture(scope="session")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Bundle]:
+    """The functions as `make package` builds them for this machine (once per session, for every sandbox test); with
+    `LAMBDA_BUNDLE_DIR` set to `sam build`'s output (`.aws-sam/build`), what `sam build` made."""
+    sam_output = os.environ.get("LAMBDA_BUNDLE_DIR")
+    if sam_output:
+        built = Path(sam_output).resolve()
+        return {name: Bundle(name, built / logical, built / "CommonLayer") for name, logical in _SAM_IDS.items()}
+    out = tmp_path_factory.mktemp("lambda") / "build"
+    package(out, host_architecture())
+    return {name: Bundle(name, out / "functions" / name, out / "layer") for name in _SAM_IDS}

@@ -1,13 +1,14 @@
 """The chat function: wiring only.
 
 On Lambda it runs under uvicorn behind the Lambda Web Adapter (`run.sh`) so answers stream through the Function
-URL; `handler` serves the same app buffered through Mangum (`sam local invoke`, an HTTP API route)."""
+URL; `handler` serves the same app buffered through Mangum (`sam local invoke`, an HTTP API route), built on its
+first use: the deployed function never imports Mangum."""
 
 import gc
 
 gc.disable()  # until the app is built: see todo_common.cold_start
 
-from mangum import Mangum
+from typing import Any
 
 from functions.chat.agent.providers import select_model
 from functions.chat.http.openapi_doc import with_chatkit_request_schema
@@ -28,7 +29,16 @@ app = build_app("todo-chat chat", services, [router])
 app.state.chat = ChatRuntime.build(services, chat_settings, select_model(chat_settings), task_server)
 app.openapi = with_chatkit_request_schema(app)  # type: ignore[method-assign]
 mount_mcp(app, services, chat_settings, task_server)
-mount_snapstart_hooks(app, services)  # only when the Web Adapter is told to call them
+mount_snapstart_hooks(app, services, chat_settings)  # only when the Web Adapter is told to call them
 app.add_middleware(MetricsMiddleware)  # after each request; a detached turn flushes when it ends
-handler = Mangum(app, lifespan="off")
 imports_done()
+
+
+def __getattr__(name: str) -> Any:
+    """`handler`, the buffered Mangum entry point, made when Lambda's runtime (or a test) first looks it up."""
+    if name != "handler":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from mangum import Mangum
+
+    made = globals()["handler"] = Mangum(app, lifespan="off")
+    return made

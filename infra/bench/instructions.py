@@ -53,8 +53,30 @@ def run() -> str:
             header,
             "|---|---|" + ("---|---|" if baseline else ""),
             *rows,
+            "",
+            *WHAT_THE_CHAT_IMPORT_HOLDS,
         ]
     )
+
+
+# Why each part of the chat function's import is there (`python -X importtime -c "import functions.chat.app"`).
+WHAT_THE_CHAT_IMPORT_HOLDS = [
+    "What the chat import still holds, and why (shares of its own import time, `-X importtime`):",
+    "",
+    "- `openai` (about a sixth) and `agents` (about a sixth, `griffe` with it for the function tools' docstrings): "
+    "the agent and its model client, on every turn.",
+    "- `mcp` with `mcp_types` (about a fifth): the task tools are an MCP server in process; `MCPServer` imports its "
+    "resources (`httpx2`), its streamable HTTP transport (`sse_starlette`, `uvicorn`, `click`), request state "
+    "(`cryptography`) and `opentelemetry` (`mcp.server._otel`) at import, with no lighter entry point. `fastapi` also "
+    "imports `opentelemetry` when it is installed.",
+    "- `chatkit` (with `jinja2`, for its widget templates): the ChatKit protocol's types and server.",
+    "- `sqlalchemy`, `psycopg`, `pydantic`, `fastapi`, `starlette`: the web and database stack every function has.",
+    "- `botocore`: its package root only, from `aws_lambda_powertools`' own `__init__` (its user-agent hook); "
+    "Parameters (boto3) is imported only when a secret ARN is configured (`todo_common.settings.read_aws_secret`).",
+    "- Kept out: `mangum` (made on first use of `app.handler`; the deployed function runs under uvicorn), and, in "
+    "the bundle, `rich` and `httpx`, which only the development environment has (`MCPServer` configures logging "
+    "with `rich` when it can import it).",
+]
 
 
 def _instructions(sandbox: Sandbox, bundle: Bundle) -> int:

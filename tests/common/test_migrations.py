@@ -7,11 +7,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
 from infra.migrate import ALEMBIC_INI, upgrade
 from tests.support.databases import drop_postgres, enabled_backends, postgres_url, unavailable
+from todo_common import models  # noqa: F401  (the tables the models declare)
 
 TABLES = {"conversation", "message", "task"}
 
@@ -26,6 +30,9 @@ def roundtrip(url: str) -> None:
     assert not TABLES & set(sa.inspect(engine).get_table_names())
     upgrade(url)
     assert set(sa.inspect(engine).get_table_names()) >= TABLES
+    with engine.connect() as connection:
+        # The migrated schema is the one the models declare: tables, columns, indexes (partial ones included).
+        assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
     engine.dispose()
 
 

@@ -26,6 +26,19 @@ def test_function_does_not_import_the_agent_stack(function: str) -> None:
     assert json.loads(output.stdout.strip().splitlines()[-1]) == []
 
 
+def test_the_chat_app_imports_mangum_only_when_its_buffered_handler_is_used() -> None:
+    """The deployed chat function runs under uvicorn behind the Web Adapter: Mangum is for `sam local invoke` and
+    an HTTP API route, and is imported when Lambda's runtime looks `app.handler` up."""
+    code = (
+        "import sys, json; import functions.chat.app as chat; loaded = 'mangum' in sys.modules; "
+        "handler = chat.handler; print(json.dumps([loaded, type(handler).__name__, chat.handler is handler]))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True, check=True
+    )
+    assert json.loads(output.stdout.strip().splitlines()[-1]) == [False, "Mangum", True]
+
+
 @pytest.mark.parametrize("function", ["session", "history", "chat"])
 def test_import_runs_without_the_collector_and_freezes_what_it_built(function: str) -> None:
     """A cold start imports with the cyclic GC off (todo_common.cold_start); afterwards the collector is on again

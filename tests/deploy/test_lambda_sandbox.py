@@ -8,8 +8,6 @@ does, streaming a turn and answering MCP.
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +20,15 @@ from sqlmodel import Session
 
 from infra.devtoken import DEMO_USER
 from infra.events import CONVERSATION, ROUTES
-from infra.package import host_architecture, package
 from tests.support.chat import parse_sse
 from tests.support.databases import drop_postgres, postgres_url, prepare_postgres, run_database_name
 from tests.support.jwks import JwksServer
-from tests.support.lambda_sandbox import Bundle, Sandbox, can_unshare, require, runtime_environment, stop
-from tests.support.server import free_port
+from tests.support.lambda_sandbox import (
+    Bundle,
+    Sandbox,
+    running_chat,
+    sandbox_for,
+)
 from tests.support.tokens import Tokens
 from todo_common import conversations
 from todo_common.db import Database
@@ -37,18 +38,6 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 EXPECTED = {"session_create": 201, "history_delete_conversation": 204}
 HEAVY = {"openai", "agents", "chatkit", "mcp", "uvicorn"}
-SAM_IDS = {"session": "SessionFunction", "history": "HistoryFunction", "chat": "ChatFunction"}
-
-
-@pytest.fixture(scope="session")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Bundle]:
-    sam_output = os.environ.get("LAMBDA_BUNDLE_DIR")
-    if sam_output:
-        built = Path(sam_output).resolve()
-        return {name: Bundle(name, built / logical, built / "CommonLayer") for name, logical in SAM_IDS.items()}
-    out = tmp_path_factory.mktemp("lambda") / "build"
-    package(out, host_architecture())
-    return {name: Bundle(name, out / "functions" / name, out / "layer") for name in SAM_IDS}
 
 
 @pytest.fixture(scope="module")
@@ -61,24 +50,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def sandbox(settings: Settings, database_url: str) -> Sandbox:
-    if not can_unshare():
-        require("a private mount namespace (unshare -m)")
-    assert settings.better_auth_secret and settings.chat_token_secret
-    return Sandbox(
-        runtime=runtime_environment(),
-        environment={
-            "APP_ENV": "production",
-            "DATABASE_URL": database_url,
-            "BETTER_AUTH_SECRET": settings.better_auth_secret,
-            "CHAT_TOKEN_SECRET": settings.chat_token_secret,
-            "JWT_ISSUER": settings.jwt_issuer or "",
-            "JWT_AUDIENCE": settings.jwt_audience or "",
-            "ALLOWED_ORIGINS": "https://todo.example.com",
-            "CHAT_BASE_URL": "https://chat.example.com",
-            "LOG_LEVEL": "INFO",
-            "OPENAI_AGENTS_DISABLE_TRACING": "1",
-        },
-    )
+    return sandbox_for(settings, database_url)
 
 
 @pytest.fixture
@@ -163,38 +135,8 @@ def chat_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def chat_url(bundles: dict[str, Bundle], sandbox: Sandbox, chat_log: Path) -> Iterator[str]:
-    """The chat function's `run.sh`, started with the template's environment as the Web Adapter starts it, ready
-    once GET /healthz answers (the adapter's readiness check)."""
-    port = free_port()
-    process = sandbox.start(
-        bundles["chat"],
-        {
-            "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
-            "AWS_LWA_INVOKE_MODE": "response_stream",
-            "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
-            "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH": "/lwa/snapstart/before",
-            "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH": "/lwa/snapstart/after",
-            "PORT": str(port),
-        },
-        chat_log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if process.poll() is not None:
-                output = chat_log.read_text(errors="replace")
-                pytest.fail(f"run.sh exited with {process.returncode} before it was ready:\n{output[-4000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the readiness check never passed"
-            time.sleep(0.1)
+    with running_chat(sandbox, bundles["chat"], chat_log) as url:
         yield url
-    finally:
-        stop(process)
 
 
 def test_chat_streams_a_turn_through_run_sh(chat_url: str, database_url: str, tokens: Tokens) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from todo_common import conversations
@@ -42,3 +43,30 @@ def all_messages(session: Session, conversation_id: str) -> list[Message]:
         .order_by(col(Message.seq))
     )
     return [conversations.settled(message, lease_until) for message, lease_until in session.exec(statement).all()]
+
+
+_FILL_POSTGRES = """
+INSERT INTO message (id, conversation_id, user_id, seq, role, item_type, content, tool_calls, status,
+                     created_at, updated_at)
+SELECT CAST(:cid AS text) || '_' || s, :cid, :uid, c.last_seq + s, CASE WHEN s % 2 = 1 THEN 'user' ELSE 'assistant' END,
+       'message', 'Message ' || s || ': remember to buy milk, eggs and bread before the weekend', '[]', 'complete',
+       now() - interval '1 day' + make_interval(secs => s / 1000.0), now() - interval '1 day'
+  FROM conversation c CROSS JOIN generate_series(1, :count) AS s
+ WHERE c.id = :cid;
+UPDATE conversation SET last_seq = last_seq + :count, message_count = message_count + :count WHERE id = :cid;
+"""
+
+
+def fill_conversation(url: str, conversation_id: str, user_id: str, count: int) -> None:
+    """Append `count` finished messages (a day old) to a PostgreSQL conversation in one INSERT ... SELECT, then
+    ANALYZE, as a long-lived conversation looks to the planner."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in filter(str.strip, _FILL_POSTGRES.split(";")):
+                connection.execute(sa.text(statement), {"cid": conversation_id, "uid": user_id, "count": count})
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sa.text("ANALYZE conversation"))
+            connection.execute(sa.text("ANALYZE message"))
+    finally:
+        engine.dispose()

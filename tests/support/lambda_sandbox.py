@@ -11,15 +11,21 @@ import hashlib
 import os
 import shlex
 import shutil
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from infra.runtime_python import runtime_python
 from tests.support.runtime_api import Outcome, RuntimeApi
+from todo_common.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_REQUIREMENTS = ROOT / "tests" / "deploy" / "lambda-runtime.txt"
@@ -155,3 +161,66 @@ class Sandbox:
         what it prints (Lambda's log stream) goes to `log`."""
         with log.open("wb") as output:
             return subprocess.Popen(self.command(bundle, ["./run.sh"], extra), stdout=output, stderr=subprocess.STDOUT)
+
+
+def sandbox_for(settings: Settings, database_url: str) -> Sandbox:
+    """The sandbox with the production environment the template gives the functions, on `database_url`."""
+    if not can_unshare():
+        require("a private mount namespace (unshare -m)")
+    assert settings.better_auth_secret and settings.chat_token_secret
+    return Sandbox(
+        runtime=runtime_environment(),
+        environment={
+            "APP_ENV": "production",
+            "DATABASE_URL": database_url,
+            "BETTER_AUTH_SECRET": settings.better_auth_secret,
+            "CHAT_TOKEN_SECRET": settings.chat_token_secret,
+            "JWT_ISSUER": settings.jwt_issuer or "",
+            "JWT_AUDIENCE": settings.jwt_audience or "",
+            "ALLOWED_ORIGINS": "https://todo.example.com",
+            "CHAT_BASE_URL": "https://chat.example.com",
+            "LOG_LEVEL": "INFO",
+            "OPENAI_AGENTS_DISABLE_TRACING": "1",
+        },
+    )
+
+
+SNAPSTART_HOOKS = {
+    "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH": "/lwa/snapstart/before",
+    "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH": "/lwa/snapstart/after",
+}
+
+
+@contextmanager
+def running_chat(sandbox: Sandbox, bundle: Bundle, log: Path, extra: dict[str, str] | None = None) -> Iterator[str]:
+    """The chat function's `run.sh`, started with the template's environment as the Web Adapter starts it; its URL
+    once GET /healthz answers (the adapter's readiness check)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    environment = {
+        "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+        "AWS_LWA_INVOKE_MODE": "response_stream",
+        "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
+        **SNAPSTART_HOOKS,
+        "PORT": str(port),
+        **(extra or {}),
+    }
+    process = sandbox.start(bundle, environment, log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            if process.poll() is not None:
+                output = log.read_text(errors="replace")
+                pytest.fail(f"run.sh exited with {process.returncode} before it was ready:\n{output[-4000:]}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the readiness check never passed"
+            time.sleep(0.1)
+        yield url
+    finally:
+        stop(process)

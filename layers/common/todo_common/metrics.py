@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from aws_lambda_powertools.metrics import Metrics as _Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -63,8 +65,27 @@ def record_history_latency(ms: float) -> None:
     _metrics.add_metric(name="HistoryLatencyMs", unit=MetricUnit.Milliseconds, value=ms)
 
 
+_discarding = False
+
+
+@contextmanager
+def discarded() -> Iterator[None]:
+    """Within it, every flush drops what was recorded instead of writing it (work that no user asked for, such as
+    priming before a snapshot, must not count as turns)."""
+    global _discarding
+    _discarding = True
+    try:
+        yield
+    finally:
+        _metrics.clear_metrics()
+        _discarding = False
+
+
 def flush() -> None:
     """Write what was recorded as one EMF line and start over; nothing at all when nothing was recorded."""
+    if _discarding:
+        _metrics.clear_metrics()
+        return
     if not _metrics.metric_set:
         _metrics.metadata_set.clear()
         return

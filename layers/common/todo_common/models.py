@@ -80,6 +80,14 @@ class Message(SQLModel, table=True):
         sa.CheckConstraint("role IN ('user', 'assistant')", name="ck_message_role"),
         sa.CheckConstraint("status IN ('streaming', 'complete', 'error')", name="ck_message_status"),
         sa.Index("ix_message_user_recent", "user_id", "created_at"),
+        # The answers being written (a handful at any time): a claim's repair finds them without reading the
+        # conversation, however long it is.
+        sa.Index(
+            "ix_message_streaming",
+            "conversation_id",
+            postgresql_where=sa.text("status = 'streaming'"),
+            sqlite_where=sa.text("status = 'streaming'"),
+        ),
         sa.Index(
             "uq_message_client_id",
             "user_id",
