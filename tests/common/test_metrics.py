@@ -131,7 +131,7 @@ def test_a_chat_turn_flushes_its_own_metrics(
     from tests.support.chat import chat_app
 
     dead = TurnStore(database, history_limit=5, rate_limit_per_minute=100, lease_seconds=0)
-    started = dead.claim("user_alice", None, "a turn whose process died")
+    started = dead.leases.claim("user_alice", None, "a turn whose process died")
     conversation_id = started.conversation_id
     model = ScriptedModel(
         [[function_call("add_task", {"title": "milk"}, call_id="c1")], [assistant_message("Added milk.")]]

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from functions.chat.caller import Caller
-from functions.chat.turn.store import Lease
+from functions.chat.turn.types import Lease
 from todo_common.db import Database
 
 

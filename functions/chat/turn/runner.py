@@ -26,7 +26,8 @@ from functions.chat.turn.events import (
     TurnFailed,
     TurnStarted,
 )
-from functions.chat.turn.store import TurnLost, TurnStart, TurnStore
+from functions.chat.turn.store import TurnStore
+from functions.chat.turn.types import TurnLost, TurnStart
 from todo_common import metrics
 from todo_common.db import DatabaseUnavailable
 from todo_common.tool_calls import ToolCallRecord
@@ -200,7 +201,7 @@ class TurnRunner:
             if now >= renew_at:
                 renew_at = now + renew_every
                 try:
-                    await asyncio.to_thread(self.store.renew, lease)
+                    await asyncio.to_thread(self.store.leases.renew, lease)
                 except TurnLost as lost:
                     events.put_nowait(lost)
                     return
@@ -210,7 +211,7 @@ class TurnRunner:
                     )
             if now - recorder.stop_checked_at >= STOP_POLL_SECONDS:
                 recorder.stop_checked_at = now
-                if await best_effort(lambda: self.store.stop_requested(start.assistant_message_id), False):
+                if await best_effort(lambda: self.store.reads.stop_requested(start.assistant_message_id), False):
                     events.put_nowait(StopRequested())
                     return
 

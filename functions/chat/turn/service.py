@@ -39,7 +39,8 @@ from functions.chat.turn.runner import (
     best_effort,
     retrying,
 )
-from functions.chat.turn.store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
+from functions.chat.turn.store import TurnStore
+from functions.chat.turn.types import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart
 from todo_common import metrics
 from todo_common.errors import ApiError
 from todo_common.models import Message
@@ -69,7 +70,7 @@ class TurnService:
         started = time.monotonic()
         try:
             first = await asyncio.to_thread(
-                self.store.claim, caller.user_id, conversation_id, text, client_message_id=client_message_id
+                self.store.leases.claim, caller.user_id, conversation_id, text, client_message_id=client_message_id
             )
         except ConversationBusy:
             return self._after_wait(caller, conversation_id, text, client_message_id, started)
@@ -84,7 +85,7 @@ class TurnService:
         """A message to a busy conversation waits while the other turn runs (its lease is renewed only while it
         does), then runs; a conversation still busy when too little time is left is refused."""
         first = await self._when_free(
-            lambda: self.store.claim(caller.user_id, conversation_id, text, client_message_id=client_message_id),
+            lambda: self.store.leases.claim(caller.user_id, conversation_id, text, client_message_id=client_message_id),
             started,
         )
         if isinstance(first, TurnRefused):
@@ -135,7 +136,7 @@ class TurnService:
             yield TurnCompleted(turn.conversation_id, answer.id, answer.content, records_of(answer.tool_calls))
             return
         try:
-            rerun = await asyncio.to_thread(self.store.claim_rerun, caller.user_id, turn)
+            rerun = await asyncio.to_thread(self.store.leases.claim_rerun, caller.user_id, turn)
         except ConversationBusy:
             yield TurnRefused(409, BUSY.code, BUSY.message)
             return
@@ -162,12 +163,12 @@ class TurnService:
                 yield _final_of(current)
                 return
             await asyncio.sleep(FOLLOW_POLL_SECONDS)
-            current = await best_effort(lambda: self.store.answer(caller.user_id, answer.id), current)
+            current = await best_effort(lambda: self.store.reads.answer(caller.user_id, answer.id), current)
         yield TurnFailed(answer.conversation_id, answer.id, DELETED.code, DELETED.message, shown_text, [])
 
     async def follow_conversation(self, caller: Caller, conversation_id: str) -> AsyncIterator[TurnEvent] | None:
         """The conversation's answer in progress, followed (None when no answer is being written)."""
-        answer, question = await asyncio.to_thread(self.store.latest_answer, caller.user_id, conversation_id)
+        answer, question = await asyncio.to_thread(self.store.reads.latest_answer, caller.user_id, conversation_id)
         if answer is None or answer.status != "streaming":
             return None
         return self.follow(caller, answer, question.id if question else "")
@@ -177,7 +178,7 @@ class TurnService:
     async def new_leased_conversation(self, caller: Caller) -> Lease:
         """A new, empty conversation whose lease the caller holds; 429 raises."""
         try:
-            return await asyncio.to_thread(self.store.create_leased, caller.user_id)
+            return await asyncio.to_thread(self.store.leases.create_leased, caller.user_id)
         except ApiError as exc:
             _record_refusal(exc)
             raise
@@ -186,7 +187,7 @@ class TurnService:
         """The conversation's lease, None while another turn holds it; 403/404/429 raise."""
         try:
             return await asyncio.to_thread(
-                self.store.take_lease, caller.user_id, conversation_id, counts_as_message=counts_as_message
+                self.store.leases.take_lease, caller.user_id, conversation_id, counts_as_message=counts_as_message
             )
         except ConversationBusy:
             return None
@@ -199,7 +200,7 @@ class TurnService:
     ) -> Lease | TurnRefused:
         """The lease of a busy conversation, once its turn ends (`TurnRefused` if it stays busy)."""
         return await self._when_free(
-            lambda: self.store.take_lease(caller.user_id, conversation_id, counts_as_message=counts_as_message),
+            lambda: self.store.leases.take_lease(caller.user_id, conversation_id, counts_as_message=counts_as_message),
             time.monotonic(),
         )
 
@@ -211,7 +212,7 @@ class TurnService:
         return start, self.runner.run(caller, start, release=False, stop=stop)
 
     async def release(self, lease: Lease) -> None:
-        await retrying(lambda: self.store.release(lease), until=time.monotonic() + FINISH_GRACE_SECONDS)
+        await retrying(lambda: self.store.leases.release(lease), until=time.monotonic() + FINISH_GRACE_SECONDS)
 
     # -- running a turn ---------------------------------------------------------------------------------------
     async def keep_lease(self, lease: Lease, until: float) -> None:
@@ -221,7 +222,7 @@ class TurnService:
         while time.monotonic() + every < until:
             await asyncio.sleep(every)
             try:
-                await asyncio.to_thread(self.store.renew, lease)
+                await asyncio.to_thread(self.store.leases.renew, lease)
             except TurnLost:
                 return
             except DATABASE_ERRORS:
@@ -239,7 +240,7 @@ class TurnService:
         give_up_at = time.monotonic() + STOP_ANSWER_SECONDS
         while time.monotonic() < give_up_at:
             await asyncio.sleep(STOP_POLL_SECONDS / 4)
-            answer = await asyncio.to_thread(self.store.answer, caller.user_id, message_id)
+            answer = await asyncio.to_thread(self.store.reads.answer, caller.user_id, message_id)
             if answer is None or answer.status != "streaming":
                 return
         raise ApiError(

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from functions.chat.turn.store import TurnStart, TurnStore
+from functions.chat.turn.store import TurnStore
+from functions.chat.turn.types import TurnStart
 from tests.support.factories import add_message, fill_conversation, seed_conversation
 from todo_common.db import Database
 from todo_common.models import Conversation, utcnow
@@ -83,11 +84,11 @@ def assert_all_indexed(database: Database, sent: list[tuple[str, Any]]) -> None:
 def test_a_plain_turn_reads_messages_through_indexes_only(database: Database, long_conversation: str) -> None:
     store = TurnStore(database, history_limit=12, rate_limit_per_minute=100, lease_seconds=30)
     for sent in statements_of(database):
-        start = store.claim(USER, long_conversation, "what is left?")
+        start = store.leases.claim(USER, long_conversation, "what is left?")
         assert isinstance(start, TurnStart) and start.lease.repaired == 1
         assert store.save_progress(start.lease, start.assistant_message_id, "Two", []) is False
-        store.renew(start.lease)
-        assert store.stop_requested(start.assistant_message_id) is False
+        store.leases.renew(start.lease)
+        assert store.reads.stop_requested(start.assistant_message_id) is False
         assert store.finish(start.lease, start.assistant_message_id, content="Two things.", calls=[], status="complete")
         assert_all_indexed(database, sent)
 
@@ -95,7 +96,7 @@ def test_a_plain_turn_reads_messages_through_indexes_only(database: Database, lo
 def test_a_chatkit_turn_reads_messages_through_indexes_only(database: Database, long_conversation: str) -> None:
     store = TurnStore(database, history_limit=12, rate_limit_per_minute=100, lease_seconds=30)
     for sent in statements_of(database):
-        lease = store.take_lease(USER, long_conversation, counts_as_message=True)
+        lease = store.leases.take_lease(USER, long_conversation, counts_as_message=True)
         assert lease.repaired == 1
         start = store.start_reply(lease, USER)
         assert store.finish(lease, start.assistant_message_id, content="Done.", calls=[], status="complete")

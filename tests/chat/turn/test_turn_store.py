@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from functions.chat.agent.agent import STOPPED_NOTE, history_to_input
-from functions.chat.turn.store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
+from functions.chat.turn.store import TurnStore
+from functions.chat.turn.types import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart
 from tests.support.factories import add_message, seed_conversation
 from todo_common.db import Database
 from todo_common.errors import ApiError
@@ -23,7 +24,7 @@ def store(database: Database) -> TurnStore:
 
 
 def claim(store: TurnStore, conversation_id: str | None, text: str = "hi", key: str | None = None) -> TurnStart:
-    started = store.claim(ALICE, conversation_id, text, client_message_id=key)
+    started = store.leases.claim(ALICE, conversation_id, text, client_message_id=key)
     assert isinstance(started, TurnStart)
     return started
 
@@ -51,7 +52,7 @@ def test_a_claim_stores_the_question_and_a_streaming_answer_and_holds_the_lease(
 def test_a_second_claim_is_busy_while_the_first_holds_the_lease(store: TurnStore, database: Database) -> None:
     start = claim(store, None)
     with pytest.raises(ConversationBusy):
-        store.claim(ALICE, start.conversation_id, "again")
+        store.leases.claim(ALICE, start.conversation_id, "again")
     assert len(messages(database, start.conversation_id)) == 2
 
 
@@ -59,26 +60,26 @@ def test_another_users_conversation_is_403_and_an_unknown_one_404(store: TurnSto
     bobs = seed_conversation(database, BOB)
     for conversation_id, status in ((bobs.id, 403), ("thr_missing", 404)):
         with pytest.raises(ApiError) as refused:
-            store.claim(ALICE, conversation_id, "hi")
+            store.leases.claim(ALICE, conversation_id, "hi")
         assert refused.value.status == status
     assert messages(database, bobs.id) == []
 
 
 def test_over_the_rate_limit_is_429_with_retry_after(store: TurnStore) -> None:
     for _ in range(3):
-        store.release(claim(store, None).lease)
+        store.leases.release(claim(store, None).lease)
     with pytest.raises(ApiError) as refused:
-        store.claim(ALICE, None, "one too many")
+        store.leases.claim(ALICE, None, "one too many")
     assert refused.value.status == 429
     assert refused.value.headers and 1 <= int(refused.value.headers["Retry-After"]) <= 61
 
 
 def test_a_retried_key_finds_its_turn_and_a_reused_key_is_refused(store: TurnStore) -> None:
     start = claim(store, None, "add milk", key="k")
-    found = store.claim(ALICE, None, "add milk", client_message_id="k")
+    found = store.leases.claim(ALICE, None, "add milk", client_message_id="k")
     assert isinstance(found, StoredTurn) and found.user_message.id == start.user_message_id
     with pytest.raises(ApiError) as refused:
-        store.claim(ALICE, None, "delete 1", client_message_id="k")
+        store.leases.claim(ALICE, None, "delete 1", client_message_id="k")
     assert refused.value.code == "idempotency_key_reused"
 
 
@@ -86,14 +87,14 @@ def test_only_the_owner_renews_finishes_and_releases(store: TurnStore, database:
     start = claim(store, None)
     stranger = Lease(start.conversation_id, "turn_someone_else")
     with pytest.raises(TurnLost):
-        store.renew(stranger)
+        store.leases.renew(stranger)
     assert not store.finish(stranger, start.assistant_message_id, content="x", calls=[], status="complete")
-    store.release(stranger)
+    store.leases.release(stranger)
     held = database.read(lambda s: s.get(Conversation, start.conversation_id))
     assert held is not None and held.turn_owner == start.lease.owner
     assert messages(database, start.conversation_id)[1].status == "streaming"
 
-    store.renew(start.lease)
+    store.leases.renew(start.lease)
     assert store.finish(start.lease, start.assistant_message_id, content="done", calls=[], status="complete")
     released = database.read(lambda s: s.get(Conversation, start.conversation_id))
     assert released is not None and released.turn_owner is None and released.turn_lease_until is None
@@ -213,11 +214,11 @@ def test_the_agent_input_rebuilt_from_each_kind_of_stored_row(database: Database
     elif via == "rerun":
         failed = claim(store, conversation_id, "thanks", key="k")
         assert store.finish(failed.lease, failed.assistant_message_id, content="", calls=[], status="error")
-        stored = store.claim(ALICE, conversation_id, "thanks", client_message_id="k")
+        stored = store.leases.claim(ALICE, conversation_id, "thanks", client_message_id="k")
         assert isinstance(stored, StoredTurn)
-        start = store.claim_rerun(ALICE, stored)
+        start = store.leases.claim_rerun(ALICE, stored)
     else:
-        lease = store.take_lease(ALICE, conversation_id, counts_as_message=True)
+        lease = store.leases.take_lease(ALICE, conversation_id, counts_as_message=True)
         add_message(database, conversation_id, "thanks")
         start = store.start_reply(lease, ALICE)
     assert history_to_input(start.context, 100_000) == expected_input(interrupted.id)
