@@ -29,7 +29,7 @@ from functions.chat.turn.types import ConversationBusy, Lease, StoredTurn, TurnL
 from todo_common import conversations
 from todo_common.clip import clip
 from todo_common.db import Database
-from todo_common.models import Message, new_id, utcnow
+from todo_common.models import new_id, utcnow
 
 TITLE_FROM_MESSAGE_CHARS = 60
 
@@ -88,16 +88,10 @@ class TurnLeases:
             claimed = session.execute(sql.statement(sql.CREATE_SQL if new else sql.CLAIM_SQL), values).first()
             if claimed is None:
                 raise NotClaimed
-            seq = int(claimed.last_seq)
             context = [] if new else reads.context_rows(session, values["cid"], self.history_limit)
             values["repaired"] = sql.changed(session, sql.statement(sql.REPAIR), values)
-            session.execute(
-                sa.insert(Message),
-                [
-                    sql.message_row(values, values["user_msg"], seq - 1, "user", values["text"], "complete"),
-                    sql.message_row(values, values["assistant_msg"], seq, "assistant", "", "streaming"),
-                ],
-            )
+            insert = f"WITH {sql.ALLOCATED} {sql.question_and_answer(postgres=False)}"
+            session.execute(sql.statement(insert), values)
             return context
 
         try:

@@ -46,9 +46,15 @@ def statement(sql: str) -> sa.TextClause:
     )
 
 
+def allocate_seqs(count: int, *, messages: int) -> str:
+    """The one seq allocation: the next `count` ordering keys of a conversation, `messages` of them chat messages
+    (counted in its `message_count`). A SET clause of an UPDATE of the conversation that returns `last_seq`."""
+    return f"last_seq = last_seq + {count}, message_count = message_count + {messages}"
+
+
 CLAIM_SQL = f"""
     UPDATE conversation
-       SET last_seq = last_seq + 2, message_count = message_count + 2, updated_at = :now,
+       SET {allocate_seqs(2, messages=2)}, updated_at = :now,
            turn_lease_until = :lease, turn_owner = :owner
      WHERE id = :cid AND user_id = :uid AND {LEASE_FREE} AND {UNDER_RATE}
     RETURNING id, last_seq
@@ -82,16 +88,64 @@ RELEASE_SQL = (
     "UPDATE conversation SET turn_lease_until = NULL, turn_owner = NULL WHERE id = :cid AND turn_owner = :owner"
 )
 
-INSERT_MESSAGES = """
-    INSERT INTO message (id, conversation_id, user_id, seq, role, item_type, content, tool_calls, status,
-                         client_message_id, created_at, updated_at)
-    SELECT CAST(:user_msg AS varchar), id, CAST(:uid AS varchar), last_seq - 1, 'user', 'message',
-           CAST(:text AS text), CAST('[]' AS json), 'complete', CAST(:client_id AS varchar), :now, :now FROM claimed
-    UNION ALL
-    SELECT CAST(:assistant_msg AS varchar), id, CAST(:uid AS varchar), last_seq, 'assistant', 'message', '',
-           CAST('[]' AS json), 'streaming', NULL, :now, :now FROM claimed
-    RETURNING seq
-"""
+MESSAGE_COLUMNS = (
+    "id, conversation_id, user_id, seq, role, item_type, content, tool_calls, status, client_message_id, "
+    "chatkit_item, created_at, updated_at"
+)
+# The conversation after its seqs were allocated (its `id`, its new `last_seq`): what message rows are selected from.
+NO_TOOL_CALLS = "'[]'"
+ALLOCATED = "claimed AS (SELECT id, last_seq FROM conversation WHERE id = :cid)"
+
+
+def json_value(expression: str, *, postgres: bool) -> str:
+    """A JSON column's value: PostgreSQL takes it cast, SQLite as text."""
+    return f"CAST({expression} AS json)" if postgres else expression
+
+
+def message_row(
+    *,
+    message: str,
+    seq: str,
+    role: str,
+    status: str,
+    postgres: bool,
+    content: str = "''",
+    item_type: str = f"'{conversations.CHAT_ITEM}'",
+    client_id: str = "NULL",
+    chatkit_item: str = "NULL",
+    created: str = ":now",
+) -> str:
+    """The one shape of a message row the turn writes: a SELECT of `MESSAGE_COLUMNS`, in order, from `claimed` (the
+    conversation's `id` and `last_seq` after the allocation); every argument an SQL expression."""
+    return (
+        f"SELECT CAST({message} AS varchar), id, CAST(:uid AS varchar), {seq}, '{role}', {item_type}, {content}, "
+        f"{json_value(NO_TOOL_CALLS, postgres=postgres)}, '{status}', {client_id}, "
+        f"{json_value(chatkit_item, postgres=postgres)}, {created}, :now FROM claimed"
+    )
+
+
+def insert_messages(*rows: str) -> str:
+    return f"INSERT INTO message ({MESSAGE_COLUMNS}) {' UNION ALL '.join(rows)} RETURNING seq"
+
+
+def question_and_answer(*, postgres: bool) -> str:
+    """The claim's two rows: the user's message (seq `last_seq - 1`) and its empty `streaming` answer."""
+    return insert_messages(
+        message_row(
+            message=":user_msg",
+            seq="last_seq - 1",
+            role="user",
+            status="complete",
+            content="CAST(:text AS text)",
+            client_id="CAST(:client_id AS varchar)",
+            postgres=postgres,
+        ),
+        empty_answer(seq="last_seq", postgres=postgres),
+    )
+
+
+def empty_answer(*, seq: str, postgres: bool) -> str:
+    return message_row(message=":assistant_msg", seq=seq, role="assistant", status="streaming", postgres=postgres)
 
 
 def claim_postgres(new: bool) -> str:
@@ -104,7 +158,7 @@ def claim_postgres(new: bool) -> str:
     repair = "" if new else f", repaired AS ({REPAIR} AND EXISTS (SELECT 1 FROM claimed) RETURNING id)"
     repaired = "0" if new else "(SELECT count(*) FROM repaired)"
     return (
-        f"WITH claimed AS ({claim}), inserted AS ({INSERT_MESSAGES}){repair} "
+        f"WITH claimed AS ({claim}), inserted AS ({question_and_answer(postgres=True)}){repair} "
         f"SELECT claimed.last_seq, {repaired} AS repaired, {context} FROM claimed {lateral}"
     )
 
@@ -117,22 +171,3 @@ def changed(session: Session, statement: sa.Executable, values: dict[str, Any]) 
 def typed(statement: sa.TextClause) -> sa.TextualSelect:
     """A raw select of context columns whose JSON columns come back decoded, as the table model has them."""
     return statement.columns(tool_calls=sa.JSON(), chatkit_item=sa.JSON())
-
-
-def message_row(
-    values: dict[str, Any], message_id: str, seq: int, role: str, content: str, status: str
-) -> dict[str, Any]:
-    return {
-        "id": message_id,
-        "conversation_id": values["cid"],
-        "user_id": values["uid"],
-        "seq": seq,
-        "role": role,
-        "item_type": conversations.CHAT_ITEM,
-        "content": content,
-        "tool_calls": [],
-        "status": status,
-        "client_message_id": values.get("client_id") if role == "user" else None,
-        "created_at": values["now"],
-        "updated_at": values["now"],
-    }

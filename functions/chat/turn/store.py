@@ -18,7 +18,7 @@ from functions.chat.turn.types import STOP_REQUESTED, Lease, TurnLost, TurnStart
 from todo_common import conversations
 from todo_common.clip import clip
 from todo_common.db import Database
-from todo_common.models import Message, new_id, utcnow
+from todo_common.models import new_id, utcnow
 from todo_common.tool_calls import ToolCallRecord, stored
 
 
@@ -41,6 +41,7 @@ class TurnStore:
             lease_seconds=lease_seconds,
         )
         self.reads = TurnReads(database)
+        self.calls_json = sql.json_value(":calls", postgres=self.postgres)
 
     def drop_items_after(self, lease: Lease, user_id: str, message_id: str) -> int:
         """A retry: delete every item after the user's message `message_id`, in one statement, while the turn owns
@@ -73,20 +74,14 @@ class TurnStore:
         values["assistant_msg"] = new_id("msg")
 
         def work(session: Session) -> TurnStart:
-            seq = session.execute(
-                sa.text(
-                    "UPDATE conversation SET last_seq = last_seq + 1, message_count = message_count + 1 "
-                    "WHERE id = :cid AND turn_owner = :owner RETURNING last_seq"
-                ),
-                values,
-            ).scalar_one_or_none()
-            if seq is None:
+            allocate = (
+                f"UPDATE conversation SET {sql.allocate_seqs(1, messages=1)} WHERE id = :cid AND turn_owner = :owner"
+            )
+            if sql.changed(session, sa.text(allocate), values) != 1:
                 raise TurnLost(lease.conversation_id)
             context = reads.context_rows(session, lease.conversation_id, self.history_limit)
-            session.execute(
-                sa.insert(Message),
-                [sql.message_row(values, values["assistant_msg"], seq, "assistant", "", "streaming")],
-            )
+            answer = sql.insert_messages(sql.empty_answer(seq="last_seq", postgres=self.postgres))
+            session.execute(sql.statement(f"WITH {sql.ALLOCATED} {answer}"), values)
             messages = reads.context_of(context, self.history_limit)
             last_user = next((m for m in reversed(messages) if m.role == "user"), None)
             title = clip(last_user.content, TITLE_FROM_MESSAGE_CHARS) if last_user else ""
@@ -108,7 +103,7 @@ class TurnStore:
         turn does not own it any more)."""
         values = self._progress_values(lease, message_id, content, calls)
         query = sql.statement(
-            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, updated_at = :now "
+            f"UPDATE message SET content = :content, tool_calls = {self.calls_json}, updated_at = :now "
             f"WHERE id = :mid AND status = 'streaming' AND {sql.OWNED_BY_TURN} RETURNING error_code"
         )
         rows = self.database.execute(query, values).rows
@@ -130,7 +125,7 @@ class TurnStore:
         answer's time is when it was given: its end."""
         values = self._progress_values(lease, message_id, content, calls) | {"status": status, "code": error_code}
         update = (
-            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, status = :status, "
+            f"UPDATE message SET content = :content, tool_calls = {self.calls_json}, status = :status, "
             f"error_code = :code, created_at = :now, updated_at = :now WHERE id = :mid AND {sql.OWNED_BY_TURN}"
         )
         if self.postgres and release:
@@ -167,6 +162,3 @@ class TurnStore:
             "calls": json.dumps(stored(list(calls))),
             "now": utcnow(),
         }
-
-    def _json(self, placeholder: str) -> str:
-        return f"CAST({placeholder} AS json)" if self.postgres else placeholder
