@@ -36,5 +36,5 @@ class ChatRuntime:
         )
         engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
         turns = TurnService(store, TurnRunner(store, engine, settings), settings)
-        chatkit_server = TodoChatKitServer(ChatStore(), turns)
+        chatkit_server = TodoChatKitServer(ChatStore(store), turns)
         return cls(settings, turns, ChatKitEndpoint(chatkit_server, Leasing(turns), allow_cancel=settings.allow_cancel))

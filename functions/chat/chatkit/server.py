@@ -47,6 +47,7 @@ from functions.chat.chatkit.view import TurnView
 from functions.chat.turn.events import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
 from functions.chat.turn.runner import DATABASE_ERRORS
 from functions.chat.turn.service import TurnService
+from functions.chat.turn.store import TurnStore
 from todo_common.errors import ApiError, not_found
 from todo_common.models import utcnow
 
@@ -153,7 +154,7 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
         async for event in events:
             for out in view.render(event):
                 yield out
-            async for extra in _task_events(event, thread.id, context.caller):
+            async for extra in _task_events(event, thread.id, context.caller, self.turns.store):
                 yield extra
             if isinstance(event, TurnFailed):
                 raise CustomStreamError(event.message, allow_retry=event.code != "conversation_deleted")
@@ -188,7 +189,9 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
         return SyncCustomActionResponse(updated_item=outcome.item)
 
 
-async def _task_events(event: TurnEvent, thread_id: str, caller: Caller) -> AsyncIterator[ThreadStreamEvent]:
+async def _task_events(
+    event: TurnEvent, thread_id: str, caller: Caller, turns: TurnStore
+) -> AsyncIterator[ThreadStreamEvent]:
     """What a turn's task tools add to ChatKit's stream: a `tasks.changed` effect when a tool changed a task,
     and, once the answer is done, the widgets of its tool calls (stored after it, so a reload has them there)."""
     if isinstance(event, ToolFinished):
@@ -199,7 +202,7 @@ async def _task_events(event: TurnEvent, thread_id: str, caller: Caller) -> Asyn
     if ended:
         assert isinstance(event, (TurnCompleted, TurnFailed))
         try:
-            widgets = await task_actions.add_turn_widgets(caller, thread_id, event.tool_calls)
+            widgets = await task_actions.add_turn_widgets(caller, turns, thread_id, event.tool_calls)
         except (ApiError, *DATABASE_ERRORS):  # the answer is stored; its widgets are a view of it, not worth failing
             logger.warning("the turn's task widgets could not be stored", exc_info=True)
             widgets = []

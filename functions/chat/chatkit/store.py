@@ -1,10 +1,11 @@
 """ChatKit's `Store` over our tables: a thread is a Conversation row and an item is a Message row.
 
 A pure store: it reads and writes rows, always filtered on the caller's user (ChatKit checks no ownership), and
-nothing else. Another user's thread is 403, an unknown one 404 (raised as `ApiError`). An answer's row is written
-by the turn that produces it, so the items ChatKit hands back for it (the assistant message, its workflow) are
-not written twice. A thread is never created here: the turn service makes the conversation, with its lease, before
-ChatKit asks for a new thread's id.
+nothing else. Another user's thread is 403, an unknown one 404 (raised as `ApiError`). The rows of a turn are
+written by the turn store alone: the user's item is handed to it, typed, and the items ChatKit hands back for an
+answer (the assistant message, its workflow, its widgets) are the turn's own rows, not written twice. A thread is
+never created here: the turn service makes the conversation, with its lease, before ChatKit asks for a new
+thread's id.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from functions.chat.caller import Caller
 from functions.chat.chatkit.context import ChatKitContext
 from functions.chat.chatkit.task_widgets import current_tasks
 from functions.chat.chatkit.view import WORKFLOW_PREFIX, item_text, items_of, row_id
+from functions.chat.turn.store import TurnStore
+from functions.chat.turn.types import ItemRow
 from todo_common import conversations, keyset
 from todo_common.errors import ApiError
 from todo_common.models import TITLE_MAX, Conversation, Message, new_id, utcnow
@@ -45,6 +48,9 @@ def not_supported(what: str) -> ApiError:
 
 
 class ChatStore(Store[ChatKitContext]):
+    def __init__(self, turns: TurnStore) -> None:
+        self.turns = turns  # the one writer of a turn's rows: the items ChatKit stores are written there
+
     def generate_thread_id(self, context: ChatKitContext) -> str:
         return context.new_thread_id or new_id("thr")
 
@@ -144,32 +150,16 @@ class ChatStore(Store[ChatKitContext]):
         if isinstance(item, (WorkflowItem, AssistantMessageItem, WidgetItem)):
             return  # a widget row is written, with its state, by the turn or the action that shows it
 
-        def work(session: Session) -> None:
-            conversation = conversations.owned_conversation(session, context.user_id, thread_id)
-            existing = session.get(Message, item.id)
-            payload = item.model_dump(mode="json")
-            if existing is not None:
-                if existing.conversation_id != thread_id:
-                    raise ApiError(409, "conflict", "This item id belongs to another thread.")
-                existing.chatkit_item = payload
-                if isinstance(item, UserMessageItem):
-                    existing.content = item_text(item)
-                existing.updated_at = utcnow()
-                session.add(existing)
-                return
-            is_user = isinstance(item, UserMessageItem)
-            conversations.append_message(
-                session,
-                conversation,
-                role="user" if is_user else "assistant",
-                content=item_text(item) if isinstance(item, UserMessageItem) else "",
-                message_id=item.id,
-                item_type=conversations.CHAT_ITEM if is_user else item.type,
-                chatkit_item=payload,
-                created_at=aware(item.created_at),
-            )
-
-        await _write(context.caller, work)
+        is_user = isinstance(item, UserMessageItem)
+        row = ItemRow(
+            item.id,
+            "user" if is_user else "assistant",
+            conversations.CHAT_ITEM if is_user else item.type,
+            item_text(item) if isinstance(item, UserMessageItem) else "",
+            item.model_dump(mode="json"),
+            aware(item.created_at),
+        )
+        await asyncio.to_thread(self.turns.save_item, context.user_id, thread_id, row)
 
     async def load_item(self, thread_id: str, item_id: str, context: ChatKitContext) -> ThreadItem:
         def work(session: Session) -> ThreadItem:

@@ -44,6 +44,8 @@ from functions.chat.chatkit.task_widgets import (
 from functions.chat.chatkit.view import assistant_message
 from functions.chat.tasks import operations as tasks
 from functions.chat.tasks.operations import TaskChange, TaskToolError, task_not_found
+from functions.chat.turn.store import TurnStore
+from functions.chat.turn.types import WidgetRow
 from todo_common import conversations
 from todo_common.errors import ApiError, not_found
 from todo_common.models import INTEGER_MAX, Message, Task, TaskId, new_id, table_of
@@ -247,30 +249,20 @@ def _rendered(caller: Caller, row_id: str) -> WidgetItem:
 # -- the widgets of a turn -----------------------------------------------------------------------------------
 
 
-async def add_turn_widgets(caller: Caller, thread_id: str, calls: list[ToolCallRecord]) -> list[WidgetItem]:
+async def add_turn_widgets(
+    caller: Caller, turns: TurnStore, thread_id: str, calls: list[ToolCallRecord]
+) -> list[WidgetItem]:
     """Store the widgets a turn's tool calls make (after its answer) and return them rendered."""
-    states = states_of(calls)
-    if not states:
+    widgets = [WidgetRow(new_id("wgt"), stored_state(state)) for state in states_of(calls)]
+    if not widgets:
         return []
+    rows = await asyncio.to_thread(turns.add_widgets, caller.user_id, thread_id, widgets)
+    return await asyncio.to_thread(caller.database.read, lambda s: _render(s, caller, rows))
 
-    def work(session: Session) -> list[WidgetItem]:
-        conversation = conversations.owned_conversation(session, caller.user_id, thread_id)
-        rows = [
-            conversations.append_message(
-                session,
-                conversation,
-                role="assistant",
-                content="",
-                message_id=new_id("wgt"),
-                item_type=WIDGET_ITEM,
-                chatkit_item=stored_state(state),
-            )
-            for state in states
-        ]
-        now = current_tasks(session, caller.user_id, rows)
-        return [widget_item(row, now) for row in rows]
 
-    return await asyncio.to_thread(caller.database.write, work)
+def _render(session: Session, caller: Caller, rows: list[Message]) -> list[WidgetItem]:
+    tasks = current_tasks(session, caller.user_id, rows)
+    return [widget_item(row, tasks) for row in rows]
 
 
 # -- a plain chat turn's delete questions --------------------------------------------------------------------
@@ -279,7 +271,7 @@ QUESTIONS_SEARCHED = 50  # the newest widget rows of a conversation where an ope
 
 
 async def store_delete_questions(
-    caller: Caller, conversation_id: str, answer_id: str, calls: list[ToolCallRecord]
+    caller: Caller, turns: TurnStore, conversation_id: str, answer_id: str, calls: list[ToolCallRecord]
 ) -> None:
     """Keep the deletes a plain turn asked about as confirm-card rows (the same rows, and the same one-answer rule,
     as ChatKit's cards). The card of each question has an id derived from its answer, so a retry that replays the
@@ -288,23 +280,12 @@ async def store_delete_questions(
     if not questions:
         return
 
-    def work(session: Session) -> None:
-        conversation = conversations.owned_conversation(session, caller.user_id, conversation_id)
-        for index, state in enumerate(questions):
-            card_id = "wgt_" + hashlib.sha256(f"{answer_id}:{index}".encode()).hexdigest()[:32]
-            if session.get(Message, card_id) is None:
-                conversations.append_message(
-                    session,
-                    conversation,
-                    role="assistant",
-                    content="",
-                    message_id=card_id,
-                    item_type=WIDGET_ITEM,
-                    chatkit_item=stored_state(state),
-                )
-
+    cards = [
+        WidgetRow("wgt_" + hashlib.sha256(f"{answer_id}:{index}".encode()).hexdigest()[:32], stored_state(state))
+        for index, state in enumerate(questions)
+    ]
     try:
-        await asyncio.to_thread(caller.database.write, work)
+        await asyncio.to_thread(turns.add_widgets, caller.user_id, conversation_id, cards)
     except IntegrityError:  # the same replay, stored at the same moment by another request
         return
 

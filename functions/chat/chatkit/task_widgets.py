@@ -22,10 +22,10 @@ from pydantic import BaseModel, Field, TypeAdapter
 from sqlmodel import Session, col, select
 
 from functions.chat.tasks.operations import LIST_PAGE_SIZE
+from functions.chat.turn.types import WIDGET_ITEM as WIDGET_ITEM  # the turn writes widget rows; ChatKit shows them
 from todo_common.models import Message, Task
 from todo_common.tool_calls import ToolCallRecord
 
-WIDGET_ITEM = "widget"
 WIDGETS = Path(__file__).with_name("widgets")
 TaskState = Literal["pending", "completed", "deleted"]
 Decision = Literal["pending", "deleted", "cancelled"]

@@ -36,6 +36,7 @@ from functions.chat.runtime import ChatRuntime
 from functions.chat.tasks import operations as tasks
 from functions.chat.tasks.operations import TaskSearchPage
 from functions.chat.turn.events import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
+from functions.chat.turn.store import TurnStore
 from todo_common.errors import ApiError, error_responses
 from todo_common.models import INTEGER_MAX, TaskId
 from todo_common.pagination import invalid_cursor, is_position
@@ -85,7 +86,9 @@ async def chat(user_id: str, body: ChatRequest, request: Request, user: CurrentU
             caller, body.conversation_id, answer.task_id, answer.decision == "delete"
         )
     events = _asking_first(
-        caller, await runtime.turns.open(caller, body.conversation_id, body.message, body.client_message_id)
+        caller,
+        runtime.turns.store,
+        await runtime.turns.open(caller, body.conversation_id, body.message, body.client_message_id),
     )
     if "text/event-stream" in request.headers.get("accept", ""):
         return _sse_response(events)
@@ -120,12 +123,14 @@ async def stop(user_id: str, message_id: str, request: Request, user: CurrentUse
     return Response(status_code=202)
 
 
-async def _asking_first(caller: Caller, events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
+async def _asking_first(caller: Caller, turns: TurnStore, events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
     """A plain turn's deletes that wait for the user: their questions are stored when the turn ends, for
     `confirm_delete` to answer."""
     async for event in events:
         if isinstance(event, (TurnCompleted, TurnFailed)):
-            await task_actions.store_delete_questions(caller, event.conversation_id, event.message_id, event.tool_calls)
+            await task_actions.store_delete_questions(
+                caller, turns, event.conversation_id, event.message_id, event.tool_calls
+            )
         yield event
 
 

@@ -120,7 +120,7 @@ def message_row(
     return (
         f"SELECT CAST({message} AS varchar), id, CAST(:uid AS varchar), {seq}, '{role}', {item_type}, {content}, "
         f"{json_value(NO_TOOL_CALLS, postgres=postgres)}, '{status}', {client_id}, "
-        f"{json_value(chatkit_item, postgres=postgres)}, {created}, :now FROM claimed"
+        f"{json_value(chatkit_item, postgres=postgres)}, {created}, {created} FROM claimed"
     )
 
 

@@ -1,6 +1,8 @@
 """The turn store: the one writer of a turn's rows, on both databases. The lease and the claim are in
 `turn.leases`, the reads in `turn.reads`, the SQL in `turn.sql`; this is their one entry, and the answer's writes
-(started for ChatKit, saved while it streams, finished), a retry's drop of what followed its question, and a stop."""
+(started for ChatKit, saved while it streams, finished), the items ChatKit stores (its question) and the widgets
+a turn shows, a retry's drop of what followed its question, and a stop. Every row goes through `sql.message_row`
+and every seq through `sql.allocate_seqs`."""
 
 from __future__ import annotations
 
@@ -9,16 +11,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from functions.chat.turn import reads, sql
 from functions.chat.turn.leases import TITLE_FROM_MESSAGE_CHARS, TurnLeases
 from functions.chat.turn.reads import TurnReads
-from functions.chat.turn.types import STOP_REQUESTED, Lease, TurnLost, TurnStart
+from functions.chat.turn.types import STOP_REQUESTED, WIDGET_ITEM, ItemRow, Lease, TurnLost, TurnStart, WidgetRow
 from todo_common import conversations
 from todo_common.clip import clip
 from todo_common.db import Database
-from todo_common.models import new_id, utcnow
+from todo_common.errors import ApiError
+from todo_common.models import Message, new_id, utcnow
 from todo_common.tool_calls import ToolCallRecord, stored
 
 
@@ -150,6 +153,87 @@ class TurnStore:
         )
         values = {"code": STOP_REQUESTED, "mid": message_id, "uid": user_id, "now": utcnow()}
         return self.database.execute(query, values).rowcount == 1
+
+    def save_item(self, user_id: str, conversation_id: str, item: ItemRow) -> None:
+        """A ChatKit item of the user's thread, upserted by id (ChatKit may add the same item twice); 409 when the id
+        is another thread's, 403/404 unless the thread is the user's."""
+
+        def work(session: Session) -> None:
+            conversations.owned_conversation(session, user_id, conversation_id)
+            existing = session.get(Message, item.id)
+            if existing is not None:
+                if existing.conversation_id != conversation_id:
+                    raise ApiError(409, "conflict", "This item id belongs to another thread.")
+                existing.chatkit_item = item.chatkit_item
+                if item.role == "user":
+                    existing.content = item.content
+                existing.updated_at = utcnow()
+                session.add(existing)
+                return
+            values = {"mid": item.id, "content": item.content, "item_type": item.item_type, "created": item.created_at}
+            values["item"] = json.dumps(item.chatkit_item)
+            row = sql.message_row(
+                message="CAST(:mid AS varchar)",
+                seq="last_seq",
+                role=item.role,
+                status="complete",
+                content="CAST(:content AS text)",
+                item_type="CAST(:item_type AS varchar)",
+                chatkit_item="CAST(:item AS text)",
+                created=":created",
+                postgres=self.postgres,
+            )
+            self._append(
+                session, user_id, conversation_id, [row], values, messages=item.item_type == conversations.CHAT_ITEM
+            )
+
+        self.database.write(work)
+
+    def add_widgets(self, user_id: str, conversation_id: str, widgets: Sequence[WidgetRow]) -> list[Message]:
+        """Store the widgets a turn shows, after its answer, and return their rows; an id already stored is skipped
+        (a replayed turn stores nothing twice). 403/404 unless the thread is the user's."""
+
+        def work(session: Session) -> list[Message]:
+            conversations.owned_conversation(session, user_id, conversation_id)
+            new = [widget for widget in widgets if session.get(Message, widget.id) is None]
+            if not new:
+                return []
+            values: dict[str, Any] = {}
+            rows = []
+            for index, widget in enumerate(new):
+                values |= {f"widget{index}": widget.id, f"state{index}": json.dumps(widget.state)}
+                rows.append(
+                    sql.message_row(
+                        message=f"CAST(:widget{index} AS varchar)",
+                        seq=f"last_seq - {len(new) - 1 - index}",
+                        role="assistant",
+                        status="complete",
+                        item_type=f"'{WIDGET_ITEM}'",
+                        chatkit_item=f"CAST(:state{index} AS text)",
+                        postgres=self.postgres,
+                    )
+                )
+            self._append(session, user_id, conversation_id, rows, values, messages=False)
+            stored_rows = select(Message).where(col(Message.id).in_([w.id for w in new])).order_by(col(Message.seq))
+            return list(session.exec(stored_rows).all())
+
+        return self.database.write(work)
+
+    def _append(
+        self,
+        session: Session,
+        user_id: str,
+        conversation_id: str,
+        rows: list[str],
+        values: dict[str, Any],
+        *,
+        messages: bool,
+    ) -> None:
+        """Rows after the conversation's last, their seqs allocated in the same transaction."""
+        values |= {"cid": conversation_id, "uid": user_id, "now": utcnow()}
+        seqs = sql.allocate_seqs(len(rows), messages=len(rows) if messages else 0)
+        session.execute(sql.statement(f"UPDATE conversation SET {seqs}, updated_at = :now WHERE id = :cid"), values)
+        session.execute(sql.statement(f"WITH {sql.ALLOCATED} {sql.insert_messages(*rows)}"), values)
 
     def _progress_values(
         self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
 
 from functions.chat.agent.messages import ContextMessage
 from todo_common.models import Message
 
+WIDGET_ITEM = "widget"  # the item_type of a widget row
 STOP_REQUESTED = "stop_requested"  # the error_code of a `streaming` answer whose user asked it to stop
 
 
@@ -45,3 +48,24 @@ class StoredTurn:
     conversation_id: str
     user_message: Message
     answer: Message | None
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """A ChatKit item that its client stores in a thread (the user's question, a hidden context item, ...), as the
+    row it becomes: `chatkit_item` is the item's JSON."""
+
+    id: str
+    role: Literal["user", "assistant"]
+    item_type: str
+    content: str
+    chatkit_item: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WidgetRow:
+    """A widget a turn shows, stored after its answer: `state` is what it shows (rendered on every read)."""
+
+    id: str
+    state: dict[str, Any]
