@@ -104,7 +104,7 @@ class TurnStore:
     ) -> bool | None:
         """Save what the answer has said so far; whether its user asked it to stop meanwhile (None: not saved, the
         turn does not own it any more)."""
-        values = self._progress_values(lease, message_id, content, calls)
+        values = _progress_values(lease, message_id, content, calls)
         query = sql.statement(
             f"UPDATE message SET content = :content, tool_calls = {self.calls_json}, updated_at = :now "
             f"WHERE id = :mid AND status = 'streaming' AND {sql.OWNED_BY_TURN} RETURNING error_code"
@@ -126,7 +126,7 @@ class TurnStore:
         """Store the answer with its final status (and release the lease), only while the turn owns its
         conversation: False if it does not any more (deleted, or taken over), and then nothing was written. An
         answer's time is when it was given: its end."""
-        values = self._progress_values(lease, message_id, content, calls) | {"status": status, "code": error_code}
+        values = _progress_values(lease, message_id, content, calls) | {"status": status, "code": error_code}
         update = (
             f"UPDATE message SET content = :content, tool_calls = {self.calls_json}, status = :status, "
             f"error_code = :code, created_at = :now, updated_at = :now WHERE id = :mid AND {sql.OWNED_BY_TURN}"
@@ -183,7 +183,7 @@ class TurnStore:
                 created=":created",
                 postgres=self.postgres,
             )
-            self._append(
+            _append(
                 session, user_id, conversation_id, [row], values, messages=item.item_type == conversations.CHAT_ITEM
             )
 
@@ -213,36 +213,35 @@ class TurnStore:
                         postgres=self.postgres,
                     )
                 )
-            self._append(session, user_id, conversation_id, rows, values, messages=False)
+            _append(session, user_id, conversation_id, rows, values, messages=False)
             stored_rows = select(Message).where(col(Message.id).in_([w.id for w in new])).order_by(col(Message.seq))
             return list(session.exec(stored_rows).all())
 
         return self.database.write(work)
 
-    def _append(
-        self,
-        session: Session,
-        user_id: str,
-        conversation_id: str,
-        rows: list[str],
-        values: dict[str, Any],
-        *,
-        messages: bool,
-    ) -> None:
-        """Rows after the conversation's last, their seqs allocated in the same transaction."""
-        values |= {"cid": conversation_id, "uid": user_id, "now": utcnow()}
-        seqs = sql.allocate_seqs(len(rows), messages=len(rows) if messages else 0)
-        session.execute(sql.statement(f"UPDATE conversation SET {seqs}, updated_at = :now WHERE id = :cid"), values)
-        session.execute(sql.statement(f"WITH {sql.ALLOCATED} {sql.insert_messages(*rows)}"), values)
 
-    def _progress_values(
-        self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]
-    ) -> dict[str, Any]:
-        return {
-            "cid": lease.conversation_id,
-            "owner": lease.owner,
-            "mid": message_id,
-            "content": content,
-            "calls": json.dumps(stored(list(calls))),
-            "now": utcnow(),
-        }
+def _append(
+    session: Session,
+    user_id: str,
+    conversation_id: str,
+    rows: list[str],
+    values: dict[str, Any],
+    *,
+    messages: bool,
+) -> None:
+    """Rows after the conversation's last, their seqs allocated in the same transaction."""
+    values |= {"cid": conversation_id, "uid": user_id, "now": utcnow()}
+    seqs = sql.allocate_seqs(len(rows), messages=len(rows) if messages else 0)
+    session.execute(sql.statement(f"UPDATE conversation SET {seqs}, updated_at = :now WHERE id = :cid"), values)
+    session.execute(sql.statement(f"WITH {sql.ALLOCATED} {sql.insert_messages(*rows)}"), values)
+
+
+def _progress_values(lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]) -> dict[str, Any]:
+    return {
+        "cid": lease.conversation_id,
+        "owner": lease.owner,
+        "mid": message_id,
+        "content": content,
+        "calls": json.dumps(stored(list(calls))),
+        "now": utcnow(),
+    }
