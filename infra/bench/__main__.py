@@ -24,6 +24,7 @@ SECTIONS = (
     "network",
     "server",
     "recovery",
+    "follow",
     "package",
     "soak",
 )

@@ -22,17 +22,19 @@ from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult, Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
 from todo_common import conversations
 from todo_common.clip import clip
-from todo_common.db import Database
+from todo_common.db import Database, DatabaseUnavailable
 from todo_common.errors import ApiError
 from todo_common.models import Conversation, Message, UTCDateTime, new_id, utcnow
 from todo_common.tool_calls import ToolCallRecord, stored
 
 TITLE_FROM_MESSAGE_CHARS = 60
+# What this store's calls raise when the database cannot be reached (or refuses a statement).
+DATABASE_ERRORS = (DatabaseUnavailable, DBAPIError)
 STOP_REQUESTED = "stop_requested"  # the error_code of a `streaming` answer whose user asked it to stop
 
 
