@@ -13,6 +13,7 @@ from functions.chat.chatkit.leasing import Leasing
 from functions.chat.chatkit.server import TodoChatKitServer
 from functions.chat.chatkit.store import ChatStore
 from functions.chat.settings import ChatSettings
+from functions.chat.tasks.rate_limit import RateLimit
 from functions.chat.turn.engine import TurnEngine
 from functions.chat.turn.service import TurnService
 from functions.chat.turn.store import TurnStore
@@ -36,4 +37,6 @@ class ChatRuntime:
         engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
         turns = TurnService(store, engine, settings)
         chatkit_server = TodoChatKitServer(ChatStore(), turns)
-        return cls(settings, turns, ChatKitEndpoint(chatkit_server, Leasing(turns), allow_cancel=settings.allow_cancel))
+        actions = RateLimit(services.database, "action", settings.actions_per_minute)
+        endpoint = ChatKitEndpoint(chatkit_server, Leasing(turns), actions, allow_cancel=settings.allow_cancel)
+        return cls(settings, turns, endpoint)

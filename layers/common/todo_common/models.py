@@ -111,3 +111,16 @@ class Task(SQLModel, table=True):
     completed: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RateWindow(SQLModel, table=True):
+    """How many requests of a kind a user made in the current minute (the chat function's rate limits of what
+    stores no message: MCP tool calls, widget actions)."""
+
+    __tablename__ = "rate_window"
+    __table_args__ = (sa.PrimaryKeyConstraint("user_id", "kind", name="pk_rate_window"),)
+
+    user_id: str = Field(max_length=255)
+    kind: str = Field(max_length=16)
+    window_start: int = Field(sa_type=sa.BigInteger)  # the minute, as seconds since the epoch // 60
+    count: int
