@@ -15,7 +15,7 @@ from openai.types.responses import ResponseTextDeltaEvent
 
 from functions.chat.agent.agent import AgentRun, history_to_input
 from functions.chat.caller import Caller
-from functions.chat.turn.events import AgentEvent, TextDelta, ToolFinished, ToolStarted
+from functions.chat.turn.events import AgentEvent, TextDelta, ToolFinished, ToolStarted, UsageReported
 from functions.chat.turn.store import ContextMessage
 from todo_common.tool_calls import ToolCallRecord
 
@@ -32,8 +32,9 @@ class TurnEngine:
 
     async def run(
         self, context: Sequence[ContextMessage], caller: Caller, *, deletes_ask_first: bool = False
-    ) -> AsyncIterator[AgentEvent]:
-        """The agent's answer to the last message of `context`, as it streams. Raises what the model raises."""
+    ) -> AsyncIterator[AgentEvent | UsageReported]:
+        """The agent's answer to the last message of `context`, as it streams, then the tokens it used. Raises what
+        the model raises."""
         run = AgentRun(caller, deletes_ask_first)
         result = Runner.run_streamed(
             self.agent,
@@ -46,6 +47,8 @@ class TurnEngine:
         async for raw in result.stream_events():
             for event in translator.translate(raw):
                 yield event
+        usage = result.context_wrapper.usage
+        yield UsageReported(usage.input_tokens, usage.output_tokens)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from functions.chat.turn.events import (
     TurnFailed,
     TurnRefused,
     TurnStarted,
+    UsageReported,
 )
 from functions.chat.turn.follow import Followers
 from functions.chat.turn.store import (
@@ -100,6 +101,7 @@ class Recorder:
     flushed_at: float = field(default_factory=time.monotonic)
     # When the database last told whether the user asked to stop (a progress save tells it too).
     stop_checked_at: float = field(default_factory=time.monotonic)
+    usage: UsageReported | None = None  # known once the model's run ended
 
     def apply(self, event: AgentEvent) -> None:
         if isinstance(event, TextDelta):
@@ -311,7 +313,7 @@ class TurnService:
         yield TurnStarted(start.conversation_id, start.user_message_id, start.assistant_message_id)
         first_byte_ms = (time.monotonic() - began) * 1000
         recorder = Recorder()
-        events: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(start, caller, deletes_ask_first, events))
         watcher = asyncio.create_task(self._watch(start, stop, recorder, events))
         # The deadline is one timer for the whole turn (not a timeout, and a task, around every event).
@@ -327,6 +329,9 @@ class TurnService:
                 if isinstance(item, BaseException):
                     failure = self._failure_of(item)
                     break
+                if isinstance(item, UsageReported):
+                    recorder.usage = item
+                    continue
                 recorder.apply(item)
                 if isinstance(item, ToolFinished):
                     metrics.record_tool_call(item.call.name, item.call.status)
@@ -339,6 +344,8 @@ class TurnService:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(producer, watcher, return_exceptions=True)
         final = await self._finish(start, recorder, failure, deadline, release=release)
+        if recorder.usage is not None:
+            metrics.record_model_tokens(recorder.usage.input_tokens, recorder.usage.output_tokens)
         _record(final, first_byte_ms, (time.monotonic() - began) * 1000)
         yield final
 
@@ -347,7 +354,7 @@ class TurnService:
         start: TurnStart,
         caller: Caller,
         deletes_ask_first: bool,
-        events: asyncio.Queue[AgentEvent | BaseException | None],
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None],
     ) -> None:
         try:
             async for event in self.engine.run(start.context, caller, deletes_ask_first=deletes_ask_first):
@@ -365,7 +372,7 @@ class TurnService:
         start: TurnStart,
         stop: asyncio.Event,
         recorder: Recorder,
-        events: asyncio.Queue[AgentEvent | BaseException | None],
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None],
     ) -> None:
         """The heartbeat and the user's Stop, in one task. The lease is renewed every third of its length while the
         turn runs; a lease found lost (the conversation deleted) stops the turn. A Stop is this request's own signal
@@ -415,7 +422,10 @@ class TurnService:
         return model_failure(exc)
 
     async def _maybe_flush(
-        self, start: TurnStart, recorder: Recorder, events: asyncio.Queue[AgentEvent | BaseException | None]
+        self,
+        start: TurnStart,
+        recorder: Recorder,
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None],
     ) -> None:
         """Progress saves are best effort: a failed one is logged, and the turn goes on. A save also tells whether
         the user asked to stop."""
@@ -450,6 +460,7 @@ class TurnService:
                 status="complete" if failure is None else "error",
                 error_code=None if failure is None else failure.code,
                 release=release,
+                usage=recorder.usage,
             )
 
         try:

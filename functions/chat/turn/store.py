@@ -25,6 +25,7 @@ from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
+from functions.chat.turn.events import UsageReported
 from todo_common import conversations
 from todo_common.clip import clip
 from todo_common.db import Database, DatabaseUnavailable
@@ -353,14 +354,20 @@ class TurnStore:
         status: str,
         error_code: str | None = None,
         release: bool = True,
+        usage: UsageReported | None = None,
     ) -> bool:
         """Store the answer with its final status (and release the lease), only while the turn owns its
         conversation: False if it does not any more (deleted, or taken over), and then nothing was written. An
         answer's time is when it was given: its end."""
         values = self._progress_values(lease, message_id, content, calls) | {"status": status, "code": error_code}
+        values |= {
+            "input": None if usage is None else usage.input_tokens,
+            "output": None if usage is None else usage.output_tokens,
+        }
         update = (
             f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, status = :status, "
-            f"error_code = :code, created_at = :now, updated_at = :now WHERE id = :mid AND {OWNED_BY_TURN}"
+            "error_code = :code, input_tokens = :input, output_tokens = :output, created_at = :now, "
+            f"updated_at = :now WHERE id = :mid AND {OWNED_BY_TURN}"
         )
         if self.postgres and release:
             sql = f"WITH finished AS ({update} RETURNING id) {_RELEASE_SQL} AND EXISTS (SELECT 1 FROM finished)"

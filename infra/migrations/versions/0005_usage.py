@@ -1,4 +1,5 @@
-"""Per-user request counters for the rate limits of what writes no message (MCP tool calls, widget actions).
+"""Per-user request counters for the rate limits of what writes no message (MCP tool calls, widget actions);
+the model tokens an answer used.
 
 Revision ID: 0005_usage
 Revises: 0002_turn_owner
@@ -25,7 +26,13 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("user_id", "kind", name="pk_rate_window"),
     )
+    with op.batch_alter_table("message") as batch:
+        batch.add_column(sa.Column("input_tokens", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("output_tokens", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("message") as batch:
+        batch.drop_column("output_tokens")
+        batch.drop_column("input_tokens")
     op.drop_table("rate_window")

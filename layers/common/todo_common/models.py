@@ -96,6 +96,8 @@ class Message(SQLModel, table=True):
     client_message_id: str | None = Field(default=None, max_length=128)
     chatkit_item: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     feedback: str | None = Field(default=None, max_length=16)
+    input_tokens: int | None = None  # the model's usage for an answer, as the Agents SDK reported it
+    output_tokens: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
