@@ -33,6 +33,8 @@ class ChatRuntime:
             history_limit=settings.history_limit,
             rate_limit_per_minute=settings.rate_limit_per_minute,
             lease_seconds=settings.lease_seconds,
+            daily_turns=settings.daily_turns,
+            daily_tokens=settings.daily_tokens,
         )
         engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
         turns = TurnService(store, engine, settings)

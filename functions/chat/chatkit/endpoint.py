@@ -65,7 +65,7 @@ class ChatKitEndpoint:
         try:
             held = await self.leasing.take(request, context)  # 403/404 raise here
         except ApiError as refused:
-            if refused.code != "rate_limited":
+            if refused.code not in ("rate_limited", "daily_budget_spent"):
                 raise
             return ChatKitStream(_refused(refused.message))  # a well-formed request: the reason goes in the stream
         stop = context.stop if self.allow_cancel else None

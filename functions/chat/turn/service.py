@@ -135,6 +135,7 @@ class TurnService:
         404, 409 for a reused key, 429) raise `ApiError` before any event; the events follow."""
         started = time.monotonic()
         try:
+            await asyncio.to_thread(self.store.check_budget, caller.user_id)
             first = await asyncio.to_thread(
                 self.store.claim, caller.user_id, conversation_id, text, client_message_id=client_message_id
             )
@@ -255,6 +256,7 @@ class TurnService:
     async def new_leased_conversation(self, caller: Caller) -> Lease:
         """A new, empty conversation whose lease the caller holds; 429 raises."""
         try:
+            await asyncio.to_thread(self.store.check_budget, caller.user_id)
             return await asyncio.to_thread(self.store.create_leased, caller.user_id)
         except ApiError as exc:
             _record_refusal(exc)
@@ -263,6 +265,8 @@ class TurnService:
     async def take_lease(self, caller: Caller, conversation_id: str, *, counts_as_message: bool) -> Lease | None:
         """The conversation's lease, None while another turn holds it; 403/404/429 raise."""
         try:
+            if counts_as_message:
+                await asyncio.to_thread(self.store.check_budget, caller.user_id)
             return await asyncio.to_thread(
                 self.store.take_lease, caller.user_id, conversation_id, counts_as_message=counts_as_message
             )

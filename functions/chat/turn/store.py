@@ -113,7 +113,11 @@ _COLUMNS = "id, role, item_type, content, tool_calls, status, error_code, chatki
 def _statement(sql: str) -> sa.TextClause:
     """Raw SQL with the turn's datetimes bound as UTC columns (SQLite keeps naive UTC)."""
     return sa.text(sql).bindparams(
-        *(sa.bindparam(name, type_=UTCDateTime()) for name in ("now", "lease", "since", "created") if f":{name}" in sql)
+        *(
+            sa.bindparam(name, type_=UTCDateTime())
+            for name in ("now", "lease", "since", "created", "day")
+            if f":{name}" in sql
+        )
     )
 
 
@@ -125,11 +129,15 @@ class TurnStore:
         history_limit: int,
         rate_limit_per_minute: int,
         lease_seconds: float = 30,
+        daily_turns: int = 500,
+        daily_tokens: int = 2_000_000,
     ) -> None:
         self.database = database
         self.history_limit = history_limit
         self.rate_limit_per_minute = rate_limit_per_minute
         self.lease_seconds = lease_seconds
+        self.daily_turns = daily_turns
+        self.daily_tokens = daily_tokens
         self.postgres = database.dialect == "postgresql"
 
     # -- claiming -------------------------------------------------------------------------------------------
@@ -469,6 +477,25 @@ class TurnStore:
     def _json(self, placeholder: str) -> str:
         return f"CAST({placeholder} AS json)" if self.postgres else placeholder
 
+    def check_budget(self, user_id: str) -> None:
+        """The user's daily budget (UTC day) of turns and of model tokens: 429 `daily_budget_spent`, with
+        `Retry-After` until the day rolls over, once either is spent."""
+        now = utcnow()
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        spent = _statement(_SPENT_TODAY)
+        turns, tokens = self.database.read(lambda s: s.execute(spent, {"uid": user_id, "day": day}).one())
+        if int(turns or 0) < self.daily_turns and int(tokens or 0) < self.daily_tokens:
+            return
+        what = f"{self.daily_turns} messages" if int(turns or 0) >= self.daily_turns else "its model budget"
+        wait = max(1, int((day + timedelta(days=1) - now).total_seconds()))
+        raise ApiError(
+            429,
+            "daily_budget_spent",
+            f"Today's assistant budget is spent ({what} a day); it renews at midnight UTC, in {wait // 3600} h "
+            f"{wait % 3600 // 60} min.",
+            headers={"Retry-After": str(wait)},
+        )
+
     def _check_rate(self, session: Session, user_id: str) -> None:
         """The rate rule of the claim, for its refusal: 429 with how long until the oldest message ages out."""
         counted = _statement(f"SELECT count(*) AS sent, min(created_at) AS oldest {RECENT_MESSAGES}").columns(
@@ -485,6 +512,12 @@ class TurnStore:
                 headers={"Retry-After": str(wait)},
             )
 
+
+_SPENT_TODAY = f"""
+    SELECT coalesce(sum(CASE WHEN role = 'user' THEN 1 ELSE 0 END), 0) AS turns,
+           coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0) AS tokens
+      FROM message WHERE user_id = :uid AND created_at >= :day AND item_type = '{conversations.CHAT_ITEM}'
+"""
 
 _CLAIM_SQL = f"""
     UPDATE conversation
