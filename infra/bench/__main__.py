@@ -25,6 +25,7 @@ SECTIONS = (
     "server",
     "recovery",
     "follow",
+    "quotas",
     "package",
     "soak",
 )
