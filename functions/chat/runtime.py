@@ -13,6 +13,7 @@ from functions.chat.chatkit.leasing import Leasing
 from functions.chat.chatkit.server import TodoChatKitServer
 from functions.chat.chatkit.store import ChatStore
 from functions.chat.settings import ChatSettings
+from functions.chat.tasks.rate_limit import RateLimit
 from functions.chat.turn.engine import TurnEngine
 from functions.chat.turn.runner import TurnRunner
 from functions.chat.turn.service import TurnService
@@ -33,8 +34,12 @@ class ChatRuntime:
             history_limit=settings.history_limit,
             rate_limit_per_minute=settings.rate_limit_per_minute,
             lease_seconds=settings.lease_seconds,
+            daily_turns=settings.daily_turns,
+            daily_tokens=settings.daily_tokens,
         )
         engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
         turns = TurnService(store, TurnRunner(store, engine, settings), settings)
         chatkit_server = TodoChatKitServer(ChatStore(), turns)
-        return cls(settings, turns, ChatKitEndpoint(chatkit_server, Leasing(turns), allow_cancel=settings.allow_cancel))
+        actions = RateLimit(services.database, "action", settings.actions_per_minute)
+        endpoint = ChatKitEndpoint(chatkit_server, Leasing(turns), actions, allow_cancel=settings.allow_cancel)
+        return cls(settings, turns, endpoint)

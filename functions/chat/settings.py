@@ -20,6 +20,11 @@ class ChatSettings:
     chat_model: str = DEFAULT_CHAT_MODEL
     history_limit: int = 12
     rate_limit_per_minute: int = 20
+    max_followers_per_user: int = 10
+    tool_calls_per_minute: int = 60
+    daily_turns: int = 500
+    daily_tokens: int = 2_000_000
+    actions_per_minute: int = 30
     max_message_chars: int = 4000
     mcp_allowed_hosts: tuple[str, ...] = ()
     turn_deadline_seconds: float = 90
@@ -47,6 +52,11 @@ class ChatSettings:
             chat_model=source.get("CHAT_MODEL") or DEFAULT_CHAT_MODEL,
             history_limit=source.get_int("CHAT_HISTORY_LIMIT", 12, minimum=1, maximum=200),
             rate_limit_per_minute=source.get_int("CHAT_RATE_LIMIT_PER_MINUTE", 20, minimum=1, maximum=10_000),
+            max_followers_per_user=source.get_int("CHAT_MAX_FOLLOWERS_PER_USER", 10, minimum=1, maximum=1_000),
+            daily_turns=source.get_int("CHAT_DAILY_TURNS", 500, minimum=1, maximum=1_000_000),
+            daily_tokens=source.get_int("CHAT_DAILY_TOKENS", 2_000_000, minimum=1, maximum=10**12),
+            tool_calls_per_minute=source.get_int("CHAT_TOOL_CALLS_PER_MINUTE", 60, minimum=1, maximum=100_000),
+            actions_per_minute=source.get_int("CHAT_ACTIONS_PER_MINUTE", 30, minimum=1, maximum=100_000),
             max_message_chars=source.get_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1, maximum=100_000),
             turn_deadline_seconds=source.get_int("CHAT_TURN_DEADLINE_SECONDS", 90, minimum=5, maximum=900),
             lease_seconds=source.get_int("CHAT_LEASE_SECONDS", 30, minimum=3, maximum=300),

@@ -45,8 +45,8 @@ from functions.chat.chatkit.context import ChatKitContext
 from functions.chat.chatkit.store import ChatStore, not_supported, save_feedback
 from functions.chat.chatkit.view import TurnView
 from functions.chat.turn.events import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
-from functions.chat.turn.runner import DATABASE_ERRORS
 from functions.chat.turn.service import TurnService
+from functions.chat.turn.store import DATABASE_ERRORS
 from todo_common.errors import ApiError, not_found
 from todo_common.models import utcnow
 

@@ -107,7 +107,8 @@ async def follow(
     events = await runtime_of(request).turns.follow_conversation(
         Caller(user.user_id, services.database), conversation_id
     )
-    return Response(status_code=204) if events is None else _sse_response(events)
+    # A follower that goes away stops following: its client is the only one its events are for.
+    return Response(status_code=204) if events is None else _sse_response(events, cancel_when_abandoned=True)
 
 
 @router.post(
@@ -129,9 +130,9 @@ async def _asking_first(caller: Caller, events: AsyncIterator[TurnEvent]) -> Asy
         yield event
 
 
-def _sse_response(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
+def _sse_response(events: AsyncIterator[TurnEvent], *, cancel_when_abandoned: bool = False) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
-        async for batch in detached_batches(events, KEEPALIVE_SECONDS):
+        async for batch in detached_batches(events, KEEPALIVE_SECONDS, cancel_when_abandoned=cancel_when_abandoned):
             yield KEEPALIVE_COMMENT if isinstance(batch, Keepalive) else b"".join(map(sse_event, batch))
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)

@@ -16,7 +16,7 @@ from openai.types.responses import ResponseTextDeltaEvent
 from functions.chat.agent.agent import AgentRun, history_to_input
 from functions.chat.agent.messages import ContextMessage
 from functions.chat.caller import Caller
-from functions.chat.turn.events import AgentEvent, TextDelta, ToolFinished, ToolStarted
+from functions.chat.turn.events import AgentEvent, TextDelta, ToolFinished, ToolStarted, UsageReported
 from todo_common.tool_calls import ToolCallRecord
 
 MAX_AGENT_TURNS = 10
@@ -30,8 +30,9 @@ class TurnEngine:
         # agent has its model) it then closes in two more tasks after the run.
         self.run_config = RunConfig()
 
-    async def run(self, context: Sequence[ContextMessage], caller: Caller) -> AsyncIterator[AgentEvent]:
-        """The agent's answer to the last message of `context`, as it streams. Raises what the model raises."""
+    async def run(self, context: Sequence[ContextMessage], caller: Caller) -> AsyncIterator[AgentEvent | UsageReported]:
+        """The agent's answer to the last message of `context`, as it streams, then the tokens it used. Raises what
+        the model raises."""
         run = AgentRun(caller)
         result = Runner.run_streamed(
             self.agent,
@@ -44,6 +45,8 @@ class TurnEngine:
         async for raw in result.stream_events():
             for event in translator.translate(raw):
                 yield event
+        usage = result.context_wrapper.usage
+        yield UsageReported(usage.input_tokens, usage.output_tokens)
 
 
 @dataclass

@@ -59,5 +59,13 @@ class TurnRefused:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class UsageReported:
+    """The model tokens the agent's run used, last of the engine's events; the turn stores it, clients never see it."""
+
+    input_tokens: int
+    output_tokens: int
+
+
 AgentEvent = TextDelta | ToolStarted | ToolFinished
 TurnEvent = TurnStarted | AgentEvent | TurnCompleted | TurnFailed | TurnRefused

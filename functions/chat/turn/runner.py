@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError
-
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
 from functions.chat.turn.engine import TurnEngine
@@ -25,15 +23,14 @@ from functions.chat.turn.events import (
     TurnEvent,
     TurnFailed,
     TurnStarted,
+    UsageReported,
 )
-from functions.chat.turn.store import TurnLost, TurnStart, TurnStore
+from functions.chat.turn.store import DATABASE_ERRORS, TurnLost, TurnStart, TurnStore
 from todo_common import metrics
-from todo_common.db import DatabaseUnavailable
 from todo_common.tool_calls import ToolCallRecord
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
-DATABASE_ERRORS = (DatabaseUnavailable, DBAPIError)
 FLUSH_SECONDS = 0.75
 # The final write may go on this long after the deadline (still well inside the function's timeout).
 FINISH_GRACE_SECONDS = 10.0
@@ -86,6 +83,7 @@ class Recorder:
     flushed_at: float = field(default_factory=time.monotonic)
     # When the database last told whether the user asked to stop (a progress save tells it too).
     stop_checked_at: float = field(default_factory=time.monotonic)
+    usage: UsageReported | None = None  # known once the model's run ended
 
     def apply(self, event: AgentEvent) -> None:
         if isinstance(event, TextDelta):
@@ -128,7 +126,7 @@ class TurnRunner:
         yield TurnStarted(start.conversation_id, start.user_message_id, start.assistant_message_id)
         first_byte_ms = (time.monotonic() - began) * 1000
         recorder = Recorder()
-        events: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(start, caller, events))
         watcher = asyncio.create_task(self._watch(start, stop, recorder, events))
         # The deadline is one timer for the whole turn (not a timeout, and a task, around every event).
@@ -144,6 +142,9 @@ class TurnRunner:
                 if isinstance(item, BaseException):
                     failure = self._failure_of(item)
                     break
+                if isinstance(item, UsageReported):
+                    recorder.usage = item
+                    continue
                 recorder.apply(item)
                 if isinstance(item, ToolFinished):
                     metrics.record_tool_call(item.call.name, item.call.status)
@@ -156,6 +157,8 @@ class TurnRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(producer, watcher, return_exceptions=True)
         final = await self._finish(start, recorder, failure, deadline, release=release)
+        if recorder.usage is not None:
+            metrics.record_model_tokens(recorder.usage.input_tokens, recorder.usage.output_tokens)
         _record(final, first_byte_ms, (time.monotonic() - began) * 1000)
         yield final
 
@@ -163,7 +166,7 @@ class TurnRunner:
         self,
         start: TurnStart,
         caller: Caller,
-        events: asyncio.Queue[AgentEvent | BaseException | None],
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None],
     ) -> None:
         try:
             async for event in self.engine.run(start.context, caller):
@@ -181,7 +184,7 @@ class TurnRunner:
         start: TurnStart,
         stop: asyncio.Event,
         recorder: Recorder,
-        events: asyncio.Queue[AgentEvent | BaseException | None],
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None],
     ) -> None:
         """The heartbeat and the user's Stop, in one task. The lease is renewed every third of its length while the
         turn runs; a lease found lost (the conversation deleted) stops the turn. A Stop is this request's own signal
@@ -226,7 +229,10 @@ class TurnRunner:
         return model_failure(exc)
 
     async def _maybe_flush(
-        self, start: TurnStart, recorder: Recorder, events: asyncio.Queue[AgentEvent | BaseException | None]
+        self,
+        start: TurnStart,
+        recorder: Recorder,
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None],
     ) -> None:
         """Progress saves are best effort: a failed one is logged, and the turn goes on. A save also tells whether
         the user asked to stop."""
@@ -261,6 +267,7 @@ class TurnRunner:
                 status="complete" if failure is None else "error",
                 error_code=None if failure is None else failure.code,
                 release=release,
+                usage=recorder.usage,
             )
 
         try:

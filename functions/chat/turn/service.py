@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from functions.chat.caller import Caller
@@ -24,10 +25,10 @@ from functions.chat.turn.events import (
     TurnRefused,
     TurnStarted,
 )
+from functions.chat.turn.follow import Followers
 from functions.chat.turn.runner import (
     BUSY,
     DATABASE,
-    DATABASE_ERRORS,
     DELETED,
     FINISH_GRACE_SECONDS,
     INTERRUPTED,
@@ -36,10 +37,17 @@ from functions.chat.turn.runner import (
     TIMEOUT,
     Failure,
     TurnRunner,
-    best_effort,
     retrying,
 )
-from functions.chat.turn.store import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart, TurnStore
+from functions.chat.turn.store import (
+    DATABASE_ERRORS,
+    ConversationBusy,
+    Lease,
+    StoredTurn,
+    TurnLost,
+    TurnStart,
+    TurnStore,
+)
 from todo_common import metrics
 from todo_common.errors import ApiError
 from todo_common.models import Message
@@ -58,6 +66,7 @@ class TurnService:
         self.store = store
         self.runner = runner
         self.settings = settings
+        self.followers = Followers(store, poll_seconds=FOLLOW_POLL_SECONDS, per_user=settings.max_followers_per_user)
 
     # -- the plain endpoint ---------------------------------------------------------------------------------
 
@@ -68,6 +77,7 @@ class TurnService:
         404, 409 for a reused key, 429) raise `ApiError` before any event; the events follow."""
         started = time.monotonic()
         try:
+            await asyncio.to_thread(self.store.check_budget, caller.user_id)
             first = await asyncio.to_thread(
                 self.store.claim, caller.user_id, conversation_id, text, client_message_id=client_message_id
             )
@@ -76,6 +86,8 @@ class TurnService:
         except ApiError as exc:
             _record_refusal(exc)
             raise
+        if isinstance(first, StoredTurn) and first.answer is not None and first.answer.status == "streaming":
+            return await self.follow(caller, first.answer, first.user_message.id)
         return self._proceed(caller, first, started)
 
     async def _after_wait(
@@ -127,7 +139,12 @@ class TurnService:
         answer = turn.answer
         assert answer is not None  # the claim stores the question and its answer together
         if answer.status == "streaming":
-            async for event in self.follow(caller, answer, turn.user_message.id):
+            try:
+                followed = await self.follow(caller, answer, turn.user_message.id)
+            except ApiError as exc:
+                yield TurnRefused(exc.status, exc.code, exc.message, dict(exc.headers or {}))
+                return
+            async for event in followed:
                 yield event
             return
         if answer.status == "complete":
@@ -143,40 +160,45 @@ class TurnService:
             yield event
 
     async def follow(self, caller: Caller, answer: Message, user_message_id: str) -> AsyncIterator[TurnEvent]:
-        """Re-attach to a running answer: what it has said so far, then what is saved next, until it ends."""
-        yield TurnStarted(answer.conversation_id, user_message_id, answer.id)
-        shown_text, shown_calls = "", dict[str, str]()
-        current: Message | None = answer
-        while current is not None:
-            if current.content.startswith(shown_text) and len(current.content) > len(shown_text):
-                yield TextDelta(current.content[len(shown_text) :])
-                shown_text = current.content
-            for call in records_of(current.tool_calls):
-                if call.call_id not in shown_calls:
-                    shown_calls[call.call_id] = "running"
-                    yield ToolStarted(call.model_copy(update={"status": "running", "result": None}))
-                if call.status != "running" and shown_calls[call.call_id] == "running":
-                    shown_calls[call.call_id] = call.status
-                    yield ToolFinished(call)
-            if current.status != "streaming":
-                yield _final_of(current)
+        """Re-attach to a running answer: what it has said so far, then what is read next, until it ends. A
+        follower over the user's cap is refused (429) here, before any event; the returned events hold the
+        follower's place until they end or are dropped."""
+        self.followers.admit(caller.user_id)
+        events = self._followed(caller, answer, user_message_id)
+        # Started, so its `finally` (which gives the place back) runs however the events are dropped.
+        first = await anext(events)
+        return _prepend(first, events)
+
+    async def _followed(self, caller: Caller, answer: Message, user_message_id: str) -> AsyncGenerator[TurnEvent, None]:
+        try:
+            yield TurnStarted(answer.conversation_id, user_message_id, answer.id)
+            shown = _Shown()
+            for event in shown.news(answer):
+                yield event
+            if answer.status != "streaming":
                 return
-            await asyncio.sleep(FOLLOW_POLL_SECONDS)
-            current = await best_effort(lambda: self.store.answer(caller.user_id, answer.id), current)
-        yield TurnFailed(answer.conversation_id, answer.id, DELETED.code, DELETED.message, shown_text, [])
+            async for current in self.followers.versions(caller.user_id, answer):
+                if current is None:
+                    yield TurnFailed(answer.conversation_id, answer.id, DELETED.code, DELETED.message, shown.text, [])
+                    return
+                for event in shown.news(current):
+                    yield event
+        finally:
+            self.followers.leave(caller.user_id)
 
     async def follow_conversation(self, caller: Caller, conversation_id: str) -> AsyncIterator[TurnEvent] | None:
         """The conversation's answer in progress, followed (None when no answer is being written)."""
         answer, question = await asyncio.to_thread(self.store.latest_answer, caller.user_id, conversation_id)
         if answer is None or answer.status != "streaming":
             return None
-        return self.follow(caller, answer, question.id if question else "")
+        return await self.follow(caller, answer, question.id if question else "")
 
     # -- a held lease, for a client that stores the question itself (ChatKit) --------------------------------
 
     async def new_leased_conversation(self, caller: Caller) -> Lease:
         """A new, empty conversation whose lease the caller holds; 429 raises."""
         try:
+            await asyncio.to_thread(self.store.check_budget, caller.user_id)
             return await asyncio.to_thread(self.store.create_leased, caller.user_id)
         except ApiError as exc:
             _record_refusal(exc)
@@ -185,6 +207,8 @@ class TurnService:
     async def take_lease(self, caller: Caller, conversation_id: str, *, counts_as_message: bool) -> Lease | None:
         """The conversation's lease, None while another turn holds it; 403/404/429 raise."""
         try:
+            if counts_as_message:
+                await asyncio.to_thread(self.store.check_budget, caller.user_id)
             return await asyncio.to_thread(
                 self.store.take_lease, caller.user_id, conversation_id, counts_as_message=counts_as_message
             )
@@ -257,6 +281,36 @@ class TurnService:
 def _record_refusal(refused: ApiError) -> None:
     if refused.code == "rate_limited":
         metrics.record_refusal("rate_limited")
+
+
+@dataclass
+class _Shown:
+    """What a follower has been shown of an answer, to send only what is new in the next version."""
+
+    text: str = ""
+    calls: dict[str, str] = field(default_factory=dict)
+
+    def news(self, current: Message) -> list[TurnEvent]:
+        events: list[TurnEvent] = []
+        if current.content.startswith(self.text) and len(current.content) > len(self.text):
+            events.append(TextDelta(current.content[len(self.text) :]))
+            self.text = current.content
+        for call in records_of(current.tool_calls):
+            if call.call_id not in self.calls:
+                self.calls[call.call_id] = "running"
+                events.append(ToolStarted(call.model_copy(update={"status": "running", "result": None})))
+            if call.status != "running" and self.calls[call.call_id] == "running":
+                self.calls[call.call_id] = call.status
+                events.append(ToolFinished(call))
+        if current.status != "streaming":
+            events.append(_final_of(current))
+        return events
+
+
+async def _prepend(first: T, rest: AsyncIterator[T]) -> AsyncIterator[T]:
+    yield first
+    async for item in rest:
+        yield item
 
 
 def _final_of(answer: Message) -> TurnCompleted | TurnFailed:

@@ -22,18 +22,21 @@ from typing import Any, NoReturn, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult, Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
 from functions.chat.agent.messages import ContextMessage
+from functions.chat.turn.events import UsageReported
 from todo_common import conversations
 from todo_common.clip import clip
-from todo_common.db import Database
+from todo_common.db import Database, DatabaseUnavailable
 from todo_common.errors import ApiError
 from todo_common.models import Conversation, Message, UTCDateTime, new_id, utcnow
 from todo_common.tool_calls import ToolCallRecord, stored
 
 TITLE_FROM_MESSAGE_CHARS = 60
+# What this store's calls raise when the database cannot be reached (or refuses a statement).
+DATABASE_ERRORS = (DatabaseUnavailable, DBAPIError)
 STOP_REQUESTED = "stop_requested"  # the error_code of a `streaming` answer whose user asked it to stop
 
 
@@ -106,7 +109,11 @@ def _context_sql(*, before_answer: bool = False) -> str:
 def _statement(sql: str) -> sa.TextClause:
     """Raw SQL with the turn's datetimes bound as UTC columns (SQLite keeps naive UTC)."""
     return sa.text(sql).bindparams(
-        *(sa.bindparam(name, type_=UTCDateTime()) for name in ("now", "lease", "since", "created") if f":{name}" in sql)
+        *(
+            sa.bindparam(name, type_=UTCDateTime())
+            for name in ("now", "lease", "since", "created", "day")
+            if f":{name}" in sql
+        )
     )
 
 
@@ -118,11 +125,15 @@ class TurnStore:
         history_limit: int,
         rate_limit_per_minute: int,
         lease_seconds: float = 30,
+        daily_turns: int = 500,
+        daily_tokens: int = 2_000_000,
     ) -> None:
         self.database = database
         self.history_limit = history_limit
         self.rate_limit_per_minute = rate_limit_per_minute
         self.lease_seconds = lease_seconds
+        self.daily_turns = daily_turns
+        self.daily_tokens = daily_tokens
         self.postgres = database.dialect == "postgresql"
 
     # -- claiming -------------------------------------------------------------------------------------------
@@ -366,14 +377,20 @@ class TurnStore:
         status: str,
         error_code: str | None = None,
         release: bool = True,
+        usage: UsageReported | None = None,
     ) -> bool:
         """Store the answer with its final status (and release the lease), only while the turn owns its
         conversation: False if it does not any more (deleted, or taken over), and then nothing was written. An
         answer's time is when it was given: its end."""
         values = self._progress_values(lease, message_id, content, calls) | {"status": status, "code": error_code}
+        values |= {
+            "input": None if usage is None else usage.input_tokens,
+            "output": None if usage is None else usage.output_tokens,
+        }
         update = (
             f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, status = :status, "
-            f"error_code = :code, created_at = :now, updated_at = :now WHERE id = :mid AND {OWNED_BY_TURN}"
+            "error_code = :code, input_tokens = :input, output_tokens = :output, created_at = :now, "
+            f"updated_at = :now WHERE id = :mid AND {OWNED_BY_TURN}"
         )
         if self.postgres and release:
             sql = f"WITH finished AS ({update} RETURNING id) {_RELEASE_SQL} AND EXISTS (SELECT 1 FROM finished)"
@@ -474,6 +491,25 @@ class TurnStore:
     def _json(self, placeholder: str) -> str:
         return f"CAST({placeholder} AS json)" if self.postgres else placeholder
 
+    def check_budget(self, user_id: str) -> None:
+        """The user's daily budget (UTC day) of turns and of model tokens: 429 `daily_budget_spent`, with
+        `Retry-After` until the day rolls over, once either is spent."""
+        now = utcnow()
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        spent = _statement(_SPENT_TODAY)
+        turns, tokens = self.database.read(lambda s: s.execute(spent, {"uid": user_id, "day": day}).one())
+        if int(turns or 0) < self.daily_turns and int(tokens or 0) < self.daily_tokens:
+            return
+        what = f"{self.daily_turns} messages" if int(turns or 0) >= self.daily_turns else "its model budget"
+        wait = max(1, int((day + timedelta(days=1) - now).total_seconds()))
+        raise ApiError(
+            429,
+            "daily_budget_spent",
+            f"Today's assistant budget is spent ({what} a day); it renews at midnight UTC, in {wait // 3600} h "
+            f"{wait % 3600 // 60} min.",
+            headers={"Retry-After": str(wait)},
+        )
+
     def _check_rate(self, session: Session, user_id: str) -> None:
         """The rate rule of the claim, for its refusal: 429 with how long until the oldest message ages out."""
         counted = _statement(f"SELECT count(*) AS sent, min(created_at) AS oldest {RECENT_MESSAGES}").columns(
@@ -490,6 +526,12 @@ class TurnStore:
                 headers={"Retry-After": str(wait)},
             )
 
+
+_SPENT_TODAY = f"""
+    SELECT coalesce(sum(CASE WHEN role = 'user' THEN 1 ELSE 0 END), 0) AS turns,
+           coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0) AS tokens
+      FROM message WHERE user_id = :uid AND created_at >= :day AND item_type = '{conversations.CHAT_ITEM}'
+"""
 
 _CLAIM_SQL = f"""
     UPDATE conversation
