@@ -26,7 +26,7 @@ from functions.chat.tasks import TaskChange, TaskList, TaskToolError
 
 current_caller: ContextVar[Caller | None] = ContextVar("current_caller", default=None)
 
-INSTRUCTIONS = "Manage the signed-in user's todo list: add, list, complete, delete and update tasks."
+INSTRUCTIONS = "Manage the signed-in user's todo list: add, list, complete, reopen, delete and update tasks."
 TaskId = Annotated[int, Field(description="The task's id, as list_tasks shows it.", ge=1)]
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -84,6 +84,11 @@ def build_task_server() -> MCPServer:
     def complete_task(task_id: TaskId) -> Annotated[CallToolResult, TaskChange]:
         """Mark one of the user's tasks as done."""
         return _result(tasks.complete_task, task_id)
+
+    @server.tool(annotations=CHANGES)
+    def reopen_task(task_id: TaskId) -> Annotated[CallToolResult, TaskChange]:
+        """Mark one of the user's done tasks as not done again."""
+        return _result(tasks.reopen_task, task_id)
 
     @server.tool(annotations=DELETES)
     def delete_task(task_id: TaskId) -> Annotated[CallToolResult, TaskChange]:

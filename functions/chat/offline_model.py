@@ -4,6 +4,7 @@ task tools a real model would, and streams its answer in several deltas.
     add <title> | add task <title> | remind me to <title>
     list | show my tasks [pending|completed]
     complete <id> | done <id> | mark <id> done
+    reopen <id> | undo <id> | mark <id> not done
     delete <id>
     rename <id> to <title> | update <id> <title>
 
@@ -45,7 +46,7 @@ from openai.types.responses import (
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 HELP = (
-    "I can manage your tasks. Try: “add buy milk”, “list”, “list pending”, “done 3”, “delete 3” "
+    "I can manage your tasks. Try: “add buy milk”, “list”, “list pending”, “done 3”, “reopen 3”, “delete 3” "
     "or “rename 3 to buy oat milk”."
 )
 _DELTA_WORDS = 3
@@ -58,6 +59,11 @@ _COMMANDS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"^(?:complete|done|finish)\s+#?(?P<task_id>\d+)$", re.I), "complete_task"),
     (re.compile(r"^mark\s+#?(?P<task_id>\d+)\s+(?:as\s+)?(?:done|complete|completed)$", re.I), "complete_task"),
+    (re.compile(r"^(?:reopen|undo|undone)\s+#?(?P<task_id>\d+)$", re.I), "reopen_task"),
+    (
+        re.compile(r"^mark\s+#?(?P<task_id>\d+)\s+(?:as\s+)?(?:not\s+done|undone|pending|open)$", re.I),
+        "reopen_task",
+    ),
     (re.compile(r"^(?:delete|remove)\s+#?(?P<task_id>\d+)$", re.I), "delete_task"),
     (re.compile(r"^rename\s+#?(?P<task_id>\d+)\s+to\s+(?P<title>.+)$", re.I), "update_task"),
     (re.compile(r"^update\s+#?(?P<task_id>\d+)\s+(?P<title>.+)$", re.I), "update_task"),
@@ -104,7 +110,13 @@ def describe_result(tool: str, output: Any) -> str:
         return f"You have {len(tasks)} task{'s' if len(tasks) != 1 else ''}:\n" + "\n".join(lines)
     if output.get("status") == "awaiting_confirmation":
         return f"Delete “{output.get('title')}” (#{output.get('task_id')})? Confirm or cancel below."
-    verbs = {"created": "Added", "completed": "Completed", "deleted": "Deleted", "updated": "Updated"}
+    verbs = {
+        "created": "Added",
+        "completed": "Completed",
+        "reopened": "Reopened",
+        "deleted": "Deleted",
+        "updated": "Updated",
+    }
     verb = verbs.get(str(output.get("status")), "Done with")
     return f"{verb} “{output.get('title')}” (#{output.get('task_id')})."
 
