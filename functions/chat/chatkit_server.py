@@ -128,6 +128,10 @@ class TodoChatKitServer(ChatKitServer[Caller]):
                 yield extra
             if isinstance(event, TurnFailed):
                 raise CustomStreamError(event.message, allow_retry=event.code != "conversation_deleted")
+            if isinstance(event, TurnCompleted):  # the answer is out: now its conversation gets a real title
+                title = await self.turns.generated_title(context, start, event)
+                if title is not None:
+                    yield ThreadUpdatedEvent(thread=self._to_thread_response(to_thread_titled(thread, title)))
 
     async def add_feedback(self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: Caller) -> None:
         await asyncio.to_thread(save_feedback, context, thread_id, item_ids, feedback)

@@ -9,8 +9,10 @@ from mcp.server.mcpserver import MCPServer
 
 from functions.chat.agent import build_agent
 from functions.chat.chatkit_server import TodoChatKitServer
+from functions.chat.models import select_title_model
 from functions.chat.settings import ChatSettings
 from functions.chat.store import ChatStore
+from functions.chat.titles import TitleWriter
 from functions.chat.turn import TurnEngine
 from functions.chat.turn_store import TurnStore
 from functions.chat.turns import TurnService
@@ -32,5 +34,5 @@ class ChatRuntime:
             lease_seconds=settings.lease_seconds,
         )
         engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
-        turns = TurnService(store, engine, settings)
+        turns = TurnService(store, engine, settings, TitleWriter(select_title_model(settings)))
         return cls(settings, turns, TodoChatKitServer(ChatStore(), turns))

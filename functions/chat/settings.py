@@ -18,6 +18,7 @@ class ChatSettings:
     openai_base_url: str | None = None
     openai_api: Literal["responses", "chat_completions"] = "responses"
     chat_model: str = DEFAULT_CHAT_MODEL
+    title_model: str | None = None  # names new conversations; None: the chat model
     history_limit: int = 12
     rate_limit_per_minute: int = 20
     max_message_chars: int = 4000
@@ -42,6 +43,7 @@ class ChatSettings:
             openai_base_url=(source.get("OPENAI_BASE_URL") or "").rstrip("/") or None,
             openai_api=api,  # type: ignore[arg-type]
             chat_model=source.get("CHAT_MODEL") or DEFAULT_CHAT_MODEL,
+            title_model=source.get("CHAT_TITLE_MODEL") or None,
             history_limit=source.get_int("CHAT_HISTORY_LIMIT", 12, minimum=1, maximum=200),
             rate_limit_per_minute=source.get_int("CHAT_RATE_LIMIT_PER_MINUTE", 20, minimum=1, maximum=10_000),
             max_message_chars=source.get_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1, maximum=100_000),

@@ -317,6 +317,16 @@ class TurnStore:
 
         return self.database.write(work)
 
+    def retitle(self, user_id: str, conversation_id: str, provisional: str, title: str) -> bool:
+        """Replace the title a turn gave the conversation (`provisional`) with `title`, unless the user renamed it
+        meanwhile (or it is not theirs, or gone): whether it was written."""
+        statement = _statement(
+            "UPDATE conversation SET title = :title, updated_at = :now "
+            "WHERE id = :cid AND user_id = :uid AND title = :provisional"
+        )
+        values = {"title": title, "now": utcnow(), "cid": conversation_id, "uid": user_id, "provisional": provisional}
+        return self.database.execute(statement, values).rowcount == 1
+
     # -- while it runs and at its end -----------------------------------------------------------------------
 
     def renew(self, lease: Lease) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
+from functions.chat.titles import TitleWriter
 from functions.chat.turn import (
     AgentEvent,
     TextDelta,
@@ -113,10 +114,11 @@ class Recorder:
 
 
 class TurnService:
-    def __init__(self, store: TurnStore, engine: TurnEngine, settings: ChatSettings) -> None:
+    def __init__(self, store: TurnStore, engine: TurnEngine, settings: ChatSettings, titles: TitleWriter) -> None:
         self.store = store
         self.engine = engine
         self.settings = settings
+        self.titles = titles
 
     # -- the plain endpoint ---------------------------------------------------------------------------------
 
@@ -291,6 +293,23 @@ class TurnService:
         """The answer to the user item ChatKit just stored, under the request's lease (released by the request)."""
         start = await asyncio.to_thread(self.store.start_reply, lease, caller.user_id)
         return start, self.run(caller, start, release=False)
+
+    async def generated_title(self, caller: Caller, start: TurnStart, final: TurnCompleted) -> str | None:
+        """After the first answer of a conversation this turn titled: a short title for it, written only if the
+        user has not renamed the conversation meanwhile. The title written, or None."""
+        if start.new_title is None or not start.context:
+            return None
+        title = await self.titles.title(start.context[-1].content, final.text)
+        if not title or title == start.new_title:
+            return None
+        try:
+            written = await asyncio.to_thread(
+                self.store.retitle, caller.user_id, start.conversation_id, start.new_title, title
+            )
+        except DATABASE_ERRORS:  # the answer is stored; the provisional title stays
+            logger.warning("the generated title could not be stored", extra={"conversation_id": start.conversation_id})
+            return None
+        return title if written else None
 
     async def release(self, lease: Lease) -> None:
         await self._retrying(lambda: self.store.release(lease), until=time.monotonic() + FINISH_GRACE_SECONDS)
