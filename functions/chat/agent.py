@@ -23,6 +23,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from sqlalchemy.exc import DBAPIError
 
 from functions.chat.caller import Caller
+from functions.chat.composer import stored_options
 from functions.chat.mcp_server import current_caller, refusal
 from functions.chat.turn_store import ContextMessage
 from todo_common.db import DatabaseUnavailable
@@ -140,8 +141,8 @@ def _items_of(message: ContextMessage) -> list[TResponseInputItem]:
 
 def user_text(message: ContextMessage) -> str:
     """What the user said as the model reads it: a ChatKit message's text with what its composer attached made
-    explicit (the passage it quotes, the tasks it @-mentions by id), so "done @walk dog" names one task even when
-    two share that title."""
+    explicit (the passage it quotes, the tasks it @-mentions by id, the composer tool picked), so "done @walk dog"
+    names one task even when two share that title."""
     item = message.chatkit_item or {}
     if item.get("type") != "user_message":
         return message.content
@@ -153,6 +154,9 @@ def user_text(message: ContextMessage) -> str:
         task_id = (part.get("data") or {}).get("task_id") if part.get("type") == "input_tag" else None
         if task_id is not None:
             notes.append(f"@{part.get('text')} is the task with id {task_id} (title {json.dumps(part.get('text'))}).")
+    tool = stored_options(item).tool
+    if tool is not None:
+        notes.append(f"The user picked “{tool.label}” in the composer. {tool.instruction}")
     return "\n".join([text, *notes]) if notes else text
 
 

@@ -27,6 +27,7 @@ from chatkit.types import (
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
     ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
     ThreadsCustomActionReq,
     ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
@@ -37,7 +38,7 @@ from chatkit.types import (
     WidgetItem,
 )
 
-from functions.chat import task_actions
+from functions.chat import composer, task_actions
 from functions.chat.caller import Caller
 from functions.chat.chatkit_view import TurnView
 from functions.chat.store import ChatStore, not_supported, save_feedback
@@ -84,8 +85,11 @@ class TodoChatKitServer(ChatKitServer[Caller]):
         return rewritten
 
     async def guard(self, request: ChatKitReq, context: Caller) -> None:
-        """Refuse, before any stream starts, what ChatKit would fail on later: another user's or an unknown
-        thread (403/404), a tool output nobody asked for (409), an action whose sender is not a widget (4xx)."""
+        """Refuse, before any stream starts, what ChatKit would fail on later: a composer tool or model this server
+        does not offer (400), another user's or an unknown thread (403/404), a tool output nobody asked for (409),
+        an action whose sender is not a widget (4xx)."""
+        if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
+            composer.checked(request.params.input.inference_options, self.turns.settings.allowed_models)
         thread_id: str | None = getattr(getattr(request, "params", None), "thread_id", None)
         if thread_id is not None:
             thread = await self.store.load_thread(thread_id, context)

@@ -33,6 +33,14 @@ def select_model(settings: ChatSettings) -> Model:
     return provider_model(settings, settings.chat_model)
 
 
+def select_models(settings: ChatSettings) -> dict[str, Model]:
+    """The other models a composer may pick (`CHAT_MODELS`), by name; none without a provider (the offline model
+    answers whatever is picked)."""
+    if not settings.openai_api_key:
+        return {}
+    return {name: provider_model(settings, name) for name in settings.allowed_models if name != settings.chat_model}
+
+
 def select_title_model(settings: ChatSettings) -> Model | None:
     """The model that names conversations (`CHAT_TITLE_MODEL`, else the chat model); None without a provider."""
     if not settings.openai_api_key:

@@ -96,6 +96,17 @@ def parse_command(text: str) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def forced_call(tool: str, text: str) -> tuple[str, dict[str, Any]] | None:
+    """The call of `tool` a message that is not its command stands for (a composer tool forced it): its first line
+    as a new task's title, the pending tasks for a list; None for a tool that needs a task id."""
+    first = " ".join((text.strip().splitlines() or [""])[0].split())
+    if tool == "add_task" and first:
+        return tool, {"title": first}
+    if tool == "list_tasks":
+        return tool, {"status": "pending"}
+    return None
+
+
 def describe_result(tool: str, output: Any) -> str:
     """A short sentence about a tool's result, as the assistant says it."""
     if isinstance(output, dict) and isinstance(output.get("error"), dict):
@@ -123,14 +134,15 @@ def describe_result(tool: str, output: Any) -> str:
 
 class OfflineModel(Model):
     async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
-        return render_response(self.respond(_input_of(args, kwargs)))
+        return render_response(self.respond(_input_of(args, kwargs), _forced_tool(args, kwargs)))
 
     async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[TResponseStreamEvent]:
-        for event in render_stream(self.respond(_input_of(args, kwargs))):
+        for event in render_stream(self.respond(_input_of(args, kwargs), _forced_tool(args, kwargs))):
             yield event
 
-    def respond(self, items: list[Any]) -> list[TResponseOutputItem]:
-        """The model's output for this input: a tool call for a new command, else text."""
+    def respond(self, items: list[Any], forced: str | None = None) -> list[TResponseOutputItem]:
+        """The model's output for this input: a tool call for a new command (or for the tool the run forces, with
+        what arguments the text gives), else text."""
         last = _as_dict(items[-1]) if items else {}
         if last.get("type") == "function_call_output":
             call = next(
@@ -144,6 +156,8 @@ class OfflineModel(Model):
             answer = describe_result(str(call.get("name")), _json(last.get("output")))
             return [_message(answer, f"msg_offline_{len(items)}")]
         command = parse_command(_text(last)) if last.get("role") == "user" else None
+        if forced is not None and last.get("role") == "user" and (command is None or command[0] != forced):
+            command = forced_call(forced, _text(last))
         if command is None:
             return [_message(HELP, f"msg_offline_{len(items)}")]
         tool, arguments = command
@@ -285,6 +299,13 @@ def _function_call(name: str, arguments: dict[str, Any], call_id: str) -> Respon
         name=name,
         arguments=json.dumps(arguments, ensure_ascii=False, separators=(",", ":")),
     )
+
+
+def _forced_tool(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The tool the run's settings make the model call (a tool's name as `tool_choice`), if any."""
+    settings = kwargs.get("model_settings", args[2] if len(args) > 2 else None)
+    choice = getattr(settings, "tool_choice", None)
+    return choice if isinstance(choice, str) and choice not in ("auto", "required", "none") else None
 
 
 def _input_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:

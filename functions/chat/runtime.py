@@ -9,7 +9,7 @@ from mcp.server.mcpserver import MCPServer
 
 from functions.chat.agent import build_agent
 from functions.chat.chatkit_server import TodoChatKitServer
-from functions.chat.models import select_title_model
+from functions.chat.models import select_models, select_title_model
 from functions.chat.settings import ChatSettings
 from functions.chat.store import ChatStore
 from functions.chat.titles import TitleWriter
@@ -33,6 +33,8 @@ class ChatRuntime:
             rate_limit_per_minute=settings.rate_limit_per_minute,
             lease_seconds=settings.lease_seconds,
         )
-        engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
+        engine = TurnEngine(
+            build_agent(model, server), max_context_chars=settings.context_max_chars, models=select_models(settings)
+        )
         turns = TurnService(store, engine, settings, TitleWriter(select_title_model(settings)))
         return cls(settings, turns, TodoChatKitServer(ChatStore(), turns))

@@ -19,6 +19,7 @@ class ChatSettings:
     openai_api: Literal["responses", "chat_completions"] = "responses"
     chat_model: str = DEFAULT_CHAT_MODEL
     title_model: str | None = None  # names new conversations; None: the chat model
+    chat_models: tuple[str, ...] = ()  # what a ChatKit composer may pick (`inference_options.model`) besides chat_model
     history_limit: int = 12
     rate_limit_per_minute: int = 20
     max_message_chars: int = 4000
@@ -28,6 +29,11 @@ class ChatSettings:
     context_max_chars: int = 24_000
     agent_tracing: bool = False
     allow_cancel: bool = True
+
+    @property
+    def allowed_models(self) -> tuple[str, ...]:
+        """The models a user may pick: the chat model and `CHAT_MODELS`."""
+        return (self.chat_model, *(m for m in self.chat_models if m != self.chat_model))
 
     @classmethod
     def from_environ(
@@ -44,6 +50,7 @@ class ChatSettings:
             openai_api=api,  # type: ignore[arg-type]
             chat_model=source.get("CHAT_MODEL") or DEFAULT_CHAT_MODEL,
             title_model=source.get("CHAT_TITLE_MODEL") or None,
+            chat_models=tuple(m.strip() for m in (source.get("CHAT_MODELS") or "").split(",") if m.strip()),
             history_limit=source.get_int("CHAT_HISTORY_LIMIT", 12, minimum=1, maximum=200),
             rate_limit_per_minute=source.get_int("CHAT_RATE_LIMIT_PER_MINUTE", 20, minimum=1, maximum=10_000),
             max_message_chars=source.get_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1, maximum=100_000),

@@ -8,16 +8,18 @@ them, when a waiting message could not start a turn)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents import Agent, RunConfig, Runner
+from agents import Agent, ModelSettings, RunConfig, Runner
+from agents.models.interface import Model
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
 
 from functions.chat.agent import history_to_input
 from functions.chat.caller import Caller
+from functions.chat.composer import TurnOptions, stored_options
 from functions.chat.turn_store import ContextMessage
 from todo_common.tool_calls import ToolCallRecord
 
@@ -79,9 +81,12 @@ TurnEvent = TurnStarted | AgentEvent | TurnCompleted | TurnFailed | TurnRefused
 
 
 class TurnEngine:
-    def __init__(self, agent: Agent[Caller], *, max_context_chars: int) -> None:
+    def __init__(
+        self, agent: Agent[Caller], *, max_context_chars: int, models: Mapping[str, Model] | None = None
+    ) -> None:
         self.agent = agent
         self.max_context_chars = max_context_chars
+        self.models = dict(models or {})  # the allow-listed models a composer may pick, besides the agent's own
         # One for every run: without it, each run makes a RunConfig of its own, whose model provider (unused: the
         # agent has its model) it then closes in two more tasks after the run.
         self.run_config = RunConfig()
@@ -93,12 +98,20 @@ class TurnEngine:
             history_to_input(context, self.max_context_chars),
             context=caller,
             max_turns=MAX_AGENT_TURNS,
-            run_config=self.run_config,
+            run_config=self._run_config(stored_options(context[-1].chatkit_item) if context else TurnOptions()),
         )
         translator = _Translator(caller)
         async for raw in result.stream_events():
             for event in translator.translate(raw):
                 yield event
+
+    def _run_config(self, options: TurnOptions) -> RunConfig:
+        """The run as the composer asked: its tool called first, its model (one of `models`) answering."""
+        model = self.models.get(options.model) if options.model else None
+        if options.tool is None and model is None:
+            return self.run_config
+        settings = ModelSettings(tool_choice=options.tool.tool) if options.tool else None
+        return RunConfig(model=model, model_settings=settings)
 
 
 @dataclass
