@@ -3,6 +3,7 @@
 An answer is one row; ChatKit sees it as an assistant message and, when tools ran, a workflow item whose tasks are
 the tool calls (id `wf_` + the message id's random part), with a Success or Failed badge each. The two items come
 in the order they began: the workflow first when the first tool ran before any text, else the message first. The
+message links the tasks its tool calls touched or listed (entity annotations, from the stored tool results). The
 live stream and a reload follow that one rule, so both show the same items in the same order."""
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chatkit.types import (
+    Annotation,
     AssistantMessageContent,
     AssistantMessageContentPartAdded,
+    AssistantMessageContentPartAnnotationAdded,
     AssistantMessageContentPartDone,
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     CustomSummary,
     CustomTask,
+    EntitySource,
     InferenceOptions,
     ThreadItem,
     ThreadItemAddedEvent,
@@ -43,6 +47,7 @@ from todo_common.tool_calls import ToolCallRecord, records_of
 
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
 WORKFLOW_PREFIX = "wf_"
+MAX_TASK_LINKS = 20  # an answer links at most this many tasks (a long list links its first ones)
 _BADGES: dict[str, tuple[str, Any]] = {
     "success": ("Success", "check-circle-filled"),
     "failure": ("Failed", "lucide:circle-x"),
@@ -86,7 +91,8 @@ def items_of(row: Message, tasks: Mapping[int, Task] | None = None) -> list[Thre
     calls = records_of(row.tool_calls)
     message: list[ThreadItem] = []
     if row.content or row.status == "complete":
-        message = [assistant_message(row.id, row.conversation_id, row.created_at, row.content)]
+        links = task_links(row.content, calls)
+        message = [assistant_message(row.id, row.conversation_id, row.created_at, row.content, links)]
     if not calls:
         return message
     workflow: list[ThreadItem] = [workflow_item(row.id, row.conversation_id, row.created_at, calls)]
@@ -97,10 +103,52 @@ def _text_came_first(text: str, calls: list[ToolCallRecord]) -> bool:
     return bool(text) and calls[0].text_offset > 0
 
 
-def assistant_message(message_id: str, thread_id: str, created_at: datetime, text: str) -> AssistantMessageItem:
-    return AssistantMessageItem(
-        id=message_id, thread_id=thread_id, created_at=created_at, content=[AssistantMessageContent(text=text)]
-    )
+def assistant_message(
+    message_id: str, thread_id: str, created_at: datetime, text: str, links: list[Annotation] | None = None
+) -> AssistantMessageItem:
+    content = AssistantMessageContent(text=text, annotations=links or [])
+    return AssistantMessageItem(id=message_id, thread_id=thread_id, created_at=created_at, content=[content])
+
+
+def task_links(text: str, calls: list[ToolCallRecord]) -> list[Annotation]:
+    """The tasks an answer's successful tool calls touched or listed, as entity annotations on its text: read from
+    the calls' typed results (never from the model's words), in call order, each task once, at most
+    `MAX_TASK_LINKS`. Each sits right after the first mention of its title in the text, or, unmentioned, with the
+    answer's sources. A deleted task has nothing left to link to."""
+    links: dict[int, Annotation] = {}
+    for call in calls:
+        for task_id, title, done in _tasks_of(call):
+            if task_id in links or len(links) == MAX_TASK_LINKS:
+                continue
+            at = text.casefold().find(title.casefold()) if title else -1
+            links[task_id] = Annotation(
+                source=EntitySource(
+                    id=f"task_{task_id}",
+                    title=title,
+                    label=f"Task #{task_id}",
+                    icon="check-circle-filled" if done else "empty-circle",
+                    interactive=True,
+                    data={"task_id": task_id},
+                ),
+                index=at + len(title) if at >= 0 else None,
+            )
+    return list(links.values())
+
+
+def _tasks_of(call: ToolCallRecord) -> list[tuple[int, str, bool]]:
+    """(id, title, done) of each task a successful call's result names."""
+    result = call.result if isinstance(call.result, dict) else {}
+    if call.status != "success":
+        return []
+    if isinstance(result.get("tasks"), list):
+        return [
+            (task["id"], str(task.get("title") or ""), bool(task.get("completed")))
+            for task in result["tasks"]
+            if isinstance(task, dict) and isinstance(task.get("id"), int)
+        ]
+    if isinstance(result.get("task_id"), int) and result.get("status") != "deleted":
+        return [(result["task_id"], str(result.get("title") or ""), result.get("status") == "completed")]
+    return []
 
 
 def workflow_item(message_id: str, thread_id: str, created_at: datetime, calls: list[ToolCallRecord]) -> WorkflowItem:
@@ -207,15 +255,28 @@ class TurnView:
             if opened == "workflow":
                 events.append(ThreadItemDoneEvent(item=self._workflow()))
                 continue
-            done = AssistantMessageContentPartDone(content_index=0, content=AssistantMessageContent(text=self.text))
+            links = task_links(self.text, self.calls)
             events += [
-                ThreadItemUpdatedEvent(item_id=self.message_id, update=done),
-                ThreadItemDoneEvent(item=self._message(self.text)),
+                ThreadItemUpdatedEvent(
+                    item_id=self.message_id,
+                    update=AssistantMessageContentPartAnnotationAdded(
+                        content_index=0, annotation_index=index, annotation=link
+                    ),
+                )
+                for index, link in enumerate(links)
+            ]
+            content = AssistantMessageContent(text=self.text, annotations=links)
+            events += [
+                ThreadItemUpdatedEvent(
+                    item_id=self.message_id,
+                    update=AssistantMessageContentPartDone(content_index=0, content=content),
+                ),
+                ThreadItemDoneEvent(item=self._message(self.text, links)),
             ]
         return events
 
     def _workflow(self) -> WorkflowItem:
         return workflow_item(self.message_id, self.thread_id, self.created_at, self.calls)
 
-    def _message(self, text: str) -> AssistantMessageItem:
-        return assistant_message(self.message_id, self.thread_id, self.created_at, text)
+    def _message(self, text: str, links: list[Annotation] | None = None) -> AssistantMessageItem:
+        return assistant_message(self.message_id, self.thread_id, self.created_at, text, links)
