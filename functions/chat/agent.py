@@ -14,12 +14,13 @@ import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-from agents import Agent, FunctionTool
+from agents import Agent, FunctionTool, ModelSettings
 from agents.items import TResponseInputItem
 from agents.models.interface import Model
 from agents.tool_context import ToolContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from openai.types.shared import Reasoning
 from sqlalchemy.exc import DBAPIError
 
 from functions.chat.caller import Caller
@@ -46,11 +47,14 @@ INSTRUCTIONS = """You are the assistant of a todo app. You manage the signed-in 
 STOPPED_NOTE = "The user stopped the previous answer before it finished. Do not continue it unless asked to."
 
 
-def build_agent(model: Model, server: MCPServer) -> Agent[Caller]:
+def build_agent(model: Model, server: MCPServer, reasoning_summary: str | None = None) -> Agent[Caller]:
+    """The agent; with `reasoning_summary`, a reasoning model is asked to stream summaries of its reasoning."""
+    settings = ModelSettings(reasoning=Reasoning(summary=reasoning_summary)) if reasoning_summary else ModelSettings()
     return Agent[Caller](
         name="Todo assistant",
         instructions=INSTRUCTIONS,
         model=model,
+        model_settings=settings,
         tools=[_in_process_tool(server, spec) for spec in _blocking(server.list_tools())],
     )
 

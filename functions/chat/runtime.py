@@ -34,7 +34,9 @@ class ChatRuntime:
             lease_seconds=settings.lease_seconds,
         )
         engine = TurnEngine(
-            build_agent(model, server), max_context_chars=settings.context_max_chars, models=select_models(settings)
+            build_agent(model, server, settings.reasoning_summary),
+            max_context_chars=settings.context_max_chars,
+            models=select_models(settings),
         )
         turns = TurnService(store, engine, settings, TitleWriter(select_title_model(settings)))
         return cls(settings, turns, TodoChatKitServer(ChatStore(), turns))

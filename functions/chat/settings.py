@@ -19,6 +19,7 @@ class ChatSettings:
     openai_api: Literal["responses", "chat_completions"] = "responses"
     chat_model: str = DEFAULT_CHAT_MODEL
     title_model: str | None = None  # names new conversations; None: the chat model
+    reasoning_summary: Literal["auto", "concise", "detailed"] | None = None  # ask a reasoning model for summaries
     chat_models: tuple[str, ...] = ()  # what a ChatKit composer may pick (`inference_options.model`) besides chat_model
     history_limit: int = 12
     rate_limit_per_minute: int = 20
@@ -41,6 +42,10 @@ class ChatSettings:
     ) -> ChatSettings:
         source = EnvironmentSource(os.environ if environ is None else environ, read_secret or read_aws_secret)
         api = (source.get("OPENAI_API") or "responses").lower()
+        summary = (source.get("CHAT_REASONING_SUMMARY") or "").lower() or None
+        if summary not in (None, "auto", "concise", "detailed"):
+            source.problems.append(f"CHAT_REASONING_SUMMARY must be auto, concise or detailed, not {summary!r}")
+            summary = None
         if api not in ("responses", "chat_completions"):
             source.problems.append(f"OPENAI_API must be responses or chat_completions, not {api!r}")
             api = "responses"
@@ -50,6 +55,7 @@ class ChatSettings:
             openai_api=api,  # type: ignore[arg-type]
             chat_model=source.get("CHAT_MODEL") or DEFAULT_CHAT_MODEL,
             title_model=source.get("CHAT_TITLE_MODEL") or None,
+            reasoning_summary=summary,  # type: ignore[arg-type]
             chat_models=tuple(m.strip() for m in (source.get("CHAT_MODELS") or "").split(",") if m.strip()),
             history_limit=source.get_int("CHAT_HISTORY_LIMIT", 12, minimum=1, maximum=200),
             rate_limit_per_minute=source.get_int("CHAT_RATE_LIMIT_PER_MINUTE", 20, minimum=1, maximum=10_000),

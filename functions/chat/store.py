@@ -184,8 +184,8 @@ class ChatStore(Store[Caller]):
             row = _owned_row(session, context, thread_id, item_id)
             if row is None:
                 return
-            if item_id != row.id:  # the workflow view: forget the tool calls, keep the message
-                row.tool_calls = []
+            if item_id != row.id:  # the workflow view: forget the tool calls and thoughts, keep the message
+                row.tool_calls, row.reasoning = [], []
                 session.add(row)
                 return
             session.delete(row)

@@ -2,8 +2,8 @@
 turn's events. It knows no HTTP, no ChatKit and no database: the turn service records what it yields.
 
 The events a client of the turn service sees, in order: `TurnStarted`, any of `TextDelta`, `ToolStarted`,
-`ToolFinished`, and exactly one of `TurnCompleted` or `TurnFailed` at the end (or `TurnRefused`, instead of all of
-them, when a waiting message could not start a turn)."""
+`ToolFinished`, `ThoughtDone`, and exactly one of `TurnCompleted` or `TurnFailed` at the end (or `TurnRefused`,
+instead of all of them, when a waiting message could not start a turn)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from typing import Any
 from agents import Agent, ModelSettings, RunConfig, Runner
 from agents.models.interface import Model
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
-from openai.types.responses import ResponseTextDeltaEvent
+from openai.types.responses import ResponseReasoningSummaryTextDoneEvent, ResponseTextDeltaEvent
 
 from functions.chat.agent import history_to_input
 from functions.chat.caller import Caller
 from functions.chat.composer import TurnOptions, stored_options
+from functions.chat.thoughts import MAX_THOUGHT_CHARS, ThoughtRecord
 from functions.chat.turn_store import ContextMessage
 from todo_common.tool_calls import ToolCallRecord
 
@@ -46,6 +47,13 @@ class ToolStarted:
 @dataclass(frozen=True)
 class ToolFinished:
     call: ToolCallRecord
+
+
+@dataclass(frozen=True)
+class ThoughtDone:
+    """A reasoning summary the model finished (it streams them before its text or a tool call)."""
+
+    thought: ThoughtRecord
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class TurnRefused:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-AgentEvent = TextDelta | ToolStarted | ToolFinished
+AgentEvent = TextDelta | ToolStarted | ToolFinished | ThoughtDone
 TurnEvent = TurnStarted | AgentEvent | TurnCompleted | TurnFailed | TurnRefused
 
 
@@ -116,7 +124,8 @@ class TurnEngine:
 
 @dataclass
 class _Translator:
-    """The parts of the Agents SDK stream a client sees: text deltas and each tool call's start and end."""
+    """The parts of the Agents SDK stream a client sees: text deltas, each tool call's start and end, and each
+    reasoning summary once it is done."""
 
     caller: Caller
     text_length: int = 0
@@ -127,6 +136,9 @@ class _Translator:
             if isinstance(event.data, ResponseTextDeltaEvent) and event.data.delta:
                 self.text_length += len(event.data.delta)
                 return [TextDelta(event.data.delta)]
+            if isinstance(event.data, ResponseReasoningSummaryTextDoneEvent) and event.data.text.strip():
+                text = event.data.text.strip()[:MAX_THOUGHT_CHARS]
+                return [ThoughtDone(ThoughtRecord(text=text, step=len(self.started), text_offset=self.text_length))]
             return []
         if not isinstance(event, RunItemStreamEvent):
             return []

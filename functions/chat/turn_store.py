@@ -25,6 +25,7 @@ from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from functions.chat.thoughts import ThoughtRecord, stored_thoughts
 from todo_common import conversations
 from todo_common.clip import clip
 from todo_common.db import Database
@@ -238,8 +239,8 @@ class TurnStore:
             session.execute(_statement(REPAIR), values)
             session.execute(
                 _statement(
-                    "UPDATE message SET content = '', tool_calls = :calls, status = 'streaming', error_code = NULL, "
-                    "updated_at = :now WHERE id = :mid"
+                    "UPDATE message SET content = '', tool_calls = :calls, reasoning = :calls, status = 'streaming', "
+                    "error_code = NULL, updated_at = :now WHERE id = :mid"
                 ),
                 values | {"calls": "[]"},
             )
@@ -339,13 +340,19 @@ class TurnStore:
             raise TurnLost(lease.conversation_id)
 
     def save_progress(
-        self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]
+        self,
+        lease: Lease,
+        message_id: str,
+        content: str,
+        calls: Sequence[ToolCallRecord],
+        thoughts: Sequence[ThoughtRecord] = (),
     ) -> bool | None:
         """Save what the answer has said so far; whether its user asked it to stop meanwhile (None: not saved, the
         turn does not own it any more)."""
-        values = self._progress_values(lease, message_id, content, calls)
+        values = self._progress_values(lease, message_id, content, calls, thoughts)
         statement = _statement(
-            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, updated_at = :now "
+            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, "
+            f"reasoning = {self._json(':thoughts')}, updated_at = :now "
             f"WHERE id = :mid AND status = 'streaming' AND {OWNED_BY_TURN} RETURNING error_code"
         )
         rows = self.database.execute(statement, values).rows
@@ -359,15 +366,18 @@ class TurnStore:
         content: str,
         calls: Sequence[ToolCallRecord],
         status: str,
+        thoughts: Sequence[ThoughtRecord] = (),
         error_code: str | None = None,
         release: bool = True,
     ) -> bool:
         """Store the answer with its final status (and release the lease), only while the turn owns its
         conversation: False if it does not any more (deleted, or taken over), and then nothing was written. An
         answer's time is when it was given: its end."""
-        values = self._progress_values(lease, message_id, content, calls) | {"status": status, "code": error_code}
+        values = self._progress_values(lease, message_id, content, calls, thoughts)
+        values |= {"status": status, "code": error_code}
         update = (
-            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, status = :status, "
+            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, "
+            f"reasoning = {self._json(':thoughts')}, status = :status, "
             f"error_code = :code, created_at = :now, updated_at = :now WHERE id = :mid AND {OWNED_BY_TURN}"
         )
         if self.postgres and release:
@@ -456,7 +466,12 @@ class TurnStore:
         return (now or utcnow()) + timedelta(seconds=self.lease_seconds)
 
     def _progress_values(
-        self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]
+        self,
+        lease: Lease,
+        message_id: str,
+        content: str,
+        calls: Sequence[ToolCallRecord],
+        thoughts: Sequence[ThoughtRecord],
     ) -> dict[str, Any]:
         return {
             "cid": lease.conversation_id,
@@ -464,6 +479,7 @@ class TurnStore:
             "mid": message_id,
             "content": content,
             "calls": json.dumps(stored(list(calls))),
+            "thoughts": json.dumps(stored_thoughts(thoughts)),
             "now": utcnow(),
         }
 

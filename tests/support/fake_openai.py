@@ -13,12 +13,15 @@ from typing import Any
 
 from agents.model_settings import ModelSettings
 from agents.models.interface import ModelTracing
-from agents.testing import ScriptedModel
+from agents.testing import ModelStep, ScriptedModel
 from openai.types.responses import Response as OpenAIResponse
+from openai.types.responses import ResponseReasoningSummaryTextDeltaEvent, ResponseReasoningSummaryTextDoneEvent
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from functions.chat.offline_model import render_stream
 
 
 class FakeOpenAI:
@@ -83,3 +86,25 @@ class FakeOpenAI:
         async for event in events:
             payload = event.model_dump(mode="json", exclude_none=True)
             yield f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode()
+
+
+def reasoning_step(summaries: Sequence[str], output: Sequence[Any]) -> ModelStep:
+    """A scripted step whose stream starts with a reasoning model's summaries (a summary text's deltas and its
+    done event each), then streams `output` as a Responses model does."""
+    rendered = list(render_stream(list(output)))
+    reasoning: list[Any] = []
+    for index, summary in enumerate(summaries):
+        common = {"item_id": "rs_fake", "output_index": 0, "summary_index": index, "sequence_number": 0}
+        half = len(summary) // 2
+        reasoning += [
+            ResponseReasoningSummaryTextDeltaEvent(
+                type="response.reasoning_summary_text.delta", delta=summary[:half], **common
+            ),
+            ResponseReasoningSummaryTextDeltaEvent(
+                type="response.reasoning_summary_text.delta", delta=summary[half:], **common
+            ),
+            ResponseReasoningSummaryTextDoneEvent(type="response.reasoning_summary_text.done", text=summary, **common),
+        ]
+    events = [*rendered[:2], *reasoning, *rendered[2:]]
+    numbered = [event.model_copy(update={"sequence_number": number}) for number, event in enumerate(events)]
+    return ModelStep.stream(numbered, output=list(output))
