@@ -20,7 +20,7 @@ from openai.types.responses import ResponseReasoningSummaryTextDoneEvent, Respon
 from functions.chat.agent import history_to_input
 from functions.chat.caller import Caller
 from functions.chat.composer import TurnOptions, stored_options
-from functions.chat.thoughts import MAX_THOUGHT_CHARS, ThoughtRecord
+from functions.chat.thoughts import MAX_THOUGHT_CHARS, MAX_THOUGHTS, ThoughtRecord
 from functions.chat.turn_store import ContextMessage
 from todo_common.tool_calls import ToolCallRecord
 
@@ -130,6 +130,7 @@ class _Translator:
     caller: Caller
     text_length: int = 0
     started: dict[str, ToolCallRecord] = field(default_factory=dict)
+    thoughts: int = 0
 
     def translate(self, event: Any) -> list[AgentEvent]:
         if isinstance(event, RawResponsesStreamEvent):
@@ -137,8 +138,7 @@ class _Translator:
                 self.text_length += len(event.data.delta)
                 return [TextDelta(event.data.delta)]
             if isinstance(event.data, ResponseReasoningSummaryTextDoneEvent) and event.data.text.strip():
-                text = event.data.text.strip()[:MAX_THOUGHT_CHARS]
-                return [ThoughtDone(ThoughtRecord(text=text, step=len(self.started), text_offset=self.text_length))]
+                return self._thought(event.data.text)
             return []
         if not isinstance(event, RunItemStreamEvent):
             return []
@@ -150,6 +150,14 @@ class _Translator:
                 ToolFinished(self._finished(str(_field(raw, "call_id") or ""), getattr(event.item, "output", None)))
             ]
         return []
+
+    def _thought(self, text: str) -> list[AgentEvent]:
+        """A finished summary, where it came; an answer shows (and keeps) at most `MAX_THOUGHTS`."""
+        if self.thoughts == MAX_THOUGHTS:
+            return []
+        self.thoughts += 1
+        clipped = text.strip()[:MAX_THOUGHT_CHARS]
+        return [ThoughtDone(ThoughtRecord(text=clipped, step=len(self.started), text_offset=self.text_length))]
 
     def _started(self, raw: Any) -> ToolCallRecord:
         name = str(_field(raw, "name") or "tool")

@@ -8,12 +8,13 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from agents.testing import assistant_message, function_call
 
 from functions.chat.models import provider_model
 from functions.chat.settings import ChatSettings
-from tests.support.chat import chat_app
+from tests.support.chat import chat_app, parse_sse
 from tests.support.chatkit import ChatKitClient, done_items, seed_tasks
 from tests.support.fake_openai import FakeOpenAI, reasoning_step
 from tests.support.server import Server
@@ -75,3 +76,24 @@ def test_summaries_show_as_thoughts_in_the_workflow_live_and_after_a_reload(
     assert answer is not None
     assert [(t["text"], t["step"]) for t in answer.reasoning] == [(FIRST, 0), (SECOND, 1)]
     assert server.requests[0]["reasoning"] == {"summary": "auto"}
+
+
+def test_the_plain_stream_sends_the_summaries(
+    fake: tuple[FakeOpenAI, str], services: Services, database: Database, tokens: Tokens
+) -> None:
+    _, base_url = fake
+    settings = dataclasses.replace(
+        ChatSettings.from_environ({}), openai_api_key="sk-test-fake", openai_base_url=base_url, chat_model="gpt-test"
+    )
+    app = chat_app(services, provider_model(settings, settings.chat_model), **dataclasses.asdict(settings))
+    headers = {**tokens.headers(ALICE), "Accept": "text/event-stream"}
+    with Server(app) as base:
+        response = httpx.post(
+            f"{base}/api/{ALICE}/chat", json={"message": "what is left?"}, headers=headers, timeout=30
+        )
+
+    events = parse_sse(response.text.splitlines())
+    names = [name for name, _ in events]
+    assert [data["text"] for name, data in events if name == "reasoning"] == [FIRST, SECOND]
+    assert names.index("reasoning") < names.index("tool_call_started")
+    assert names[-1] == "done"
