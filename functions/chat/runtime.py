@@ -8,6 +8,8 @@ from agents.models.interface import Model
 from mcp.server.mcpserver import MCPServer
 
 from functions.chat.agent.agent import build_agent
+from functions.chat.agent.providers import select_models, select_title_model
+from functions.chat.agent.titles import TitleWriter
 from functions.chat.chatkit.endpoint import ChatKitEndpoint
 from functions.chat.chatkit.leasing import Leasing
 from functions.chat.chatkit.server import TodoChatKitServer
@@ -34,7 +36,13 @@ class ChatRuntime:
             rate_limit_per_minute=settings.rate_limit_per_minute,
             lease_seconds=settings.lease_seconds,
         )
-        engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
-        turns = TurnService(store, TurnRunner(store, engine, settings), settings)
+        engine = TurnEngine(
+            build_agent(model, server, settings.reasoning_summary),
+            max_context_chars=settings.context_max_chars,
+            models=select_models(settings),
+        )
+        turns = TurnService(
+            store, TurnRunner(store, engine, settings), settings, TitleWriter(select_title_model(settings))
+        )
         chatkit_server = TodoChatKitServer(ChatStore(), turns)
         return cls(settings, turns, ChatKitEndpoint(chatkit_server, Leasing(turns), allow_cancel=settings.allow_cancel))
