@@ -8,6 +8,8 @@ from agents.models.interface import Model
 from mcp.server.mcpserver import MCPServer
 
 from functions.chat.agent.agent import build_agent
+from functions.chat.agent.providers import select_models, select_title_model
+from functions.chat.agent.titles import TitleWriter
 from functions.chat.chatkit.endpoint import ChatKitEndpoint
 from functions.chat.chatkit.leasing import Leasing
 from functions.chat.chatkit.server import TodoChatKitServer
@@ -37,8 +39,14 @@ class ChatRuntime:
             daily_turns=settings.daily_turns,
             daily_tokens=settings.daily_tokens,
         )
-        engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
-        turns = TurnService(store, TurnRunner(store, engine, settings), settings)
+        engine = TurnEngine(
+            build_agent(model, server, settings.reasoning_summary),
+            max_context_chars=settings.context_max_chars,
+            models=select_models(settings),
+        )
+        turns = TurnService(
+            store, TurnRunner(store, engine, settings), settings, TitleWriter(select_title_model(settings))
+        )
         chatkit_server = TodoChatKitServer(ChatStore(), turns)
         actions = RateLimit(services.database, "action", settings.actions_per_minute)
         endpoint = ChatKitEndpoint(chatkit_server, Leasing(turns), actions, allow_cancel=settings.allow_cancel)

@@ -10,6 +10,7 @@ from typing import Literal
 from todo_common.settings import ConfigurationError, EnvironmentSource, SecretReader, read_aws_secret
 
 DEFAULT_CHAT_MODEL = "gpt-5-mini"
+ReasoningSummary = Literal["auto", "concise", "detailed"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class ChatSettings:
     openai_base_url: str | None = None
     openai_api: Literal["responses", "chat_completions"] = "responses"
     chat_model: str = DEFAULT_CHAT_MODEL
+    title_model: str | None = None  # names new conversations; None: the chat model
+    reasoning_summary: ReasoningSummary | None = None  # ask a reasoning model for summaries
+    chat_models: tuple[str, ...] = ()  # what a ChatKit composer may pick (`inference_options.model`) besides chat_model
     history_limit: int = 12
     rate_limit_per_minute: int = 20
     max_followers_per_user: int = 10
@@ -34,6 +38,11 @@ class ChatSettings:
     allow_cancel: bool = True
     offline_chars_per_second: float = 0
 
+    @property
+    def allowed_models(self) -> tuple[str, ...]:
+        """The models a user may pick: the chat model and `CHAT_MODELS`."""
+        return (self.chat_model, *(m for m in self.chat_models if m != self.chat_model))
+
     @classmethod
     def from_environ(
         cls, environ: Mapping[str, str] | None = None, read_secret: SecretReader | None = None
@@ -45,11 +54,17 @@ class ChatSettings:
         )
         if named not in ("responses", "chat_completions"):
             source.problems.append(f"OPENAI_API must be responses or chat_completions, not {named!r}")
+        summary = _reasoning_summary(source.get("CHAT_REASONING_SUMMARY"))
+        if summary is False:
+            source.problems.append("CHAT_REASONING_SUMMARY must be auto, concise or detailed")
         settings = cls(
             openai_api_key=source.get("OPENAI_API_KEY"),
             openai_base_url=(source.get("OPENAI_BASE_URL") or "").rstrip("/") or None,
             openai_api=api,
             chat_model=source.get("CHAT_MODEL") or DEFAULT_CHAT_MODEL,
+            title_model=source.get("CHAT_TITLE_MODEL") or None,
+            reasoning_summary=summary or None,
+            chat_models=tuple(m.strip() for m in (source.get("CHAT_MODELS") or "").split(",") if m.strip()),
             history_limit=source.get_int("CHAT_HISTORY_LIMIT", 12, minimum=1, maximum=200),
             rate_limit_per_minute=source.get_int("CHAT_RATE_LIMIT_PER_MINUTE", 20, minimum=1, maximum=10_000),
             max_followers_per_user=source.get_int("CHAT_MAX_FOLLOWERS_PER_USER", 10, minimum=1, maximum=1_000),
@@ -73,3 +88,17 @@ class ChatSettings:
         if source.problems:
             raise ConfigurationError("Invalid chat configuration:\n  - " + "\n  - ".join(source.problems))
         return settings
+
+
+def _reasoning_summary(named: str | None) -> ReasoningSummary | Literal[False] | None:
+    """`CHAT_REASONING_SUMMARY` read: None when unset, False when it names no summary a model gives."""
+    match (named or "").lower():
+        case "":
+            return None
+        case "auto":
+            return "auto"
+        case "concise":
+            return "concise"
+        case "detailed":
+            return "detailed"
+    return False

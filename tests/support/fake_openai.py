@@ -5,22 +5,32 @@ API sends them; the client side is the real `openai` client inside the real Open
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from agents.model_settings import ModelSettings
 from agents.models.interface import ModelTracing
-from agents.testing import ScriptedModel
+from agents.testing import ModelStep, ScriptedModel
+from openai.types.responses import Response as OpenAIResponse
+from openai.types.responses import ResponseReasoningSummaryTextDeltaEvent, ResponseReasoningSummaryTextDoneEvent
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from functions.chat.agent.offline_model import render_stream
+
 
 class FakeOpenAI:
-    def __init__(self, steps: Sequence[Any]) -> None:
+    """Each request (streamed or not) answers with the next scripted step; a request that is not streamed (a
+    conversation's title) is answered after `whole_response_delay` seconds."""
+
+    def __init__(self, steps: Sequence[Any], *, whole_response_delay: float = 0.0) -> None:
         self.model = ScriptedModel(steps)
+        self.whole_response_delay = whole_response_delay
         self.requests: list[dict[str, Any]] = []
         self.app = Starlette(routes=[Route("/v1/responses", self.responses, methods=["POST"])])
 
@@ -30,8 +40,35 @@ class FakeOpenAI:
         body = await request.json()
         self.requests.append(body)
         if not body.get("stream"):
-            return JSONResponse({"error": {"message": "only streaming here"}}, status_code=400)
+            return JSONResponse(await self._whole(body))
         return StreamingResponse(self._events(body), media_type="text/event-stream")
+
+    async def _whole(self, body: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(self.whole_response_delay)
+        answer = await self.model.get_response(
+            body.get("instructions"),
+            body.get("input", []),
+            ModelSettings(),
+            [],
+            None,
+            [],
+            ModelTracing.DISABLED,
+            previous_response_id=None,
+            conversation_id=None,
+            prompt=None,
+        )
+        response = OpenAIResponse(
+            id=f"resp_fake_{len(self.requests)}",
+            created_at=time.time(),
+            model=str(body.get("model")),
+            object="response",
+            output=answer.output,
+            parallel_tool_calls=False,
+            tool_choice="auto",
+            tools=[],
+            status="completed",
+        )
+        return response.model_dump(mode="json", exclude_none=True)
 
     async def _events(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
         events = self.model.stream_response(
@@ -49,3 +86,25 @@ class FakeOpenAI:
         async for event in events:
             payload = event.model_dump(mode="json", exclude_none=True)
             yield f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode()
+
+
+def reasoning_step(summaries: Sequence[str], output: Sequence[Any]) -> ModelStep:
+    """A scripted step whose stream starts with a reasoning model's summaries (a summary text's deltas and its
+    done event each), then streams `output` as a Responses model does."""
+    rendered = list(render_stream(list(output)))
+    reasoning: list[Any] = []
+    for index, summary in enumerate(summaries):
+        common = {"item_id": "rs_fake", "output_index": 0, "summary_index": index, "sequence_number": 0}
+        half = len(summary) // 2
+        reasoning += [
+            ResponseReasoningSummaryTextDeltaEvent(
+                type="response.reasoning_summary_text.delta", delta=summary[:half], **common
+            ),
+            ResponseReasoningSummaryTextDeltaEvent(
+                type="response.reasoning_summary_text.delta", delta=summary[half:], **common
+            ),
+            ResponseReasoningSummaryTextDoneEvent(type="response.reasoning_summary_text.done", text=summary, **common),
+        ]
+    events = [*rendered[:2], *reasoning, *rendered[2:]]
+    numbered = [event.model_copy(update={"sequence_number": number}) for number, event in enumerate(events)]
+    return ModelStep.stream(numbered, output=list(output))

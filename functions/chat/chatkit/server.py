@@ -28,6 +28,7 @@ from chatkit.types import (
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
     ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
     ThreadsCustomActionReq,
     ThreadsListReq,
     ThreadsRetryAfterItemReq,
@@ -39,6 +40,7 @@ from chatkit.types import (
     WidgetItem,
 )
 
+from functions.chat.agent import composer
 from functions.chat.caller import Caller
 from functions.chat.chatkit import task_actions
 from functions.chat.chatkit.context import ChatKitContext
@@ -108,8 +110,16 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
             await self.turns.drop_items_after(context.caller, context.lease, request.params.item_id)
 
     async def guard(self, request: ChatKitReq, context: ChatKitContext) -> None:
-        """Refuse, before any stream starts, what ChatKit would fail on later: another user's or an unknown
-        thread (403/404), a tool output nobody asked for (409), an action whose sender is not a widget (4xx)."""
+        """Refuse, before any stream starts, what ChatKit would fail on later: a composer tool or model this server
+        does not offer (400), another user's or an unknown thread (403/404), a tool output nobody asked for (409),
+        an action whose sender is not a widget (4xx)."""
+        if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
+            options = request.params.input.inference_options
+            composer.checked(
+                options.tool_choice.id if options.tool_choice else None,
+                options.model,
+                self.turns.settings.allowed_models,
+            )
         thread_id: str | None = getattr(getattr(request, "params", None), "thread_id", None)
         if thread_id is not None:
             thread = await self.store.load_thread(thread_id, context)
@@ -157,6 +167,10 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
                 yield extra
             if isinstance(event, TurnFailed):
                 raise CustomStreamError(event.message, allow_retry=event.code != "conversation_deleted")
+            if isinstance(event, TurnCompleted):  # the answer is out: now its conversation gets a real title
+                title = await self.turns.generated_title(context.caller, start, event)
+                if title is not None:
+                    yield ThreadUpdatedEvent(thread=self._to_thread_response(to_thread_titled(thread, title)))
 
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: ChatKitContext

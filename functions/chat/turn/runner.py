@@ -18,6 +18,7 @@ from functions.chat.turn.engine import TurnEngine
 from functions.chat.turn.events import (
     AgentEvent,
     TextDelta,
+    ThoughtDone,
     ToolFinished,
     TurnCompleted,
     TurnEvent,
@@ -26,6 +27,7 @@ from functions.chat.turn.events import (
     UsageReported,
 )
 from functions.chat.turn.store import DATABASE_ERRORS, TurnLost, TurnStart, TurnStore
+from functions.chat.turn.thoughts import ThoughtRecord
 from todo_common import metrics
 from todo_common.tool_calls import ToolCallRecord
 
@@ -79,6 +81,7 @@ class Recorder:
 
     text: str = ""
     calls: list[ToolCallRecord] = field(default_factory=list)
+    thoughts: list[ThoughtRecord] = field(default_factory=list)
     dirty: bool = False
     flushed_at: float = field(default_factory=time.monotonic)
     # When the database last told whether the user asked to stop (a progress save tells it too).
@@ -88,6 +91,8 @@ class Recorder:
     def apply(self, event: AgentEvent) -> None:
         if isinstance(event, TextDelta):
             self.text += event.text
+        elif isinstance(event, ThoughtDone):
+            self.thoughts.append(event.thought)
         else:
             index = next((i for i, c in enumerate(self.calls) if c.call_id == event.call.call_id), None)
             if index is None:
@@ -239,10 +244,10 @@ class TurnRunner:
         if not recorder.dirty or time.monotonic() - recorder.flushed_at < FLUSH_SECONDS:
             return
         recorder.dirty, recorder.flushed_at = False, time.monotonic()
-        text, calls = recorder.text, list(recorder.calls)
+        text, calls, thoughts = recorder.text, list(recorder.calls), list(recorder.thoughts)
         try:
             stop = await asyncio.to_thread(
-                self.store.save_progress, start.lease, start.assistant_message_id, text, calls
+                self.store.save_progress, start.lease, start.assistant_message_id, text, calls, thoughts
             )
         except DATABASE_ERRORS:
             logger.warning("progress save failed; the turn goes on", extra={"conversation_id": start.conversation_id})
@@ -264,6 +269,7 @@ class TurnRunner:
                 mid,
                 content=recorder.text,
                 calls=calls,
+                thoughts=recorder.thoughts,
                 status="complete" if failure is None else "error",
                 error_code=None if failure is None else failure.code,
                 release=release,

@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from functions.chat.agent.titles import TitleWriter
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
 from functions.chat.turn.events import (
@@ -62,11 +63,12 @@ STOP_ANSWER_SECONDS = 5.0
 
 
 class TurnService:
-    def __init__(self, store: TurnStore, runner: TurnRunner, settings: ChatSettings) -> None:
+    def __init__(self, store: TurnStore, runner: TurnRunner, settings: ChatSettings, titles: TitleWriter) -> None:
         self.store = store
         self.runner = runner
         self.settings = settings
         self.followers = Followers(store, poll_seconds=FOLLOW_POLL_SECONDS, per_user=settings.max_followers_per_user)
+        self.titles = titles
 
     # -- the plain endpoint ---------------------------------------------------------------------------------
 
@@ -233,6 +235,23 @@ class TurnService:
         """The answer to the question just stored in the leased conversation; the lease's holder releases it."""
         start = await asyncio.to_thread(self.store.start_reply, lease, caller.user_id)
         return start, self.runner.run(caller, start, release=False, stop=stop)
+
+    async def generated_title(self, caller: Caller, start: TurnStart, final: TurnCompleted) -> str | None:
+        """After the first answer of a conversation this turn titled: a short title for it, written only if the
+        user has not renamed the conversation meanwhile. The title written, or None."""
+        if start.new_title is None or not start.context:
+            return None
+        title = await self.titles.title(start.context[-1].content, final.text)
+        if not title or title == start.new_title:
+            return None
+        try:
+            written = await asyncio.to_thread(
+                self.store.retitle, caller.user_id, start.conversation_id, start.new_title, title
+            )
+        except DATABASE_ERRORS:  # the answer is stored; the provisional title stays
+            logger.warning("the generated title could not be stored", extra={"conversation_id": start.conversation_id})
+            return None
+        return title if written else None
 
     async def release(self, lease: Lease) -> None:
         await retrying(lambda: self.store.release(lease), until=time.monotonic() + FINISH_GRACE_SECONDS)

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from functions.chat.agent.messages import ContextMessage
 from functions.chat.turn.events import UsageReported
+from functions.chat.turn.thoughts import ThoughtRecord, stored_thoughts
 from todo_common import conversations
 from todo_common.clip import clip
 from todo_common.db import Database, DatabaseUnavailable
@@ -242,8 +243,8 @@ class TurnStore:
             session.execute(_statement(REPAIR), values)
             session.execute(
                 _statement(
-                    "UPDATE message SET content = '', tool_calls = :calls, status = 'streaming', error_code = NULL, "
-                    "updated_at = :now WHERE id = :mid"
+                    "UPDATE message SET content = '', tool_calls = :calls, reasoning = :calls, status = 'streaming', "
+                    "error_code = NULL, updated_at = :now WHERE id = :mid"
                 ),
                 values | {"calls": "[]"},
             )
@@ -343,6 +344,16 @@ class TurnStore:
 
         return self.database.write(work)
 
+    def retitle(self, user_id: str, conversation_id: str, provisional: str, title: str) -> bool:
+        """Replace the title a turn gave the conversation (`provisional`) with `title`, unless the user renamed it
+        meanwhile (or it is not theirs, or gone): whether it was written."""
+        statement = _statement(
+            "UPDATE conversation SET title = :title, updated_at = :now "
+            "WHERE id = :cid AND user_id = :uid AND title = :provisional"
+        )
+        values = {"title": title, "now": utcnow(), "cid": conversation_id, "uid": user_id, "provisional": provisional}
+        return self.database.execute(statement, values).rowcount == 1
+
     # -- while it runs and at its end -----------------------------------------------------------------------
 
     def renew(self, lease: Lease) -> None:
@@ -355,13 +366,19 @@ class TurnStore:
             raise TurnLost(lease.conversation_id)
 
     def save_progress(
-        self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]
+        self,
+        lease: Lease,
+        message_id: str,
+        content: str,
+        calls: Sequence[ToolCallRecord],
+        thoughts: Sequence[ThoughtRecord] = (),
     ) -> bool | None:
         """Save what the answer has said so far; whether its user asked it to stop meanwhile (None: not saved, the
         turn does not own it any more)."""
-        values = self._progress_values(lease, message_id, content, calls)
+        values = self._progress_values(lease, message_id, content, calls, thoughts)
         statement = _statement(
-            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, updated_at = :now "
+            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, "
+            f"reasoning = {self._json(':thoughts')}, updated_at = :now "
             f"WHERE id = :mid AND status = 'streaming' AND {OWNED_BY_TURN} RETURNING error_code"
         )
         rows = self.database.execute(statement, values).rows
@@ -375,6 +392,7 @@ class TurnStore:
         content: str,
         calls: Sequence[ToolCallRecord],
         status: str,
+        thoughts: Sequence[ThoughtRecord] = (),
         error_code: str | None = None,
         release: bool = True,
         usage: UsageReported | None = None,
@@ -382,15 +400,16 @@ class TurnStore:
         """Store the answer with its final status (and release the lease), only while the turn owns its
         conversation: False if it does not any more (deleted, or taken over), and then nothing was written. An
         answer's time is when it was given: its end."""
-        values = self._progress_values(lease, message_id, content, calls) | {"status": status, "code": error_code}
+        values = self._progress_values(lease, message_id, content, calls, thoughts)
+        values |= {"status": status, "code": error_code}
         values |= {
             "input": None if usage is None else usage.input_tokens,
             "output": None if usage is None else usage.output_tokens,
         }
         update = (
-            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, status = :status, "
-            "error_code = :code, input_tokens = :input, output_tokens = :output, created_at = :now, "
-            f"updated_at = :now WHERE id = :mid AND {OWNED_BY_TURN}"
+            f"UPDATE message SET content = :content, tool_calls = {self._json(':calls')}, "
+            f"reasoning = {self._json(':thoughts')}, status = :status, error_code = :code, input_tokens = :input, "
+            f"output_tokens = :output, created_at = :now, updated_at = :now WHERE id = :mid AND {OWNED_BY_TURN}"
         )
         if self.postgres and release:
             sql = f"WITH finished AS ({update} RETURNING id) {_RELEASE_SQL} AND EXISTS (SELECT 1 FROM finished)"
@@ -477,7 +496,12 @@ class TurnStore:
         return (now or utcnow()) + timedelta(seconds=self.lease_seconds)
 
     def _progress_values(
-        self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]
+        self,
+        lease: Lease,
+        message_id: str,
+        content: str,
+        calls: Sequence[ToolCallRecord],
+        thoughts: Sequence[ThoughtRecord],
     ) -> dict[str, Any]:
         return {
             "cid": lease.conversation_id,
@@ -485,6 +509,7 @@ class TurnStore:
             "mid": message_id,
             "content": content,
             "calls": json.dumps(stored(list(calls))),
+            "thoughts": json.dumps(stored_thoughts(thoughts)),
             "now": utcnow(),
         }
 

@@ -106,6 +106,10 @@ class Message(SQLModel, table=True):
     item_type: str = Field(default="message", max_length=32)
     content: str = Field(default="", sa_type=sa.Text)
     tool_calls: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    # The model's reasoning summaries for an answer (functions/chat/turn/thoughts.py), in the order they came.
+    reasoning: list[dict[str, Any]] = Field(
+        default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": sa.text("'[]'")}
+    )
     status: str = Field(default="complete", max_length=16)
     error_code: str | None = Field(default=None, max_length=32)
     client_message_id: str | None = Field(default=None, max_length=128)

@@ -90,7 +90,7 @@ def test_a_whole_conversation(chatkit: ChatKitClient, database: Database) -> Non
     )
 
     thread = chatkit.post(ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id))).json()
-    assert thread["title"] == "add buy milk"
+    assert thread["title"] == "Add buy milk"  # the question, clipped cleanly once the first answer is out
     kinds = [i["type"] for i in thread["items"]["data"]]
     assert kinds == ["user_message", "workflow", "assistant_message", "widget", "user_message", "assistant_message"]
 
