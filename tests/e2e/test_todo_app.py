@@ -13,6 +13,11 @@ not ChatKit: it speaks ChatKit's wire protocol (`threads.create`, `threads.add_u
 sent through the app's configured `fetch`, the SSE events read and rendered, client effects dispatched), so the
 app's ChatKit configuration (URL, chat token, domain key, theme, effects, initial thread, tag search) is exercised
 end to end against the real backend. What it cannot show is ChatKit's own rendering.
+
+The third test drives the app's composer and entity options through the same double: the composer tools and the
+"/" commands leave as `inference_options.tool_choice` and the backend answers them; dictation is off and there is
+no model picker, since the session offers neither; a task entity clicked in the thread (a sent tag, and a task link
+on an answer) highlights its task in the list and previews it through the app.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from chatkit.types import Annotation, AssistantMessageContentPartAnnotationAdded, EntitySource, ThreadItemUpdated
 
 from infra.exampledev import Stack
 from tests.support.databases import (
@@ -403,3 +409,31 @@ def test_chatkit_composer_tools_commands_and_task_links_through_the_double(stack
     entity.get_by_role("button", name="Preview").click()
     preview = element.get_by_test_id("entity-preview")
     expect(preview).to_have_text(f"buy milk Done Task #{milk_id}")
+
+    # A task link on an answer, in the shape the backend's task links take (an `annotation_added` update built
+    # with the ChatKit SDK's own types: id `task_<id>`, `data.task_id` a number). This backend does not link tasks
+    # yet, so the update is handed to the double as if streamed; the app's handlers are the real ones.
+    walk = tasks_shown(page).filter(has_text="walk dog")
+    walk_id = int(walk.get_attribute("data-task-id") or 0)
+    answer_id = answers.last.get_attribute("data-item-id")
+    link = Annotation(
+        source=EntitySource(
+            id=f"task_{walk_id}",
+            title="walk dog",
+            label=f"Task #{walk_id}",
+            icon="empty-circle",
+            interactive=True,
+            data={"task_id": walk_id},
+        )
+    )
+    update = ThreadItemUpdated(
+        item_id=answer_id or "",
+        update=AssistantMessageContentPartAnnotationAdded(content_index=0, annotation_index=0, annotation=link),
+    )
+    page.evaluate("(event) => document.querySelector('openai-chatkit').handle(event)", update.model_dump(mode="json"))
+    linked = answers.last.locator(f"[data-entity-id='task_{walk_id}']")
+    linked.get_by_role("button", name="walk dog").click()
+    expect(walk).to_have_attribute("data-highlighted", "true")
+    expect(milk).to_have_attribute("data-highlighted", "false")
+    linked.get_by_role("button", name="Preview").click()
+    expect(preview).to_have_text(f"walk dog To do Task #{walk_id}")
