@@ -640,7 +640,9 @@ def test_the_task_search_passes_through_for_the_signed_in_user_only(
 
 
 TASKS_SCRIPT = """
-import { backendTaskApi, taskEntity, tagSearch, isTasksChanged } from "./tasks.mjs";
+import {
+  backendTaskApi, taskEntity, tagSearch, isTasksChanged, taskIdOf, findTask, taskPreview,
+} from "./tasks.mjs";
 const headers = (init) => ({ ...init.headers, cookie: process.env.COOKIE });
 const api = backendTaskApi("user_alice", async () => process.env.CHAT_TOKEN, {
   base: `${process.env.NEXT}/api/chat`,
@@ -658,6 +660,16 @@ try {
 console.log(JSON.stringify({
   all, three, entities, refused, done: taskEntity({ id: 7, title: "x", completed: true }),
   effects: [isTasksChanged({ name: "tasks.changed" }), isTasksChanged({ name: "tasks.changed.not" })],
+  ids: [
+    taskIdOf({ id: "task-7", data: { task_id: "7" } }), taskIdOf({ id: "task_8", data: { task_id: 8 } }),
+    taskIdOf({ id: "task_9" }), taskIdOf({ id: "doc-1" }), taskIdOf({ id: "task-1", data: { task_id: "1e3" } }),
+    taskIdOf({ id: "x", data: { task_id: "-2" } }),
+  ],
+  found: [
+    await findTask(api, all[12].id, "task 12"), await findTask(api, all[59].id, "a title it no longer has"),
+    await findTask(api, 2147483647, "task 1"),
+  ],
+  previews: [taskPreview(all[12], all[12].id), taskPreview(null, 5)],
 }));
 """
 
@@ -699,10 +711,19 @@ fs.writeFileSync(process.argv[1] + "/tasks.mjs", outputText);
             "id": f"task-{ids[12]}",
             "title": "task 12",
             "group": "Done",
-            "interactive": False,
+            "interactive": True,
             "data": {"task_id": str(ids[12])},
         },
     ]
     assert answer["refused"] == "You may not access another user's data."
     assert answer["done"]["group"] == "Done" and answer["done"]["data"] == {"task_id": "7"}
     assert answer["effects"] == [True, False]
+    # The task an entity names: a tag's string id, a task link's numeric one, the entity's own id; nothing else.
+    assert answer["ids"] == [7, 8, 9, None, None, None]
+    # One task, fetched now: by its title, else from the whole list (renamed); an unknown id is None.
+    assert [task and task["id"] for task in answer["found"]] == [ids[12], ids[59], None]
+    done, gone = answer["previews"]
+    assert done["type"] == "Basic" and done["children"][0] == {"type": "Title", "value": "task 12", "size": "sm"}
+    assert done["children"][1]["children"][0]["label"] == "Done"
+    assert done["children"][1]["children"][1]["value"] == f"Task #{ids[12]}"
+    assert gone["children"][0]["value"] == "Task #5 no longer exists."
