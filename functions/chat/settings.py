@@ -12,6 +12,10 @@ from todo_common.settings import ConfigurationError, EnvironmentSource, SecretRe
 DEFAULT_CHAT_MODEL = "gpt-5-mini"
 
 
+def _flag(value: str | None, default: bool) -> bool:
+    return default if not value else value.lower() in ("1", "true", "yes")
+
+
 @dataclass(frozen=True)
 class ChatSettings:
     openai_api_key: str | None = None
@@ -50,10 +54,13 @@ class ChatSettings:
             turn_deadline_seconds=source.get_int("CHAT_TURN_DEADLINE_SECONDS", 90, minimum=5, maximum=900),
             lease_seconds=source.get_int("CHAT_LEASE_SECONDS", 30, minimum=3, maximum=300),
             context_max_chars=source.get_int("CHAT_CONTEXT_MAX_CHARS", 24_000, minimum=1_000, maximum=1_000_000),
-            agent_tracing=(source.get("CHAT_AGENT_TRACING") or "false").lower() in ("1", "true", "yes"),
-            # A client's abort never reaches a function behind a Lambda Function URL (docs/deploy.md, "Stop").
-            allow_cancel=(source.get("CHAT_ALLOW_CANCEL") or str(not source.get("AWS_LAMBDA_FUNCTION_NAME"))).lower()
-            in ("1", "true", "yes"),
+            agent_tracing=_flag(source.get("CHAT_AGENT_TRACING"), False),
+            # A client's abort never reaches a function behind a Lambda Function URL, unless the app in front relays
+            # it as a thread stop (CHAT_ABORT_RELAYED; docs/deploy.md, "Stop").
+            allow_cancel=_flag(
+                source.get("CHAT_ALLOW_CANCEL"),
+                _flag(source.get("CHAT_ABORT_RELAYED"), False) or not source.get("AWS_LAMBDA_FUNCTION_NAME"),
+            ),
             mcp_allowed_hosts=tuple(h.strip() for h in (source.get("MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()),
         )
         if settings.openai_base_url and not settings.openai_api_key:

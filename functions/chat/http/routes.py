@@ -102,6 +102,18 @@ async def stop(user_id: str, message_id: str, request: Request, user: CurrentUse
     return Response(status_code=202)
 
 
+@router.post(
+    "/api/{user_id}/chatkit/threads/{thread_id}/stop",
+    status_code=202,
+    summary="Stop the answer being written in a ChatKit thread (what a relayed abort of ChatKit's stream calls)",
+)
+async def stop_thread(
+    user_id: str, thread_id: str, request: Request, user: CurrentUser, services: ServicesDep
+) -> Response:
+    await runtime_of(request).turns.request_thread_stop(Caller(user.user_id, services.database), thread_id)
+    return Response(status_code=202)
+
+
 def _sse_response(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         async for batch in detached_batches(events, KEEPALIVE_SECONDS):

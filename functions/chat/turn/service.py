@@ -213,6 +213,15 @@ class TurnService:
         if not await asyncio.to_thread(self.store.request_stop, caller.user_id, message_id):
             raise ApiError(404, "not_found", "No answer of yours is being written with this id.")
 
+    async def request_thread_stop(self, caller: Caller, conversation_id: str) -> None:
+        """Ask the turn writing an answer in the caller's conversation to stop: 404 unless the conversation is the
+        caller's, 409 when no answer is being written there."""
+        found = await asyncio.to_thread(self.store.request_thread_stop, caller.user_id, conversation_id)
+        if found is None:
+            raise ApiError(404, "not_found", "You have no conversation with this id.")
+        if not found:
+            raise ApiError(409, "nothing_to_stop", "No answer is being written in this conversation.")
+
     def _wait_limit(self) -> float:
         """How long a message may wait for a busy conversation: what leaves its own turn half of the deadline."""
         return self.settings.turn_deadline_seconds / 2
