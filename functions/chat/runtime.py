@@ -8,6 +8,7 @@ from agents.models.interface import Model
 from mcp.server.mcpserver import MCPServer
 
 from functions.chat.agent.agent import build_agent
+from functions.chat.agent.transcription import Transcriber
 from functions.chat.chatkit.endpoint import ChatKitEndpoint
 from functions.chat.chatkit.leasing import Leasing
 from functions.chat.chatkit.server import TodoChatKitServer
@@ -36,5 +37,5 @@ class ChatRuntime:
         )
         engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
         turns = TurnService(store, TurnRunner(store, engine, settings), settings)
-        chatkit_server = TodoChatKitServer(ChatStore(), turns)
+        chatkit_server = TodoChatKitServer(ChatStore(), turns, Transcriber.from_settings(settings))
         return cls(settings, turns, ChatKitEndpoint(chatkit_server, Leasing(turns), allow_cancel=settings.allow_cancel))

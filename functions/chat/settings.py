@@ -10,6 +10,9 @@ from typing import Literal
 from todo_common.settings import ConfigurationError, EnvironmentSource, SecretReader, read_aws_secret
 
 DEFAULT_CHAT_MODEL = "gpt-5-mini"
+DEFAULT_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
+# A ChatKit dictation body: a minute of compressed audio (Opus at up to 128 kbit/s: 960 kB), base64 in JSON.
+DEFAULT_TRANSCRIBE_MAX_BYTES = 2 * 1024 * 1024
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -31,6 +34,8 @@ class ChatSettings:
     context_max_chars: int = 24_000
     agent_tracing: bool = False
     allow_cancel: bool = True
+    transcribe_model: str = DEFAULT_TRANSCRIBE_MODEL
+    transcribe_max_bytes: int = DEFAULT_TRANSCRIBE_MAX_BYTES
 
     @classmethod
     def from_environ(
@@ -60,6 +65,10 @@ class ChatSettings:
             allow_cancel=_flag(
                 source.get("CHAT_ALLOW_CANCEL"),
                 _flag(source.get("CHAT_ABORT_RELAYED"), False) or not source.get("AWS_LAMBDA_FUNCTION_NAME"),
+            ),
+            transcribe_model=source.get("CHAT_TRANSCRIBE_MODEL") or DEFAULT_TRANSCRIBE_MODEL,
+            transcribe_max_bytes=source.get_int(
+                "CHAT_TRANSCRIBE_MAX_BYTES", DEFAULT_TRANSCRIBE_MAX_BYTES, minimum=64 * 1024, maximum=6 * 1024 * 1024
             ),
             mcp_allowed_hosts=tuple(h.strip() for h in (source.get("MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()),
         )

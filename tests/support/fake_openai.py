@@ -1,4 +1,5 @@
-"""A local stand-in for the OpenAI HTTP API, speaking the Responses API's streaming wire format (SSE).
+"""A local stand-in for the OpenAI HTTP API, speaking the Responses API's streaming wire format (SSE), and the audio
+transcription endpoint (multipart upload in, `{"text": ...}` out).
 
 The events are rendered by the Agents SDK's deterministic model from scripted steps and serialized exactly as the
 API sends them; the client side is the real `openai` client inside the real OpenAI model of the Agents SDK."""
@@ -19,10 +20,30 @@ from starlette.routing import Route
 
 
 class FakeOpenAI:
-    def __init__(self, steps: Sequence[Any]) -> None:
+    def __init__(self, steps: Sequence[Any], transcript: str = "") -> None:
         self.model = ScriptedModel(steps)
         self.requests: list[dict[str, Any]] = []
-        self.app = Starlette(routes=[Route("/v1/responses", self.responses, methods=["POST"])])
+        self.transcript = transcript
+        self.transcriptions: list[dict[str, Any]] = []  # model, file name, content type and size of each upload
+        self.app = Starlette(
+            routes=[
+                Route("/v1/responses", self.responses, methods=["POST"]),
+                Route("/v1/audio/transcriptions", self.transcriptions_endpoint, methods=["POST"]),
+            ]
+        )
+
+    async def transcriptions_endpoint(self, request: Request) -> Response:
+        if request.headers.get("authorization") != "Bearer sk-test-fake":
+            return JSONResponse({"error": {"message": "bad key", "type": "invalid_request_error"}}, status_code=401)
+        form = await request.form()
+        upload = form.get("file")
+        if isinstance(upload, str) or upload is None:
+            return JSONResponse({"error": {"message": "file is required"}}, status_code=400)
+        data = await upload.read()
+        self.transcriptions.append(
+            {"model": form.get("model"), "filename": upload.filename, "type": upload.content_type, "size": len(data)}
+        )
+        return JSONResponse({"text": self.transcript})
 
     async def responses(self, request: Request) -> Response:
         if request.headers.get("authorization") != "Bearer sk-test-fake":

@@ -25,6 +25,11 @@ export function TodoChat({ userId, tasks: injected }: { userId: string; tasks?: 
     );
   }, [tasks]);
   useEffect(refresh, [refresh]);
+  // Dictation only where the chat function has a speech-to-text provider (the session says so).
+  const [dictation, setDictation] = useState(false);
+  useEffect(() => {
+    chatSession(userId).then((session) => setDictation(session.dictation), () => setDictation(false));
+  }, [userId]);
 
   const colorScheme = useColorScheme();
   const { control } = useChatKit({
@@ -48,6 +53,7 @@ export function TodoChat({ userId, tasks: injected }: { userId: string; tasks?: 
         { label: "What's left?", prompt: "show my tasks pending" },
       ],
     },
+    composer: { dictation: { enabled: dictation } },
     history: { enabled: true },
     // The server keeps feedback per item and retries from the user message before an item.
     threadItemActions: { feedback: true, retry: true },

@@ -10,6 +10,7 @@ export type ChatSession = {
   chat_url: string;
   user_id: string;
   conversation_id?: string;
+  dictation: boolean; // the chat function can transcribe: offer ChatKit's dictation (`composer.dictation`)
 };
 
 // The HTTP API (the stack's HttpApiUrl); unset: this origin (an app that routes /api/{user}/chatkit/session itself).

@@ -19,6 +19,7 @@ from chatkit.types import (
     ChatKitReq,
     ClientToolCallItem,
     FeedbackKind,
+    InputTranscribeReq,
     ProgressUpdateEvent,
     StreamOptions,
     SyncCustomActionResponse,
@@ -37,10 +38,11 @@ from chatkit.types import (
     WidgetItem,
 )
 
+from functions.chat.agent.transcription import NO_PROVIDER, Transcriber, check_audio
 from functions.chat.caller import Caller
 from functions.chat.chatkit import task_actions
 from functions.chat.chatkit.context import ChatKitContext
-from functions.chat.chatkit.store import ChatStore, not_supported, save_feedback
+from functions.chat.chatkit.store import ChatStore, save_feedback
 from functions.chat.chatkit.view import TurnView
 from functions.chat.turn.events import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
 from functions.chat.turn.runner import DATABASE_ERRORS
@@ -60,9 +62,10 @@ class ThreadNotOpen(Exception):
 
 
 class TodoChatKitServer(ChatKitServer[ChatKitContext]):
-    def __init__(self, store: ChatStore, turns: TurnService) -> None:
+    def __init__(self, store: ChatStore, turns: TurnService, transcriber: Transcriber | None) -> None:
         super().__init__(store)
         self.turns = turns
+        self.transcriber = transcriber  # None: no provider, no dictation
 
     def get_stream_options(self, thread: ThreadMetadata, context: ChatKitContext) -> StreamOptions:
         """A Stop button only where a stop reaches this function (docs/deploy.md, "Stop")."""
@@ -88,7 +91,10 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
 
     async def guard(self, request: ChatKitReq, context: ChatKitContext) -> None:
         """Refuse, before any stream starts, what ChatKit would fail on later: another user's or an unknown
-        thread (403/404), a tool output nobody asked for (409), an action whose sender is not a widget (4xx)."""
+        thread (403/404), a tool output nobody asked for (409), an action whose sender is not a widget (4xx),
+        dictation without a provider, over the rate limit or with audio the provider would refuse."""
+        if isinstance(request, InputTranscribeReq):
+            await self._check_dictation(request, context)
         thread_id: str | None = getattr(getattr(request, "params", None), "thread_id", None)
         if thread_id is not None:
             thread = await self.store.load_thread(thread_id, context)
@@ -117,6 +123,12 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
                 params.action.payload,
             )
 
+    async def _check_dictation(self, request: InputTranscribeReq, context: ChatKitContext) -> None:
+        if self.transcriber is None:
+            raise NO_PROVIDER
+        check_audio(request.params.audio_base64, request.params.mime_type)
+        await self.turns.check_rate(context.caller)
+
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: ChatKitContext
     ) -> AsyncIterator[ThreadStreamEvent]:
@@ -143,7 +155,10 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
         await asyncio.to_thread(save_feedback, context.caller, thread_id, item_ids, feedback)
 
     async def transcribe(self, audio_input: AudioInput, context: ChatKitContext) -> TranscriptionResult:
-        raise not_supported("Dictation")  # refused by the route before it gets here
+        if self.transcriber is None:  # the guard refused it already
+            raise NO_PROVIDER
+        text = await self.transcriber.transcribe(audio_input.data, audio_input.media_type.strip().lower())
+        return TranscriptionResult(text=text)
 
     async def action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: ChatKitContext

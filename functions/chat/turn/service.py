@@ -213,6 +213,14 @@ class TurnService:
         if not await asyncio.to_thread(self.store.request_stop, caller.user_id, message_id):
             raise ApiError(404, "not_found", "No answer of yours is being written with this id.")
 
+    async def check_rate(self, caller: Caller) -> None:
+        """429 (with the wait) when the caller is over the message rate limit; counts nothing itself."""
+        try:
+            await asyncio.to_thread(self.store.check_rate, caller.user_id)
+        except ApiError as exc:
+            _record_refusal(exc)
+            raise
+
     async def request_thread_stop(self, caller: Caller, conversation_id: str) -> None:
         """Ask the turn writing an answer in the caller's conversation to stop: 404 unless the conversation is the
         caller's, 409 when no answer is being written there."""

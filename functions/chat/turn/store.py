@@ -395,6 +395,10 @@ class TurnStore:
 
         return self.database.write(work)
 
+    def check_rate(self, user_id: str) -> None:
+        """429 when the user is over the message rate limit (for requests that store no message, as dictation)."""
+        self.database.read(lambda s: self._check_rate(s, user_id))
+
     def stop_requested(self, message_id: str) -> bool:
         statement = sa.text("SELECT 1 FROM message WHERE id = :mid AND error_code = :code")
         values = {"mid": message_id, "code": STOP_REQUESTED}
