@@ -10,6 +10,7 @@ from mcp.server.mcpserver import MCPServer
 from functions.chat.agent.agent import build_agent
 from functions.chat.agent.providers import select_models, select_title_model
 from functions.chat.agent.titles import TitleWriter
+from functions.chat.agent.transcription import Transcriber
 from functions.chat.chatkit.endpoint import ChatKitEndpoint
 from functions.chat.chatkit.leasing import Leasing
 from functions.chat.chatkit.server import TodoChatKitServer
@@ -47,7 +48,7 @@ class ChatRuntime:
         turns = TurnService(
             store, TurnRunner(store, engine, settings), settings, TitleWriter(select_title_model(settings))
         )
-        chatkit_server = TodoChatKitServer(ChatStore(), turns)
+        chatkit_server = TodoChatKitServer(ChatStore(), turns, Transcriber.from_settings(settings))
         actions = RateLimit(services.database, "action", settings.actions_per_minute)
         endpoint = ChatKitEndpoint(chatkit_server, Leasing(turns), actions, allow_cancel=settings.allow_cancel)
         return cls(settings, turns, endpoint)

@@ -11,6 +11,13 @@ from todo_common.settings import ConfigurationError, EnvironmentSource, SecretRe
 
 DEFAULT_CHAT_MODEL = "gpt-5-mini"
 ReasoningSummary = Literal["auto", "concise", "detailed"]
+DEFAULT_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
+# A ChatKit dictation body: a minute of compressed audio (Opus at up to 128 kbit/s: 960 kB), base64 in JSON.
+DEFAULT_TRANSCRIBE_MAX_BYTES = 2 * 1024 * 1024
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    return default if not value else value.lower() in ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,9 @@ class ChatSettings:
     def allowed_models(self) -> tuple[str, ...]:
         """The models a user may pick: the chat model and `CHAT_MODELS`."""
         return (self.chat_model, *(m for m in self.chat_models if m != self.chat_model))
+
+    transcribe_model: str = DEFAULT_TRANSCRIBE_MODEL
+    transcribe_max_bytes: int = DEFAULT_TRANSCRIBE_MAX_BYTES
 
     @classmethod
     def from_environ(
@@ -76,10 +86,17 @@ class ChatSettings:
             turn_deadline_seconds=source.get_int("CHAT_TURN_DEADLINE_SECONDS", 90, minimum=5, maximum=900),
             lease_seconds=source.get_int("CHAT_LEASE_SECONDS", 30, minimum=3, maximum=300),
             context_max_chars=source.get_int("CHAT_CONTEXT_MAX_CHARS", 24_000, minimum=1_000, maximum=1_000_000),
-            agent_tracing=(source.get("CHAT_AGENT_TRACING") or "false").lower() in ("1", "true", "yes"),
-            # A client's abort never reaches a function behind a Lambda Function URL (docs/deploy.md, "Stop").
-            allow_cancel=(source.get("CHAT_ALLOW_CANCEL") or str(not source.get("AWS_LAMBDA_FUNCTION_NAME"))).lower()
-            in ("1", "true", "yes"),
+            agent_tracing=_flag(source.get("CHAT_AGENT_TRACING"), False),
+            # A client's abort never reaches a function behind a Lambda Function URL, unless the app in front relays
+            # it as a thread stop (CHAT_ABORT_RELAYED; docs/deploy.md, "Stop").
+            allow_cancel=_flag(
+                source.get("CHAT_ALLOW_CANCEL"),
+                _flag(source.get("CHAT_ABORT_RELAYED"), False) or not source.get("AWS_LAMBDA_FUNCTION_NAME"),
+            ),
+            transcribe_model=source.get("CHAT_TRANSCRIBE_MODEL") or DEFAULT_TRANSCRIBE_MODEL,
+            transcribe_max_bytes=source.get_int(
+                "CHAT_TRANSCRIBE_MAX_BYTES", DEFAULT_TRANSCRIBE_MAX_BYTES, minimum=64 * 1024, maximum=6 * 1024 * 1024
+            ),
             offline_chars_per_second=source.get_int("CHAT_OFFLINE_CHARS_PER_SECOND", 0, minimum=0, maximum=100_000),
             mcp_allowed_hosts=tuple(h.strip() for h in (source.get("MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()),
         )

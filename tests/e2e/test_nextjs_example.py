@@ -727,3 +727,50 @@ fs.writeFileSync(process.argv[1] + "/tasks.mjs", outputText);
     assert done["children"][1]["children"][0]["label"] == "Done"
     assert done["children"][1]["children"][1]["value"] == f"Task #{ids[12]}"
     assert gone["children"][0]["value"] == "Task #5 no longer exists."
+
+
+def test_a_browsers_abort_of_a_chatkit_stream_is_relayed_as_a_thread_stop(
+    next_url: str, backend_url: str, services: Services, tokens: Tokens, database: Any
+) -> None:
+    """Behind a Lambda Function URL the abort never reaches the chat function; here the backend is told to ignore
+    it too (`allow_cancel` off), so only the pass-through route's relay (the thread stop) can stop the answer."""
+    from agents.testing import ScriptedModel, assistant_message
+    from chatkit.types import ThreadCreateParams, ThreadsCreateReq
+    from sqlmodel import select
+
+    from functions.chat import app as chat
+    from functions.chat.runtime import ChatRuntime
+    from tests.support.chat import SlowModel
+    from tests.support.chatkit import user_input
+    from todo_common.models import Message
+
+    words = [f"word{i} " for i in range(40)]
+    model = SlowModel(ScriptedModel([[assistant_message(word) for word in words] for _ in range(2)]), 0.1)
+    settings = dataclasses.replace(chat.app.state.chat.settings, allow_cancel=False)
+    chat.app.state.chat = ChatRuntime.build(services, settings, model, chat.task_server)  # the fixture restores it
+    headers = chat_request(tokens)["headers"]
+    create = ThreadsCreateReq(params=ThreadCreateParams(input=user_input("tell me a long story")))
+
+    def abort_while_answering(url: str) -> float:
+        with httpx.stream("POST", url, content=create.model_dump_json(), headers=headers, timeout=30) as response:
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                if "assistant_message.content_part.text_delta" in line:
+                    break  # the answer is being written: the user presses Stop, the browser aborts the stream
+        return time.monotonic()
+
+    def answers() -> list[Message]:
+        return list(database.read(lambda s: s.exec(select(Message).where(Message.role == "assistant")).all()))
+
+    abort_while_answering(f"{backend_url}/api/{ALICE}/chatkit")  # straight to the function: nobody relays
+    time.sleep(1.5)
+    assert [a.status for a in answers()] == ["streaming"]  # the abort alone stopped nothing
+
+    aborted_at = abort_while_answering(f"{next_url}/api/chat/{ALICE}/chatkit")
+    while len(answers()) < 2 or (
+        [a for a in answers() if a.status == "streaming"] and time.monotonic() - aborted_at < 5
+    ):
+        time.sleep(0.1)
+    stopped = [a for a in answers() if a.error_code == "stopped"]
+    assert len(stopped) == 1 and stopped[0].status == "error"  # the relayed one, and only it
+    assert len(stopped[0].content) < len("".join(words)) / 2  # stopped, not run to its end

@@ -1,4 +1,5 @@
-"""A local stand-in for the OpenAI HTTP API, speaking the Responses API's streaming wire format (SSE).
+"""A local stand-in for the OpenAI HTTP API, speaking the Responses API's streaming wire format (SSE), and the audio
+transcription endpoint (multipart upload in, `{"text": ...}` out).
 
 The events are rendered by the Agents SDK's deterministic model from scripted steps and serialized exactly as the
 API sends them; the client side is the real `openai` client inside the real OpenAI model of the Agents SDK."""
@@ -26,13 +27,33 @@ from functions.chat.agent.offline_model import render_stream
 
 class FakeOpenAI:
     """Each request (streamed or not) answers with the next scripted step; a request that is not streamed (a
-    conversation's title) is answered after `whole_response_delay` seconds."""
+    conversation's title) is answered after `whole_response_delay` seconds. A transcription answers `transcript`."""
 
-    def __init__(self, steps: Sequence[Any], *, whole_response_delay: float = 0.0) -> None:
+    def __init__(self, steps: Sequence[Any], *, whole_response_delay: float = 0.0, transcript: str = "") -> None:
         self.model = ScriptedModel(steps)
         self.whole_response_delay = whole_response_delay
         self.requests: list[dict[str, Any]] = []
-        self.app = Starlette(routes=[Route("/v1/responses", self.responses, methods=["POST"])])
+        self.transcript = transcript
+        self.transcriptions: list[dict[str, Any]] = []  # model, file name, content type and size of each upload
+        self.app = Starlette(
+            routes=[
+                Route("/v1/responses", self.responses, methods=["POST"]),
+                Route("/v1/audio/transcriptions", self.transcriptions_endpoint, methods=["POST"]),
+            ]
+        )
+
+    async def transcriptions_endpoint(self, request: Request) -> Response:
+        if request.headers.get("authorization") != "Bearer sk-test-fake":
+            return JSONResponse({"error": {"message": "bad key", "type": "invalid_request_error"}}, status_code=401)
+        form = await request.form()
+        upload = form.get("file")
+        if isinstance(upload, str) or upload is None:
+            return JSONResponse({"error": {"message": "file is required"}}, status_code=400)
+        data = await upload.read()
+        self.transcriptions.append(
+            {"model": form.get("model"), "filename": upload.filename, "type": upload.content_type, "size": len(data)}
+        )
+        return JSONResponse({"text": self.transcript})
 
     async def responses(self, request: Request) -> Response:
         if request.headers.get("authorization") != "Bearer sk-test-fake":

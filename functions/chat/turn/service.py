@@ -292,6 +292,23 @@ class TurnService:
             "interrupted, with what it said so far, once that turn's lease runs out.",
         )
 
+    async def check_rate(self, caller: Caller) -> None:
+        """429 (with the wait) when the caller is over the message rate limit; counts nothing itself."""
+        try:
+            await asyncio.to_thread(self.store.check_rate, caller.user_id)
+        except ApiError as exc:
+            _record_refusal(exc)
+            raise
+
+    async def request_thread_stop(self, caller: Caller, conversation_id: str) -> None:
+        """Ask the turn writing an answer in the caller's conversation to stop: 404 unless the conversation is the
+        caller's, 409 when no answer is being written there."""
+        found = await asyncio.to_thread(self.store.request_thread_stop, caller.user_id, conversation_id)
+        if found is None:
+            raise ApiError(404, "not_found", "You have no conversation with this id.")
+        if not found:
+            raise ApiError(409, "nothing_to_stop", "No answer is being written in this conversation.")
+
     def _wait_limit(self) -> float:
         """How long a message may wait for a busy conversation: what leaves its own turn half of the deadline."""
         return self.settings.turn_deadline_seconds / 2

@@ -440,6 +440,28 @@ class TurnStore:
         values = {"code": STOP_REQUESTED, "mid": message_id, "uid": user_id, "now": utcnow()}
         return self.database.execute(statement, values).rowcount == 1
 
+    def request_thread_stop(self, user_id: str, conversation_id: str) -> bool | None:
+        """Mark the answer being written in the user's conversation (its lease held) as asked to stop: True if
+        there is one, False if the conversation is the user's but no answer runs, None if it is not the user's."""
+        values = {"code": STOP_REQUESTED, "cid": conversation_id, "uid": user_id, "now": utcnow()}
+        statement = _statement(
+            "UPDATE message SET error_code = :code WHERE conversation_id = :cid AND user_id = :uid "
+            "AND role = 'assistant' AND status = 'streaming' AND EXISTS (SELECT 1 FROM conversation c "
+            "WHERE c.id = :cid AND c.user_id = :uid AND c.turn_lease_until >= :now)"
+        )
+
+        def work(session: Session) -> bool | None:
+            if _changed(session, statement, values) > 0:
+                return True
+            owned = sa.text("SELECT 1 FROM conversation WHERE id = :cid AND user_id = :uid")
+            return False if session.execute(owned, values).first() is not None else None
+
+        return self.database.write(work)
+
+    def check_rate(self, user_id: str) -> None:
+        """429 when the user is over the message rate limit (for requests that store no message, as dictation)."""
+        self.database.read(lambda s: self._check_rate(s, user_id))
+
     def stop_requested(self, message_id: str) -> bool:
         statement = sa.text("SELECT 1 FROM message WHERE id = :mid AND error_code = :code")
         values = {"mid": message_id, "code": STOP_REQUESTED}
