@@ -76,4 +76,4 @@ def test_history_api(history_schema: Any, tokens: Tokens) -> None:
 
 
 def test_chat_api(chat_schema: Any, tokens: Tokens) -> None:
-    assert fuzz(chat_schema, tokens) == 5  # chat, follow, stop, chatkit, tasks/search
+    assert fuzz(chat_schema, tokens) == 6  # chat, follow, stop, thread stop, chatkit, tasks/search

@@ -12,7 +12,7 @@ from typing import Any
 
 from functions.chat.agent.providers import select_model
 from functions.chat.http.openapi_doc import with_chatkit_request_schema
-from functions.chat.http.routes import router
+from functions.chat.http.routes import body_limits, router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
 from functions.chat.snapstart import mount_snapstart_hooks
@@ -25,7 +25,7 @@ from todo_common.web import Services, build_app
 services = Services.from_environment("chat")
 chat_settings = ChatSettings.from_environ()
 task_server = build_task_server()  # one MCP server: the agent's tools in process and /mcp over HTTP
-app = build_app("todo-chat chat", services, [router])
+app = build_app("todo-chat chat", services, [router], body_limits=body_limits(chat_settings))
 app.state.chat = ChatRuntime.build(services, chat_settings, select_model(chat_settings), task_server)
 app.openapi = with_chatkit_request_schema(app)  # type: ignore[method-assign]
 mount_mcp(app, services, chat_settings, task_server)

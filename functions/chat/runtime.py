@@ -8,11 +8,15 @@ from agents.models.interface import Model
 from mcp.server.mcpserver import MCPServer
 
 from functions.chat.agent.agent import build_agent
+from functions.chat.agent.providers import select_models, select_title_model
+from functions.chat.agent.titles import TitleWriter
+from functions.chat.agent.transcription import Transcriber
 from functions.chat.chatkit.endpoint import ChatKitEndpoint
 from functions.chat.chatkit.leasing import Leasing
 from functions.chat.chatkit.server import TodoChatKitServer
 from functions.chat.chatkit.store import ChatStore
 from functions.chat.settings import ChatSettings
+from functions.chat.tasks.rate_limit import RateLimit
 from functions.chat.turn.engine import TurnEngine
 from functions.chat.turn.runner import TurnRunner
 from functions.chat.turn.service import TurnService
@@ -33,8 +37,18 @@ class ChatRuntime:
             history_limit=settings.history_limit,
             rate_limit_per_minute=settings.rate_limit_per_minute,
             lease_seconds=settings.lease_seconds,
+            daily_turns=settings.daily_turns,
+            daily_tokens=settings.daily_tokens,
         )
-        engine = TurnEngine(build_agent(model, server), max_context_chars=settings.context_max_chars)
-        turns = TurnService(store, TurnRunner(store, engine, settings), settings)
-        chatkit_server = TodoChatKitServer(ChatStore(store), turns)
-        return cls(settings, turns, ChatKitEndpoint(chatkit_server, Leasing(turns), allow_cancel=settings.allow_cancel))
+        engine = TurnEngine(
+            build_agent(model, server, settings.reasoning_summary),
+            max_context_chars=settings.context_max_chars,
+            models=select_models(settings),
+        )
+        turns = TurnService(
+            store, TurnRunner(store, engine, settings), settings, TitleWriter(select_title_model(settings))
+        )
+        chatkit_server = TodoChatKitServer(ChatStore(store), turns, Transcriber.from_settings(settings))
+        actions = RateLimit(services.database, "action", settings.actions_per_minute)
+        endpoint = ChatKitEndpoint(chatkit_server, Leasing(turns), actions, allow_cancel=settings.allow_cancel)
+        return cls(settings, turns, endpoint)

@@ -46,6 +46,7 @@ def create_session(
         chat_url=f"{base}/api/{user_id}/chat",
         user_id=user.user_id,
         conversation_id=conversation_id,
+        dictation=services.settings.dictation,
     )
     return JSONResponse(
         session.model_dump(mode="json", exclude_none=True),

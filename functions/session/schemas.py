@@ -31,3 +31,8 @@ class ChatSession(BaseModel):
     chat_url: str = Field(description="The plain JSON/SSE chat endpoint.")
     user_id: str
     conversation_id: str | None = None
+    dictation: bool = Field(
+        default=False,
+        description="Whether ChatKit's composer should offer dictation (`composer.dictation.enabled`): the chat "
+        "function has a speech-to-text provider.",
+    )

@@ -26,6 +26,8 @@ SECTIONS = (
     "network",
     "server",
     "recovery",
+    "follow",
+    "quotas",
     "package",
     "soak",
 )

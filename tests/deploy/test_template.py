@@ -163,10 +163,21 @@ def test_failed_and_interrupted_turns_alarm_on_the_chat_metrics(resources: dict[
     assert alarm["TreatMissingData"] == "notBreaching"  # no turn at all is not an incident
 
 
+def test_model_spend_alarms_on_the_tokens_of_an_hour(resources: dict[str, Any], template: dict[str, Any]) -> None:
+    alarms = alarms_on(resources, "TodoChat", "ModelTokens")
+    assert list(alarms) == ['service="chat"']
+    alarm = alarms['service="chat"']
+    assert (alarm["Statistic"], alarm["Period"]) == ("Sum", 3600)
+    assert alarm["Threshold"] == {"Ref": "ModelTokensAlarmPerHour"}
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert int(template["Parameters"]["ModelTokensAlarmPerHour"]["Default"]) == 2_000_000
+
+
 def test_every_alarm_notifies_the_topic_with_an_optional_email(template: dict[str, Any]) -> None:
     resources = template["Resources"]
     alarms = of_type(resources, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 3 * len(FUNCTIONS) + 1 + 3
+    assert len(alarms) == 3 * len(FUNCTIONS) + 1 + 3 + 1
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
         assert alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}], name

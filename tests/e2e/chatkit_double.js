@@ -8,13 +8,22 @@
 //   - reads the Server-Sent Events, renders user, assistant and workflow items (tool calls: "add_task: Success"),
 //     applies text deltas, and dispatches `chatkit.effect` (client effects such as tasks.changed) and
 //     `chatkit.thread.change` the way ChatKit does;
-//   - turns a trailing "@word" in the composer into an `input_tag` from `entities.onTagSearch("word")`.
+//   - turns a trailing "@word" in the composer into an `input_tag` from `entities.onTagSearch("word")`;
+//   - shows `composer.tools` as toggle buttons (and takes `setComposerValue({ selectedToolId })`, which the React
+//     control forwards to the element); the selected tool goes out as `inference_options.tool_choice`, as ChatKit
+//     sends it, and is cleared after sending unless `persistent`; a composer text "/word" asks `commands.onSearch`
+//     and runs `commands.onSelect` on the first command found, as picking it from ChatKit's "/" menu does;
+//   - shows every entity of an item (an interactive tag of a user message, an entity annotation of an answer, also
+//     when it arrives as `assistant_message.content_part.annotation_added`) as a button that calls
+//     `entities.onClick`, with a "Preview" button that calls `entities.onRequestPreview` and shows the text of the
+//     widget it returns.
 customElements.define("openai-chatkit", class extends HTMLElement {
   setOptions(options) {
     this.options = options;
     this.dataset.colorScheme = options.theme?.colorScheme ?? "";
     this.dataset.domainKey = options.api?.domainKey ?? "";
-    if (this.log) return;
+    this.dataset.dictation = options.composer?.dictation?.enabled ? "on" : "off";
+    if (this.log) return this.renderTools();
     this.log = document.createElement("ol");
     this.log.dataset.testid = "chatkit-items";
     const form = document.createElement("form");
@@ -22,15 +31,70 @@ customElements.define("openai-chatkit", class extends HTMLElement {
     this.input.setAttribute("aria-label", "ChatKit message");
     const send = document.createElement("button");
     send.textContent = "Send";
-    form.append(this.input, send);
+    this.tools = document.createElement("div");
+    this.tools.dataset.testid = "chatkit-tools";
+    form.append(this.tools, this.input, send);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const text = this.input.value.trim();
       this.input.value = "";
-      if (text) this.send(text).catch((error) => this.fail(error));
+      if (text.startsWith("/")) this.command(text.slice(1)).catch((error) => this.fail(error));
+      else if (text) this.send(text).catch((error) => this.fail(error));
     });
-    this.append(this.log, form);
+    this.preview = document.createElement("output");
+    this.preview.dataset.testid = "entity-preview";
+    this.append(this.log, this.preview, form);
+    this.renderTools();
     if (options.initialThread) this.load(options.initialThread).catch((error) => this.fail(error));
+  }
+
+  renderTools() {
+    this.tools.replaceChildren(
+      ...(this.options.composer?.tools ?? []).map((tool) => {
+        const button = Object.assign(document.createElement("button"), { type: "button", textContent: tool.label });
+        button.dataset.toolId = tool.id;
+        button.setAttribute("aria-pressed", String(this.selectedTool === tool.id));
+        button.addEventListener("click", () =>
+          this.setComposerValue({ selectedToolId: this.selectedTool === tool.id ? null : tool.id }),
+        );
+        return button;
+      }),
+    );
+  }
+
+  // ChatKit's control method: chatkit-react calls it on the element.
+  async setComposerValue({ text, selectedToolId } = {}) {
+    if (text !== undefined) this.input.value = text;
+    if (selectedToolId !== undefined) {
+      const known = (this.options.composer?.tools ?? []).some((tool) => tool.id === selectedToolId);
+      this.selectedTool = known ? selectedToolId : null;
+      this.dataset.selectedTool = this.selectedTool ?? "";
+      this.renderTools();
+    }
+  }
+
+  // "/plan": the first command `commands.onSearch("plan")` offers, run as ChatKit runs a picked command.
+  async command(query) {
+    const { commands } = this.options;
+    if (!commands?.enabled || !commands.onSearch) return;
+    const [found] = await commands.onSearch(query);
+    if (!found) throw new Error(`no command for /${query}`);
+    await commands.onSelect?.(found);
+  }
+
+  entityButton(entity) {
+    const chip = document.createElement("span");
+    chip.dataset.entityId = entity.id;
+    const open = Object.assign(document.createElement("button"), { type: "button", textContent: entity.title });
+    open.addEventListener("click", () => this.options.entities?.onClick?.(entity));
+    const preview = Object.assign(document.createElement("button"), { type: "button", textContent: "Preview" });
+    preview.addEventListener("click", async () => {
+      const answer = await this.options.entities?.onRequestPreview?.(entity);
+      this.preview.textContent = answer?.preview ? widgetText(answer.preview) : "(no preview)";
+      this.preview.dataset.entityId = entity.id;
+    });
+    chip.append(open, preview);
+    return chip;
   }
 
   fail(error) {
@@ -49,7 +113,7 @@ customElements.define("openai-chatkit", class extends HTMLElement {
     if (!mention || !this.options.entities?.onTagSearch) return [{ type: "input_text", text }];
     const [entity] = await this.options.entities.onTagSearch(mention[1]);
     if (!entity) return [{ type: "input_text", text }];
-    const tag = { type: "input_tag", id: entity.id, text: entity.title, data: entity.data, interactive: false };
+    const tag = { type: "input_tag", id: entity.id, text: entity.title, data: entity.data, interactive: entity.interactive ?? false };
     return [{ type: "input_text", text: text.slice(0, mention.index) }, tag];
   }
 
@@ -63,7 +127,11 @@ customElements.define("openai-chatkit", class extends HTMLElement {
   }
 
   async send(text) {
-    const input = { content: await this.content(text), attachments: [], inference_options: {} };
+    const tool = this.selectedTool;
+    const inference_options = tool ? { tool_choice: { id: tool } } : {};
+    const input = { content: await this.content(text), attachments: [], inference_options };
+    const persistent = (this.options.composer?.tools ?? []).find((t) => t.id === tool)?.persistent;
+    if (tool && !persistent) await this.setComposerValue({ selectedToolId: null });
     const body = this.threadId
       ? { type: "threads.add_user_message", params: { thread_id: this.threadId, input } }
       : { type: "threads.create", params: { input } };
@@ -95,6 +163,8 @@ customElements.define("openai-chatkit", class extends HTMLElement {
     } else if (event.type === "thread.item.updated" && event.update.type === "assistant_message.content_part.text_delta") {
       const text = this.querySelector(`[data-item-id="${event.item_id}"] .text`);
       if (text) text.textContent += event.update.delta;
+    } else if (event.type === "thread.item.updated" && event.update.type === "assistant_message.content_part.annotation_added") {
+      this.addEntities(event.item_id, [event.update.annotation]);
     } else if (event.type === "client_effect") {
       this.dispatchEvent(new CustomEvent("chatkit.effect", { detail: { name: event.name, data: event.data } }));
     } else if (event.type === "error") {
@@ -114,8 +184,28 @@ customElements.define("openai-chatkit", class extends HTMLElement {
     const text = row.querySelector(".text");
     if (item.type === "user_message" || item.type === "assistant_message") {
       text.textContent = item.content.map((part) => part.text ?? "").join("");
+      this.addEntities(item.id, item.content.flatMap((part) => (part.type === "input_tag" ? [part] : part.annotations ?? [])));
     } else if (item.type === "workflow") {
       text.textContent = item.workflow.tasks.map((task) => task.title).join(", ");
     }
   }
+
+  // Tags (input_tag) and entity annotations ({source: {type: "entity", ...}}) of an item, each entity once.
+  addEntities(itemId, parts) {
+    const row = this.querySelector(`[data-item-id="${itemId}"]`);
+    if (!row) return;
+    for (const part of parts) {
+      const source = part.type === "input_tag" ? { ...part, title: part.text } : part.source;
+      if (!source || (part.type !== "input_tag" && source.type !== "entity") || source.interactive === false) continue;
+      if (row.querySelector(`[data-entity-id="${source.id}"]`)) continue;
+      const { id, title, icon, group, interactive, data } = source;
+      row.append(this.entityButton({ id, title, icon, group, interactive, data }));
+    }
+  }
 });
+
+// The words a preview widget shows (its Title, Text, Caption values and Badge labels), in order.
+function widgetText(node) {
+  const own = node.value ?? node.label ?? "";
+  return [own, ...(node.children ?? []).map(widgetText)].filter(Boolean).join(" ");
+}

@@ -640,7 +640,9 @@ def test_the_task_search_passes_through_for_the_signed_in_user_only(
 
 
 TASKS_SCRIPT = """
-import { backendTaskApi, taskEntity, tagSearch, isTasksChanged } from "./tasks.mjs";
+import {
+  backendTaskApi, taskEntity, tagSearch, isTasksChanged, taskIdOf, findTask, taskPreview,
+} from "./tasks.mjs";
 const headers = (init) => ({ ...init.headers, cookie: process.env.COOKIE });
 const api = backendTaskApi("user_alice", async () => process.env.CHAT_TOKEN, {
   base: `${process.env.NEXT}/api/chat`,
@@ -658,6 +660,16 @@ try {
 console.log(JSON.stringify({
   all, three, entities, refused, done: taskEntity({ id: 7, title: "x", completed: true }),
   effects: [isTasksChanged({ name: "tasks.changed" }), isTasksChanged({ name: "tasks.changed.not" })],
+  ids: [
+    taskIdOf({ id: "task-7", data: { task_id: "7" } }), taskIdOf({ id: "task_8", data: { task_id: 8 } }),
+    taskIdOf({ id: "task_9" }), taskIdOf({ id: "doc-1" }), taskIdOf({ id: "task-1", data: { task_id: "1e3" } }),
+    taskIdOf({ id: "x", data: { task_id: "-2" } }),
+  ],
+  found: [
+    await findTask(api, all[12].id, "task 12"), await findTask(api, all[59].id, "a title it no longer has"),
+    await findTask(api, 2147483647, "task 1"),
+  ],
+  previews: [taskPreview(all[12], all[12].id), taskPreview(null, 5)],
 }));
 """
 
@@ -699,10 +711,66 @@ fs.writeFileSync(process.argv[1] + "/tasks.mjs", outputText);
             "id": f"task-{ids[12]}",
             "title": "task 12",
             "group": "Done",
-            "interactive": False,
+            "interactive": True,
             "data": {"task_id": str(ids[12])},
         },
     ]
     assert answer["refused"] == "You may not access another user's data."
     assert answer["done"]["group"] == "Done" and answer["done"]["data"] == {"task_id": "7"}
     assert answer["effects"] == [True, False]
+    # The task an entity names: a tag's string id, a task link's numeric one, the entity's own id; nothing else.
+    assert answer["ids"] == [7, 8, 9, None, None, None]
+    # One task, fetched now: by its title, else from the whole list (renamed); an unknown id is None.
+    assert [task and task["id"] for task in answer["found"]] == [ids[12], ids[59], None]
+    done, gone = answer["previews"]
+    assert done["type"] == "Basic" and done["children"][0] == {"type": "Title", "value": "task 12", "size": "sm"}
+    assert done["children"][1]["children"][0]["label"] == "Done"
+    assert done["children"][1]["children"][1]["value"] == f"Task #{ids[12]}"
+    assert gone["children"][0]["value"] == "Task #5 no longer exists."
+
+
+def test_a_browsers_abort_of_a_chatkit_stream_is_relayed_as_a_thread_stop(
+    next_url: str, backend_url: str, services: Services, tokens: Tokens, database: Any
+) -> None:
+    """Behind a Lambda Function URL the abort never reaches the chat function; here the backend is told to ignore
+    it too (`allow_cancel` off), so only the pass-through route's relay (the thread stop) can stop the answer."""
+    from agents.testing import ScriptedModel, assistant_message
+    from chatkit.types import ThreadCreateParams, ThreadsCreateReq
+    from sqlmodel import select
+
+    from functions.chat import app as chat
+    from functions.chat.runtime import ChatRuntime
+    from tests.support.chat import SlowModel
+    from tests.support.chatkit import user_input
+    from todo_common.models import Message
+
+    words = [f"word{i} " for i in range(40)]
+    model = SlowModel(ScriptedModel([[assistant_message(word) for word in words] for _ in range(2)]), 0.1)
+    settings = dataclasses.replace(chat.app.state.chat.settings, allow_cancel=False)
+    chat.app.state.chat = ChatRuntime.build(services, settings, model, chat.task_server)  # the fixture restores it
+    headers = chat_request(tokens)["headers"]
+    create = ThreadsCreateReq(params=ThreadCreateParams(input=user_input("tell me a long story")))
+
+    def abort_while_answering(url: str) -> float:
+        with httpx.stream("POST", url, content=create.model_dump_json(), headers=headers, timeout=30) as response:
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                if "assistant_message.content_part.text_delta" in line:
+                    break  # the answer is being written: the user presses Stop, the browser aborts the stream
+        return time.monotonic()
+
+    def answers() -> list[Message]:
+        return list(database.read(lambda s: s.exec(select(Message).where(Message.role == "assistant")).all()))
+
+    abort_while_answering(f"{backend_url}/api/{ALICE}/chatkit")  # straight to the function: nobody relays
+    time.sleep(1.5)
+    assert [a.status for a in answers()] == ["streaming"]  # the abort alone stopped nothing
+
+    aborted_at = abort_while_answering(f"{next_url}/api/chat/{ALICE}/chatkit")
+    while len(answers()) < 2 or (
+        [a for a in answers() if a.status == "streaming"] and time.monotonic() - aborted_at < 5
+    ):
+        time.sleep(0.1)
+    stopped = [a for a in answers() if a.error_code == "stopped"]
+    assert len(stopped) == 1 and stopped[0].status == "error"  # the relayed one, and only it
+    assert len(stopped[0].content) < len("".join(words)) / 2  # stopped, not run to its end

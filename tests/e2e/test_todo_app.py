@@ -13,6 +13,11 @@ not ChatKit: it speaks ChatKit's wire protocol (`threads.create`, `threads.add_u
 sent through the app's configured `fetch`, the SSE events read and rendered, client effects dispatched), so the
 app's ChatKit configuration (URL, chat token, domain key, theme, effects, initial thread, tag search) is exercised
 end to end against the real backend. What it cannot show is ChatKit's own rendering.
+
+The third test drives the app's composer and entity options through the same double: the composer tools and the
+"/" commands leave as `inference_options.tool_choice` and the backend answers them; dictation is off and there is
+no model picker, since the session offers neither; a task entity clicked in the thread (a sent tag, and a task link
+on an answer) highlights its task in the list and previews it through the app.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from chatkit.types import Annotation, AssistantMessageContentPartAnnotationAdded, EntitySource, ThreadItemUpdated
 
 from infra.exampledev import Stack
 from tests.support.databases import (
@@ -327,3 +333,107 @@ def test_chatkit_through_its_wire_protocol_with_a_double_of_the_element(
     expect(other.locator("openai-chatkit [data-item-id]")).to_have_count(0)
 
     sign_out_and_see_the_sign_in_page(page, stack)
+
+
+def test_chatkit_composer_tools_commands_and_task_links_through_the_double(stack: Stack, chromium: Any) -> None:
+    """The app's composer tools, "/" commands, dictation and entity handlers, through the double's ChatKit
+    protocol: a picked tool leaves as `inference_options.tool_choice` and the backend answers it; a task entity
+    clicked in the chat highlights that task in the list, and its preview shows the task as it is now."""
+    from playwright.sync_api import expect
+
+    page = new_page(chromium, chatkit=True)
+    erin = sign_up(page, stack, "Erin")
+    element = page.locator("openai-chatkit")
+    composer = page.get_by_label("ChatKit message")
+    expect(element.get_by_test_id("chatkit-tools").get_by_role("button")).to_have_text(
+        ["Plan my day", "What's left", "Add a task"]
+    )
+    options = page.evaluate("JSON.parse(JSON.stringify(document.querySelector('openai-chatkit').options))")
+    assert [tool["id"] for tool in options["composer"]["tools"]] == ["plan_my_day", "whats_left", "add_task"]
+    assert all(tool["icon"] for tool in options["composer"]["tools"])
+    assert options["commands"]["enabled"] is True
+    # The session function names no speech provider and no models: dictation stays off, no model picker.
+    expect(element).to_have_attribute("data-dictation", "off")
+    assert options["composer"]["dictation"] == {"enabled": False}
+    assert "models" not in options["composer"]
+
+    sent: list[dict[str, Any]] = []
+    answered: list[int] = []
+
+    def seen(response: Any) -> None:
+        if response.url.endswith(f"/api/{erin}/chatkit") and response.request.method == "POST":
+            sent.append(json.loads(response.request.post_data or "{}"))
+            answered.append(response.status)
+
+    page.on("response", seen)
+    answers = element.locator("[data-type=assistant_message]")
+    for number, text in enumerate(("add walk dog", "add buy milk"), start=1):
+        composer.fill(text)
+        composer.press("Enter")
+        expect(answers).to_have_count(number)
+    expect(tasks_shown(page)).to_have_count(2)
+
+    # A composer tool, picked with its button: sent once as tool_choice, then cleared (not persistent).
+    element.get_by_role("button", name="What's left").click()
+    expect(element).to_have_attribute("data-selected-tool", "whats_left")
+    composer.fill("what is left?")
+    composer.press("Enter")
+    expect(answers).to_have_count(3)
+    expect(element).to_have_attribute("data-selected-tool", "")
+    # A "/" command: the app's commands.onSearch finds the tool and onSelect selects it through the control.
+    composer.fill("/plan")
+    composer.press("Enter")
+    expect(element).to_have_attribute("data-selected-tool", "plan_my_day")
+    composer.fill("anything for today?")
+    composer.press("Enter")
+    expect(answers).to_have_count(4)
+    options_sent = [body["params"]["input"]["inference_options"] for body in sent]
+    assert options_sent == [{}, {}, {"tool_choice": {"id": "whats_left"}}, {"tool_choice": {"id": "plan_my_day"}}]
+    assert answered == [200, 200, 200, 200]
+    assert not element.get_attribute("data-error")
+
+    # A task entity in the thread (the tag "@milk", which completes that task): a click highlights the task in the
+    # list, and only that one; its preview is fetched now, so it says Done.
+    milk = tasks_shown(page).filter(has_text="buy milk")
+    milk_id = milk.get_attribute("data-task-id")
+    composer.fill("done @milk")
+    composer.press("Enter")
+    expect(answers).to_have_count(5)
+    expect(milk).to_have_attribute("data-completed", "true")
+    expect(tasks_shown(page).filter(has_text="walk dog")).to_have_attribute("data-highlighted", "false")
+    entity = element.locator(f"[data-type=user_message] [data-entity-id='task-{milk_id}']")
+    entity.get_by_role("button", name="buy milk").click()
+    expect(milk).to_have_attribute("data-highlighted", "true")
+    expect(milk).to_have_attribute("aria-current", "true")
+    expect(tasks_shown(page).filter(has_text="walk dog")).to_have_attribute("data-highlighted", "false")
+    entity.get_by_role("button", name="Preview").click()
+    preview = element.get_by_test_id("entity-preview")
+    expect(preview).to_have_text(f"buy milk Done Task #{milk_id}")
+
+    # A task link on an answer, in the shape the backend's task links take (an `annotation_added` update built
+    # with the ChatKit SDK's own types: id `task_<id>`, `data.task_id` a number). This backend does not link tasks
+    # yet, so the update is handed to the double as if streamed; the app's handlers are the real ones.
+    walk = tasks_shown(page).filter(has_text="walk dog")
+    walk_id = int(walk.get_attribute("data-task-id") or 0)
+    answer_id = answers.last.get_attribute("data-item-id")
+    link = Annotation(
+        source=EntitySource(
+            id=f"task_{walk_id}",
+            title="walk dog",
+            label=f"Task #{walk_id}",
+            icon="empty-circle",
+            interactive=True,
+            data={"task_id": walk_id},
+        )
+    )
+    update = ThreadItemUpdated(
+        item_id=answer_id or "",
+        update=AssistantMessageContentPartAnnotationAdded(content_index=0, annotation_index=0, annotation=link),
+    )
+    page.evaluate("(event) => document.querySelector('openai-chatkit').handle(event)", update.model_dump(mode="json"))
+    linked = answers.last.locator(f"[data-entity-id='task_{walk_id}']")
+    linked.get_by_role("button", name="walk dog").click()
+    expect(walk).to_have_attribute("data-highlighted", "true")
+    expect(milk).to_have_attribute("data-highlighted", "false")
+    linked.get_by_role("button", name="Preview").click()
+    expect(preview).to_have_text(f"walk dog To do Task #{walk_id}")

@@ -73,3 +73,16 @@ def test_path_user_must_be_the_token_subject(session_client: TestClient, tokens:
     response = session_client.post(f"/api/{BOB}/chatkit/session", headers=tokens.headers(ALICE))
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
+
+
+def test_the_session_tells_chatkit_whether_to_offer_dictation(services: Services, tokens: Tokens) -> None:
+    base = {"CHAT_TOKEN_SECRET": "s" * 32, "BETTER_AUTH_SECRET": "b" * 32}
+    assert Settings.from_environ(base).dictation is False  # no provider: the composer offers no microphone
+    assert Settings.from_environ({**base, "OPENAI_API_KEY_SECRET_ARN": "arn:aws:secretsmanager:x"}).dictation is True
+    assert Settings.from_environ({**base, "OPENAI_API_KEY": "sk-x", "CHAT_DICTATION": "false"}).dictation is False
+    for dictation in (False, True):
+        configured = dataclasses.replace(services.settings, dictation=dictation)
+        app = build_app("session", dataclasses.replace(services, settings=configured), [router])
+        with TestClient(app) as client:
+            body = client.post(f"/api/{ALICE}/chatkit/session", headers=tokens.headers(ALICE)).json()
+        assert body["dictation"] is dictation

@@ -10,8 +10,10 @@ from typing import Any
 
 from agents.models.interface import Model
 from fastapi import FastAPI
+from openai.types.responses import ResponseCompletedEvent, ResponseUsage
+from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
-from functions.chat.http.routes import router
+from functions.chat.http.routes import body_limits, router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
 from functions.chat.tasks.mcp_server import build_task_server
@@ -20,7 +22,7 @@ from todo_common.web import Services, build_app
 
 def chat_app(services: Services, model: Model, **settings: Any) -> FastAPI:
     chat_settings = dataclasses.replace(ChatSettings.from_environ({}), **settings)
-    app = build_app("chat", services, [router])
+    app = build_app("chat", services, [router], body_limits=body_limits(chat_settings))
     app.state.chat = ChatRuntime.build(services, chat_settings, model, build_task_server())
     return app
 
@@ -107,3 +109,29 @@ class SilentModel(Model):
     async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         await asyncio.Event().wait()
         yield None  # pragma: no cover - never reached
+
+
+class UsageModel(Model):
+    """Another model whose every response reports `input_tokens` and `output_tokens` used (the offline and scripted
+    models report none)."""
+
+    def __init__(self, inner: Model, input_tokens: int, output_tokens: int) -> None:
+        self.inner = inner
+        self.usage = ResponseUsage(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            total_tokens=input_tokens + output_tokens,
+            input_tokens_details=InputTokensDetails(cached_tokens=0, cache_write_tokens=0),
+            output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
+        )
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.inner.get_response(*args, **kwargs)
+
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async for event in self.inner.stream_response(*args, **kwargs):
+            if isinstance(event, ResponseCompletedEvent):
+                response = event.response.model_copy(update={"usage": self.usage})
+                yield event.model_copy(update={"response": response})
+            else:
+                yield event

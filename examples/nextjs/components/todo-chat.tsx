@@ -6,9 +6,18 @@ import { PlainChat } from "@/components/plain-chat";
 import { TaskList, type TaskListState } from "@/components/task-list";
 import { useColorScheme } from "@/components/theme-provider";
 import { conversationInAddress, showConversationInAddress } from "@/lib/address";
-import { chatSession } from "@/lib/chat-session";
+import { chatSession, type ChatSession } from "@/lib/chat-session";
+import { composerOption, searchCommands } from "@/lib/composer";
 import type { ChatConfig } from "@/lib/config";
-import { backendTaskApi, isTasksChanged, tagSearch, type TaskApi } from "@/lib/tasks";
+import {
+  backendTaskApi,
+  findTask,
+  isTasksChanged,
+  tagSearch,
+  taskIdOf,
+  taskPreview,
+  type TaskApi,
+} from "@/lib/tasks";
 
 /** The app's accent, in both color schemes (the page's `--accent` in app/globals.css is the same color). */
 export const ACCENT = "#0FFF50";
@@ -50,10 +59,30 @@ export function TodoChat({ userId, config, tasks: injected }: { userId: string; 
     );
   }, [tasks]);
   useEffect(refresh, [refresh]);
+  // Dictation only where the chat function has a speech-to-text provider (the session says so).
+  const [dictation, setDictation] = useState(false);
+  useEffect(() => {
+    chatSession(userId).then((session) => setDictation(session.dictation), () => setDictation(false));
+  }, [userId]);
+
+  // What the session function says this backend offers (models, dictation); until it answers, neither.
+  const [offered, setOffered] = useState<ChatSession | null>(null);
+  useEffect(() => {
+    let current = true;
+    chatSession(userId, config.apiUrl).then(
+      (session) => current && setOffered(session),
+      () => undefined, // the chat's own requests report a failed session
+    );
+    return () => {
+      current = false;
+    };
+  }, [userId, config.apiUrl]);
+  // The task a task link or tag was clicked for, highlighted in the list.
+  const [highlighted, setHighlighted] = useState<number | null>(null);
 
   const colorScheme = useColorScheme();
   const [initialThread] = useState(conversationInAddress);
-  const { control } = useChatKit({
+  const { control, setComposerValue } = useChatKit({
     api: {
       // Self-hosted ChatKit: our chat function speaks the ChatKit protocol at /api/{user_id}/chatkit.
       url: `${config.chatUrl}/api/${encodeURIComponent(userId)}/chatkit`,
@@ -74,14 +103,35 @@ export function TodoChat({ userId, config, tasks: injected }: { userId: string; 
         { label: "What's left?", prompt: "show my tasks pending" },
       ],
     },
+    composer: { dictation: { enabled: dictation } },
     history: { enabled: true },
     // The conversation in the address (#thr_...) is reopened after a reload; the one shown is kept there.
     initialThread,
     onThreadChange: ({ threadId }) => showConversationInAddress(threadId),
     // The server keeps feedback per item and retries from the user message before an item.
     threadItemActions: { feedback: true, retry: true },
-    // "@" in the composer offers the user's tasks; a tag carries `data.task_id` to the model.
-    entities: { onTagSearch: (query) => tagSearch(tasks, query), showComposerMenu: true },
+    // The backend's composer tools (sent as `inference_options.tool_choice`), its models and dictation if offered.
+    composer: composerOption(offered),
+    // "/" lists the same tools; picking one selects it in the composer.
+    commands: {
+      enabled: true,
+      onSearch: async (query) => searchCommands(query),
+      onSelect: async (command) => {
+        await setComposerValue({ selectedToolId: command.id });
+      },
+    },
+    entities: {
+      // "@" in the composer offers the user's tasks; a tag carries `data.task_id` to the model.
+      onTagSearch: (query) => tagSearch(tasks, query),
+      showComposerMenu: true,
+      // A task link in an answer (or a tag in a message) highlights its task in the list...
+      onClick: (entity) => setHighlighted(taskIdOf(entity)),
+      // ...and previews it as it is now, fetched through the app.
+      onRequestPreview: async (entity) => {
+        const id = taskIdOf(entity);
+        return { preview: id === null ? null : taskPreview(await findTask(tasks, id, entity.title), id) };
+      },
+    },
     // The backend sends `tasks.changed` after every task tool call or widget action that changed a task.
     onEffect: (effect) => {
       if (isTasksChanged(effect)) refresh();
@@ -108,7 +158,7 @@ export function TodoChat({ userId, config, tasks: injected }: { userId: string; 
           className="h-[calc(100vh-7rem)] min-h-96 w-full overflow-hidden rounded-xl border"
         />
       )}
-      <TaskList state={list} onRefresh={refresh} />
+      <TaskList state={list} onRefresh={refresh} highlighted={highlighted} />
     </div>
   );
 }

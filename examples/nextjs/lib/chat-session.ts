@@ -10,6 +10,10 @@ export type ChatSession = {
   chat_url: string;
   user_id: string;
   conversation_id?: string;
+  /** The models this backend lets the composer pick, when it offers a choice (lib/composer.ts). */
+  models?: { id: string; label?: string; default?: boolean }[];
+  /** Whether this backend can transcribe ChatKit's dictation; absent means it cannot. */
+  dictation?: boolean;
 };
 
 // The HTTP API (the stack's HttpApiUrl); unset: this origin (an app that routes /api/{user}/chatkit/session itself).

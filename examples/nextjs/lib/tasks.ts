@@ -5,7 +5,7 @@
 // paged by id), reached through this app's pass-through route with the chat token, so the browser only talks to
 // this origin. A todo app that has its own task API (it owns the tasks, the assistant only changes them through MCP
 // tools) passes its own `TaskApi` to <TodoChat> instead; nothing else changes.
-import type { Entity } from "@openai/chatkit";
+import type { Entity, Widgets } from "@openai/chatkit";
 
 export type Task = { id: number; title: string; completed: boolean };
 export type TaskSearchPage = { items: Task[]; next_cursor?: number | null };
@@ -73,7 +73,7 @@ export function taskEntity(task: Task): Entity {
     id: `task-${task.id}`,
     title: task.title,
     group: task.completed ? "Done" : "To do",
-    interactive: false,
+    interactive: true, // a tag in a sent message highlights and previews its task, like the answers' task links
     data: { task_id: String(task.id) },
   };
 }
@@ -81,4 +81,46 @@ export function taskEntity(task: Task): Entity {
 /** `entities.onTagSearch`: what the composer offers after "@". */
 export async function tagSearch(api: TaskApi, query: string): Promise<Entity[]> {
   return (await api.search(query, 10)).map(taskEntity);
+}
+
+/** The task an entity names: a tag's or a task link's `data.task_id` (the backend's links carry it as a number),
+ * else the id `task-<id>` / `task_<id>`; null for any other entity. */
+export function taskIdOf(entity: Pick<Entity, "id" | "data">): number | null {
+  const raw: unknown = entity.data?.task_id ?? /^task[-_](\d+)$/.exec(entity.id)?.[1];
+  const id = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+  return Number.isSafeInteger(id) && id > 0 ? id : null;
+}
+
+/** One task by id, fetched now: searched by its title (one page), else found in the whole list. */
+export async function findTask(api: TaskApi, id: number, title?: string): Promise<Task | null> {
+  const byTitle = title?.trim() ? await api.search(title, 50) : [];
+  return byTitle.find((task) => task.id === id) ?? (await api.list()).find((task) => task.id === id) ?? null;
+}
+
+/** `entities.onRequestPreview`: a card with the task's title and status, or says it no longer exists. */
+export function taskPreview(task: Task | null, id: number): Widgets.BasicRoot {
+  if (!task) {
+    return {
+      type: "Basic",
+      direction: "col",
+      gap: 1,
+      children: [{ type: "Text", value: `Task #${id} no longer exists.`, color: "secondary" }],
+    };
+  }
+  return {
+    type: "Basic",
+    direction: "col",
+    gap: 2,
+    children: [
+      { type: "Title", value: task.title, size: "sm" },
+      {
+        type: "Row",
+        gap: 2,
+        children: [
+          { type: "Badge", label: task.completed ? "Done" : "To do", color: task.completed ? "success" : "info" },
+          { type: "Caption", value: `Task #${task.id}`, color: "secondary" },
+        ],
+      },
+    ],
+  };
 }

@@ -15,16 +15,19 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from agents import Agent, FunctionTool
+from agents import Agent, FunctionTool, ModelSettings
 from agents.items import TResponseInputItem
 from agents.models.interface import Model
 from agents.tool_context import ToolContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from openai.types.shared import Reasoning
 from sqlalchemy.exc import DBAPIError
 
+from functions.chat.agent.composer import stored_options
 from functions.chat.agent.messages import ContextMessage
 from functions.chat.caller import Caller
+from functions.chat.settings import ReasoningSummary
 from functions.chat.tasks.mcp_server import current_caller, deletes_ask_first, refusal
 from todo_common.db import DatabaseUnavailable
 from todo_common.tool_calls import ToolCallRecord, records_of
@@ -56,11 +59,14 @@ class AgentRun:
     tool_results: dict[str, ToolCallRecord] = field(default_factory=dict)
 
 
-def build_agent(model: Model, server: MCPServer) -> Agent[AgentRun]:
+def build_agent(model: Model, server: MCPServer, reasoning_summary: ReasoningSummary | None = None) -> Agent[AgentRun]:
+    """The agent; with `reasoning_summary`, a reasoning model is asked to stream summaries of its reasoning."""
+    settings = ModelSettings(reasoning=Reasoning(summary=reasoning_summary)) if reasoning_summary else ModelSettings()
     return Agent[AgentRun](
         name="Todo assistant",
         instructions=AGENT_INSTRUCTIONS,
         model=model,
+        model_settings=settings,
         tools=[_in_process_tool(server, spec) for spec in _blocking(server.list_tools())],
     )
 
@@ -152,8 +158,8 @@ def _items_of(message: ContextMessage) -> list[TResponseInputItem]:
 
 def user_text(message: ContextMessage) -> str:
     """What the user said as the model reads it: a ChatKit message's text with what its composer attached made
-    explicit (the passage it quotes, the tasks it @-mentions by id), so "done @walk dog" names one task even when
-    two share that title."""
+    explicit (the passage it quotes, the tasks it @-mentions by id, the composer tool picked), so "done @walk dog"
+    names one task even when two share that title."""
     item = message.chatkit_item or {}
     if item.get("type") != "user_message":
         return message.content
@@ -165,6 +171,9 @@ def user_text(message: ContextMessage) -> str:
         task_id = (part.get("data") or {}).get("task_id") if part.get("type") == "input_tag" else None
         if task_id is not None:
             notes.append(f"@{part.get('text')} is the task with id {task_id} (title {json.dumps(part.get('text'))}).")
+    tool = stored_options(item).tool
+    if tool is not None:
+        notes.append(f"The user picked “{tool.label}” in the composer. {tool.instruction}")
     return "\n".join([text, *notes]) if notes else text
 
 

@@ -4,6 +4,7 @@ task tools a real model would, and streams its answer in several deltas.
     add <title> | add task <title> | remind me to <title>
     list | show my tasks [pending|completed]
     complete <id> | done <id> | mark <id> done
+    reopen <id> | undo <id> | mark <id> not done
     delete <id>
     rename <id> to <title> | update <id> <title>
 
@@ -46,7 +47,7 @@ from openai.types.responses import (
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 HELP = (
-    "I can manage your tasks. Try: “add buy milk”, “list”, “list pending”, “done 3”, “delete 3” "
+    "I can manage your tasks. Try: “add buy milk”, “list”, “list pending”, “done 3”, “reopen 3”, “delete 3” "
     "or “rename 3 to buy oat milk”."
 )
 _DELTA_WORDS = 3
@@ -63,6 +64,11 @@ _COMMANDS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"^(?:complete|done|finish)\s+#?(?P<task_id>\d+)$", re.I), "complete_task"),
     (re.compile(r"^mark\s+#?(?P<task_id>\d+)\s+(?:as\s+)?(?:done|complete|completed)$", re.I), "complete_task"),
+    (re.compile(r"^(?:reopen|undo|undone)\s+#?(?P<task_id>\d+)$", re.I), "reopen_task"),
+    (
+        re.compile(r"^mark\s+#?(?P<task_id>\d+)\s+(?:as\s+)?(?:not\s+done|undone|pending|open)$", re.I),
+        "reopen_task",
+    ),
     (re.compile(r"^(?:delete|remove)\s+#?(?P<task_id>\d+)$", re.I), "delete_task"),
     (re.compile(r"^rename\s+#?(?P<task_id>\d+)\s+to\s+(?P<title>.+)$", re.I), "update_task"),
     (re.compile(r"^update\s+#?(?P<task_id>\d+)\s+(?P<title>.+)$", re.I), "update_task"),
@@ -96,6 +102,17 @@ def parse_command(text: str) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def forced_call(tool: str, text: str) -> tuple[str, dict[str, Any]] | None:
+    """The call of `tool` a message that is not its command stands for (a composer tool forced it): its first line
+    as a new task's title, the pending tasks for a list; None for a tool that needs a task id."""
+    first = " ".join((text.strip().splitlines() or [""])[0].split())
+    if tool == "add_task" and first:
+        return tool, {"title": first}
+    if tool == "list_tasks":
+        return tool, {"status": "pending"}
+    return None
+
+
 def describe_result(tool: str, output: Any) -> str:
     """A short sentence about a tool's result, as the assistant says it."""
     if isinstance(output, dict) and isinstance(output.get("error"), dict):
@@ -114,7 +131,13 @@ def describe_result(tool: str, output: Any) -> str:
         return f"Here are {len(tasks)} of your tasks:\n" + "\n".join(lines)
     if output.get("status") == "awaiting_confirmation":
         return f"Delete “{output.get('title')}” (#{output.get('task_id')})? Confirm or cancel below."
-    verbs = {"created": "Added", "completed": "Completed", "deleted": "Deleted", "updated": "Updated"}
+    verbs = {
+        "created": "Added",
+        "completed": "Completed",
+        "reopened": "Reopened",
+        "deleted": "Deleted",
+        "updated": "Updated",
+    }
     verb = verbs.get(str(output.get("status")), "Done with")
     return f"{verb} “{output.get('title')}” (#{output.get('task_id')})."
 
@@ -126,16 +149,17 @@ class OfflineModel(Model):
         self.chars_per_second = chars_per_second
 
     async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
-        return render_response(self.respond(_input_of(args, kwargs)))
+        return render_response(self.respond(_input_of(args, kwargs), _forced_tool(args, kwargs)))
 
     async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[TResponseStreamEvent]:
-        for event in render_stream(self.respond(_input_of(args, kwargs))):
+        for event in render_stream(self.respond(_input_of(args, kwargs), _forced_tool(args, kwargs))):
             if self.chars_per_second and isinstance(event, ResponseTextDeltaEvent):
                 await asyncio.sleep(len(event.delta) / self.chars_per_second)
             yield event
 
-    def respond(self, items: list[Any]) -> list[TResponseOutputItem]:
-        """The model's output for this input: a tool call for a new command, else text."""
+    def respond(self, items: list[Any], forced: str | None = None) -> list[TResponseOutputItem]:
+        """The model's output for this input: a tool call for a new command (or for the tool the run forces, with
+        what arguments the text gives), else text."""
         last = _as_dict(items[-1]) if items else {}
         if last.get("type") == "function_call_output":
             call = next(
@@ -149,6 +173,8 @@ class OfflineModel(Model):
             answer = describe_result(str(call.get("name")), _json(last.get("output")))
             return [_message(answer, f"msg_offline_{len(items)}")]
         command = parse_command(_text(last)) if last.get("role") == "user" else None
+        if forced is not None and last.get("role") == "user" and (command is None or command[0] != forced):
+            command = forced_call(forced, _text(last))
         if command is None:
             return [_message(HELP, f"msg_offline_{len(items)}")]
         tool, arguments = command
@@ -300,6 +326,13 @@ def _function_call(name: str, arguments: dict[str, Any], call_id: str) -> Respon
         name=name,
         arguments=json.dumps(arguments, ensure_ascii=False, separators=(",", ":")),
     )
+
+
+def _forced_tool(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The tool the run's settings make the model call (a tool's name as `tool_choice`), if any."""
+    settings = kwargs.get("model_settings", args[2] if len(args) > 2 else None)
+    choice = getattr(settings, "tool_choice", None)
+    return choice if isinstance(choice, str) and choice not in ("auto", "required", "none") else None
 
 
 def _input_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:

@@ -30,13 +30,33 @@ def select_model(settings: ChatSettings) -> Model:
     set_tracing_disabled(not (settings.agent_tracing and settings.openai_api_key and not settings.openai_base_url))
     if not settings.openai_api_key:
         return OfflineModel(settings.offline_chars_per_second)
+    return provider_model(settings, settings.chat_model)
+
+
+def select_models(settings: ChatSettings) -> dict[str, Model]:
+    """The other models a composer may pick (`CHAT_MODELS`), by name; none without a provider (the offline model
+    answers whatever is picked)."""
+    if not settings.openai_api_key:
+        return {}
+    return {name: provider_model(settings, name) for name in settings.allowed_models if name != settings.chat_model}
+
+
+def select_title_model(settings: ChatSettings) -> Model | None:
+    """The model that names conversations (`CHAT_TITLE_MODEL`, else the chat model); None without a provider."""
+    if not settings.openai_api_key:
+        return None
+    return provider_model(settings, settings.title_model or settings.chat_model)
+
+
+def provider_model(settings: ChatSettings, name: str) -> Model:
+    """The configured provider's model `name` (Responses API, or Chat Completions for a compatible provider)."""
     from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 
     if settings.openai_api == "chat_completions":
         client = AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url, max_retries=2)
-        return OpenAIChatCompletionsModel(model=settings.chat_model, openai_client=client)
+        return OpenAIChatCompletionsModel(model=name, openai_client=client)
     plain = PlainBodyOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url, max_retries=2)
-    return OpenAIResponsesModel(model=settings.chat_model, openai_client=plain)
+    return OpenAIResponsesModel(model=name, openai_client=plain)
 
 
 class PlainBodyOpenAI(AsyncOpenAI):

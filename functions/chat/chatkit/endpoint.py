@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from chatkit.server import NonStreamingResult, StreamingResult
-from chatkit.types import ChatKitReq, ErrorEvent, is_streaming_req
+from chatkit.types import ChatKitReq, ErrorEvent, ThreadsCustomActionReq, ThreadsSyncCustomActionReq, is_streaming_req
 
 from functions.chat.caller import Caller
 from functions.chat.chatkit.context import ChatKitContext
 from functions.chat.chatkit.leasing import TURN_REQUESTS, Leasing
 from functions.chat.chatkit.server import ThreadNotOpen, TodoChatKitServer
+from functions.chat.tasks.rate_limit import RateLimit
 from functions.chat.turn.events import TurnRefused
 from todo_common.errors import ApiError
 
@@ -33,9 +34,10 @@ class ChatKitStream:
 
 
 class ChatKitEndpoint:
-    def __init__(self, server: TodoChatKitServer, leasing: Leasing, *, allow_cancel: bool) -> None:
+    def __init__(self, server: TodoChatKitServer, leasing: Leasing, actions: RateLimit, *, allow_cancel: bool) -> None:
         self.server = server
         self.leasing = leasing
+        self.actions = actions
         self.allow_cancel = allow_cancel
 
     async def handle(self, request: ChatKitReq, raw: bytes, caller: Caller) -> bytes | ChatKitStream:
@@ -45,6 +47,13 @@ class ChatKitEndpoint:
             await self.server.guard(request, context)  # 4xx before any stream starts
         except ThreadNotOpen as closed:
             return ChatKitStream(_refused(str(closed)))
+        if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
+            try:
+                await asyncio.to_thread(self.actions.spend, caller.user_id)
+            except ApiError as over:
+                if isinstance(request, ThreadsSyncCustomActionReq):
+                    raise  # a JSON answer: the refusal keeps its status
+                return ChatKitStream(_refused(over.message))
         if await self.server.retry_target(request, context):
             raw = request.model_dump_json(by_alias=True).encode()
         if not is_streaming_req(request):
@@ -56,7 +65,7 @@ class ChatKitEndpoint:
         try:
             held = await self.leasing.take(request, context)  # 403/404 raise here
         except ApiError as refused:
-            if refused.code != "rate_limited":
+            if refused.code not in ("rate_limited", "daily_budget_spent"):
                 raise
             return ChatKitStream(_refused(refused.message))  # a well-formed request: the reason goes in the stream
         stop = context.stop if self.allow_cancel else None

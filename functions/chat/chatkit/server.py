@@ -19,6 +19,8 @@ from chatkit.types import (
     ChatKitReq,
     ClientToolCallItem,
     FeedbackKind,
+    InferenceOptions,
+    InputTranscribeReq,
     ItemsListReq,
     ProgressUpdateEvent,
     StreamOptions,
@@ -28,6 +30,7 @@ from chatkit.types import (
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
     ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
     ThreadsCustomActionReq,
     ThreadsListReq,
     ThreadsRetryAfterItemReq,
@@ -39,15 +42,17 @@ from chatkit.types import (
     WidgetItem,
 )
 
+from functions.chat.agent import composer
+from functions.chat.agent.transcription import NO_PROVIDER, Transcriber, check_audio
 from functions.chat.caller import Caller
 from functions.chat.chatkit import task_actions
 from functions.chat.chatkit.context import ChatKitContext
-from functions.chat.chatkit.store import ChatStore, not_supported, save_feedback
+from functions.chat.chatkit.store import ChatStore, save_feedback
 from functions.chat.chatkit.view import TurnView
 from functions.chat.turn.events import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
-from functions.chat.turn.runner import DATABASE_ERRORS
 from functions.chat.turn.service import TurnService
 from functions.chat.turn.store import TurnStore
+from functions.chat.turn.types import DATABASE_ERRORS
 from todo_common.errors import ApiError, not_found
 from todo_common.models import utcnow
 
@@ -75,10 +80,11 @@ class ThreadNotOpen(Exception):
 
 
 class TodoChatKitServer(ChatKitServer[ChatKitContext]):
-    def __init__(self, store: ChatStore, turns: TurnService) -> None:
+    def __init__(self, store: ChatStore, turns: TurnService, transcriber: Transcriber | None) -> None:
         super().__init__(store)
         self.chat_store = store  # typed as ours, for what ChatKit's Store interface does not have
         self.turns = turns
+        self.transcriber = transcriber  # None: no provider, no dictation
 
     def get_stream_options(self, thread: ThreadMetadata, context: ChatKitContext) -> StreamOptions:
         """A Stop button only where a stop reaches this function (docs/deploy.md, "Stop")."""
@@ -109,8 +115,14 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
             await self.turns.drop_items_after(context.caller, context.lease, request.params.item_id)
 
     async def guard(self, request: ChatKitReq, context: ChatKitContext) -> None:
-        """Refuse, before any stream starts, what ChatKit would fail on later: another user's or an unknown
-        thread (403/404), a tool output nobody asked for (409), an action whose sender is not a widget (4xx)."""
+        """Refuse, before any stream starts, what ChatKit would fail on later: a composer tool or model this server
+        does not offer (400), another user's or an unknown thread (403/404), a tool output nobody asked for (409),
+        an action whose sender is not a widget (4xx), dictation without a provider, over the rate limit or with
+        audio the provider would refuse."""
+        if isinstance(request, InputTranscribeReq):
+            await self._check_dictation(request, context)
+        if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
+            self._check_composer(request.params.input.inference_options)
         thread_id: str | None = getattr(getattr(request, "params", None), "thread_id", None)
         if thread_id is not None:
             thread = await self.store.load_thread(thread_id, context)
@@ -121,23 +133,41 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
             item = last.data[0] if last.data else None
             if not (isinstance(item, ClientToolCallItem) and item.status == "pending"):
                 raise ApiError(409, "no_pending_tool_call", "This thread is not waiting for a client tool's output.")
-        if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)) and request.params.item_id:
+        if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
+            await self._check_action(request, context)
+
+    async def _check_action(
+        self, request: ThreadsCustomActionReq | ThreadsSyncCustomActionReq, context: ChatKitContext
+    ) -> None:
+        """An action comes from a widget item of the caller's thread, with a button that widget has."""
+        params = request.params
+        if params.item_id:
             try:
-                sender = await self.store.load_item(request.params.thread_id, request.params.item_id, context)
+                sender = await self.store.load_item(params.thread_id, params.item_id, context)
             except NotFoundError:
                 raise not_found("The item") from None
             if not isinstance(sender, WidgetItem):
                 raise ApiError(400, "invalid_sender", "Actions can only come from a widget item.")
-        if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
-            params = request.params
-            await asyncio.to_thread(
-                task_actions.check,
-                context.caller,
-                params.thread_id,
-                params.item_id,
-                params.action.type,
-                params.action.payload,
-            )
+        await asyncio.to_thread(
+            task_actions.check,
+            context.caller,
+            params.thread_id,
+            params.item_id,
+            params.action.type,
+            params.action.payload,
+        )
+
+    def _check_composer(self, options: InferenceOptions) -> None:
+        """A composer tool or model this server does not offer is 400, before anything is stored."""
+        composer.checked(
+            options.tool_choice.id if options.tool_choice else None, options.model, self.turns.settings.allowed_models
+        )
+
+    async def _check_dictation(self, request: InputTranscribeReq, context: ChatKitContext) -> None:
+        if self.transcriber is None:
+            raise NO_PROVIDER
+        check_audio(request.params.audio_base64, request.params.mime_type)
+        await self.turns.check_rate(context.caller)
 
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: ChatKitContext
@@ -158,6 +188,10 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
                 yield extra
             if isinstance(event, TurnFailed):
                 raise CustomStreamError(event.message, allow_retry=event.code != "conversation_deleted")
+            if isinstance(event, TurnCompleted):  # the answer is out: now its conversation gets a real title
+                title = await self.turns.generated_title(context.caller, start, event)
+                if title is not None:
+                    yield ThreadUpdatedEvent(thread=self._to_thread_response(to_thread_titled(thread, title)))
 
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: ChatKitContext
@@ -165,7 +199,10 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
         await asyncio.to_thread(save_feedback, context.caller, thread_id, item_ids, feedback)
 
     async def transcribe(self, audio_input: AudioInput, context: ChatKitContext) -> TranscriptionResult:
-        raise not_supported("Dictation")  # refused by the route before it gets here
+        if self.transcriber is None:  # the guard refused it already
+            raise NO_PROVIDER
+        text = await self.transcriber.transcribe(audio_input.data, audio_input.media_type.strip().lower())
+        return TranscriptionResult(text=text)
 
     async def action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: ChatKitContext

@@ -83,12 +83,14 @@ class ChatStore(Store[ChatKitContext]):
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: ChatKitContext
     ) -> Page[ThreadMetadata]:
+        """The user's threads by last activity, the order of the history function's list (`desc`: newest first)."""
+
         def work(session: Session) -> Page[ThreadMetadata]:
             statement = select(Conversation).where(Conversation.user_id == context.user_id)
-            key, direction = (col(Conversation.created_at), col(Conversation.id)), _order(order)
+            key, direction = conversations.RECENT, _order(order)
             if after:
                 anchor = conversations.owned_conversation(session, context.user_id, after)
-                statement = statement.where(keyset.after(key, (anchor.created_at, anchor.id), direction))
+                statement = statement.where(keyset.after(key, (anchor.updated_at, anchor.id), direction))
             statement = statement.order_by(*keyset.ordered(key, direction)).limit(limit + 1)
             page, has_more = keyset.split(session.exec(statement).all(), limit)
             return Page(data=[to_thread(c) for c in page], has_more=has_more, after=page[-1].id if has_more else None)
@@ -159,7 +161,7 @@ class ChatStore(Store[ChatKitContext]):
             item.model_dump(mode="json"),
             aware(item.created_at),
         )
-        await asyncio.to_thread(self.turns.save_item, context.user_id, thread_id, row)
+        await asyncio.to_thread(self.turns.items.save_item, context.user_id, thread_id, row)
 
     async def load_item(self, thread_id: str, item_id: str, context: ChatKitContext) -> ThreadItem:
         def work(session: Session) -> ThreadItem:
@@ -199,8 +201,8 @@ class ChatStore(Store[ChatKitContext]):
             row = _owned_row(session, context.caller, thread_id, item_id)
             if row is None:
                 return
-            if item_id != row.id:  # the workflow view: forget the tool calls, keep the message
-                row.tool_calls = []
+            if item_id != row.id:  # the workflow view: forget the tool calls and thoughts, keep the message
+                row.tool_calls, row.reasoning = [], []
                 session.add(row)
                 return
             session.delete(row)

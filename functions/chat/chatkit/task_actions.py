@@ -256,7 +256,7 @@ async def add_turn_widgets(
     widgets = [WidgetRow(new_id("wgt"), stored_state(state)) for state in states_of(calls)]
     if not widgets:
         return []
-    rows = await asyncio.to_thread(turns.add_widgets, caller.user_id, thread_id, widgets)
+    rows = await asyncio.to_thread(turns.items.add_widgets, caller.user_id, thread_id, widgets)
     return await asyncio.to_thread(caller.database.read, lambda s: _render(s, caller, rows))
 
 
@@ -285,7 +285,7 @@ async def store_delete_questions(
         for index, state in enumerate(questions)
     ]
     try:
-        await asyncio.to_thread(turns.add_widgets, caller.user_id, conversation_id, cards)
+        await asyncio.to_thread(turns.items.add_widgets, caller.user_id, conversation_id, cards)
     except IntegrityError:  # the same replay, stored at the same moment by another request
         return
 

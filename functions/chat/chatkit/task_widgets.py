@@ -5,7 +5,7 @@ A widget is a row of its own (`item_type` "widget") whose `chatkit_item` keeps t
 it shows, or a delete awaiting the user's answer), never the rendered JSON: every read renders it again from the
 task table, so a reload shows each task as it is now (done, reopened, deleted).
 
-- `list_tasks` and a task that an add, complete or update changed: a task list (a badge per task, Complete or
+- `list_tasks` and a task that an add, complete, reopen or update changed: a task list (a badge per task, Complete or
   Reopen, Delete).
 - `delete_task` from a ChatKit turn: a confirm card (Delete / Cancel); the task is removed only on Delete."""
 
@@ -35,7 +35,12 @@ _TASK_BADGES: dict[str, tuple[str, Literal["warning", "success", "secondary"]]] 
     "deleted": ("Deleted", "secondary"),
 }
 _LIST_HEADINGS = {"all": "Your tasks", "pending": "Pending tasks", "completed": "Completed tasks"}
-_CHANGE_HEADINGS = {"add_task": "Added", "complete_task": "Completed", "update_task": "Updated"}
+_CHANGE_HEADINGS = {
+    "add_task": "Added",
+    "complete_task": "Completed",
+    "reopen_task": "Reopened",
+    "update_task": "Updated",
+}
 
 
 # -- state (stored) --------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The ChatKit view of a turn: turn events (live) and stored rows (a reload) as ChatKit thread items.
 
-An answer is one row; ChatKit sees it as an assistant message and, when tools ran, a workflow item whose tasks are
-the tool calls (id `wf_` + the message id's random part), with a Success or Failed badge each. The two items come
+An answer is one row; ChatKit sees it as an assistant message and, when tools ran or the model reasoned, a workflow
+item whose tasks are the tool calls (id `wf_` + the message id's random part), with a Success or Failed badge each,
+and the reasoning summaries (`ThoughtTask`), in the order they came. The two items come
 in the order they began: the workflow first when the first tool ran before any text, else the message first. The
+message links the tasks its tool calls touched or listed (entity annotations, from the stored tool results). The
 live stream and a reload follow that one rule, so both show the same items in the same order."""
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chatkit.types import (
+    Annotation,
     AssistantMessageContent,
     AssistantMessageContentPartAdded,
+    AssistantMessageContentPartAnnotationAdded,
     AssistantMessageContentPartDone,
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     CustomSummary,
     CustomTask,
+    EntitySource,
     InferenceOptions,
+    ThoughtTask,
     ThreadItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
@@ -36,13 +42,23 @@ from chatkit.types import (
 from pydantic import TypeAdapter
 
 from functions.chat.chatkit.task_widgets import WIDGET_ITEM, widget_item
-from functions.chat.turn.events import TextDelta, ToolFinished, ToolStarted, TurnCompleted, TurnEvent, TurnFailed
+from functions.chat.turn.events import (
+    TextDelta,
+    ThoughtDone,
+    ToolFinished,
+    ToolStarted,
+    TurnCompleted,
+    TurnEvent,
+    TurnFailed,
+)
+from functions.chat.turn.thoughts import ThoughtRecord, thoughts_of
 from todo_common.conversations import CHAT_ITEM
 from todo_common.models import Message, Task
 from todo_common.tool_calls import ToolCallRecord, records_of
 
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
 WORKFLOW_PREFIX = "wf_"
+MAX_TASK_LINKS = 20  # an answer links at most this many tasks (a long list links its first ones)
 _TOOL_BADGES: dict[str, tuple[str, Any]] = {
     "success": ("Success", "check-circle-filled"),
     "failure": ("Failed", "lucide:circle-x"),
@@ -86,24 +102,82 @@ def items_of(row: Message, tasks: Mapping[int, Task] | None = None) -> list[Thre
     calls = records_of(row.tool_calls)
     message: list[ThreadItem] = []
     if row.content or row.status == "complete":
-        message = [assistant_message(row.id, row.conversation_id, row.created_at, row.content)]
-    if not calls:
+        links = task_links(row.content, calls)
+        message = [assistant_message(row.id, row.conversation_id, row.created_at, row.content, links)]
+    steps = workflow_steps(calls, thoughts_of(row.reasoning))
+    if not steps:
         return message
-    workflow: list[ThreadItem] = [workflow_item(row.id, row.conversation_id, row.created_at, calls)]
-    return message + workflow if _text_came_first(row.content, calls) else workflow + message
+    workflow: list[ThreadItem] = [workflow_item(row.id, row.conversation_id, row.created_at, steps)]
+    return message + workflow if _text_came_first(row.content, steps) else workflow + message
 
 
-def _text_came_first(text: str, calls: list[ToolCallRecord]) -> bool:
-    return bool(text) and calls[0].text_offset > 0
+Step = ToolCallRecord | ThoughtRecord  # a workflow task: a tool call, or a reasoning summary
 
 
-def assistant_message(message_id: str, thread_id: str, created_at: datetime, text: str) -> AssistantMessageItem:
-    return AssistantMessageItem(
-        id=message_id, thread_id=thread_id, created_at=created_at, content=[AssistantMessageContent(text=text)]
-    )
+def workflow_steps(calls: list[ToolCallRecord], thoughts: list[ThoughtRecord]) -> list[Step]:
+    """The answer's tool calls and reasoning summaries in the order they came: each summary before the call that
+    started after it (its `step` counts the calls started before it)."""
+    steps: list[Step] = []
+    for index, call in enumerate(calls):
+        steps += [thought for thought in thoughts if thought.step == index]
+        steps.append(call)
+    return steps + [thought for thought in thoughts if thought.step >= len(calls)]
 
 
-def workflow_item(message_id: str, thread_id: str, created_at: datetime, calls: list[ToolCallRecord]) -> WorkflowItem:
+def _text_came_first(text: str, steps: list[Step]) -> bool:
+    return bool(text) and steps[0].text_offset > 0
+
+
+def assistant_message(
+    message_id: str, thread_id: str, created_at: datetime, text: str, links: list[Annotation] | None = None
+) -> AssistantMessageItem:
+    content = AssistantMessageContent(text=text, annotations=links or [])
+    return AssistantMessageItem(id=message_id, thread_id=thread_id, created_at=created_at, content=[content])
+
+
+def task_links(text: str, calls: list[ToolCallRecord]) -> list[Annotation]:
+    """The tasks an answer's successful tool calls touched or listed, as entity annotations on its text: read from
+    the calls' typed results (never from the model's words), in call order, each task once, at most
+    `MAX_TASK_LINKS`. Each sits right after the first mention of its title in the text, or, unmentioned, with the
+    answer's sources. A deleted task has nothing left to link to."""
+    links: dict[int, Annotation] = {}
+    for call in calls:
+        for task_id, title, done in _tasks_of(call):
+            if task_id in links or len(links) == MAX_TASK_LINKS:
+                continue
+            at = text.casefold().find(title.casefold()) if title else -1
+            links[task_id] = Annotation(
+                source=EntitySource(
+                    id=f"task_{task_id}",
+                    title=title,
+                    label=f"Task #{task_id}",
+                    icon="check-circle-filled" if done else "empty-circle",
+                    interactive=True,
+                    data={"task_id": task_id},
+                ),
+                index=at + len(title) if at >= 0 else None,
+            )
+    return list(links.values())
+
+
+def _tasks_of(call: ToolCallRecord) -> list[tuple[int, str, bool]]:
+    """(id, title, done) of each task a successful call's result names."""
+    result = call.result if isinstance(call.result, dict) else {}
+    if call.status != "success":
+        return []
+    if isinstance(result.get("tasks"), list):
+        return [
+            (task["id"], str(task.get("title") or ""), bool(task.get("completed")))
+            for task in result["tasks"]
+            if isinstance(task, dict) and isinstance(task.get("id"), int)
+        ]
+    if isinstance(result.get("task_id"), int) and result.get("status") != "deleted":
+        return [(result["task_id"], str(result.get("title") or ""), result.get("status") == "completed")]
+    return []
+
+
+def workflow_item(message_id: str, thread_id: str, created_at: datetime, steps: list[Step]) -> WorkflowItem:
+    calls = [step for step in steps if isinstance(step, ToolCallRecord)]
     failed = sum(1 for call in calls if call.status == "failure")
     title = f"Used {len(calls)} tool{'s' if len(calls) != 1 else ''}" + (f", {failed} failed" if failed else "")
     return WorkflowItem(
@@ -111,12 +185,18 @@ def workflow_item(message_id: str, thread_id: str, created_at: datetime, calls: 
         thread_id=thread_id,
         created_at=created_at,
         workflow=Workflow(
-            type="custom",
-            tasks=[tool_task(call) for call in calls],
-            summary=CustomSummary(title=title),
+            type="custom" if calls else "reasoning",
+            tasks=[step_task(step) for step in steps],
+            summary=CustomSummary(title=title if calls else "Thought it through"),
             expanded=True,
         ),
     )
+
+
+def step_task(step: Step) -> CustomTask | ThoughtTask:
+    if isinstance(step, ThoughtRecord):
+        return ThoughtTask(title="Thinking", content=step.text, status_indicator="complete")
+    return tool_task(step)
 
 
 def tool_task(call: ToolCallRecord) -> CustomTask:
@@ -151,7 +231,7 @@ class TurnView:
         self.thread_id = thread_id
         self.message_id = message_id
         self.created_at = created_at
-        self.calls: list[ToolCallRecord] = []
+        self.steps: list[Step] = []
         self.text = ""
         self.opened: list[Literal["workflow", "message"]] = []
         self.failure: TurnFailed | None = None
@@ -162,6 +242,8 @@ class TurnView:
                 return self._tool_started(event.call)
             case ToolFinished():
                 return self._tool_finished(event.call)
+            case ThoughtDone():
+                return self._step_added(event.thought)
             case TextDelta():
                 self.text += event.text
                 update = AssistantMessageContentPartTextDelta(content_index=0, delta=event.text)
@@ -173,19 +255,28 @@ class TurnView:
                 return self._close(with_empty_message=True)
         return []
 
-    def _tool_started(self, call: ToolCallRecord) -> list[ThreadStreamEvent]:
-        self.calls.append(call)
+    @property
+    def calls(self) -> list[ToolCallRecord]:
+        return [step for step in self.steps if isinstance(step, ToolCallRecord)]
+
+    def _step_added(self, step: Step) -> list[ThreadStreamEvent]:
+        self.steps.append(step)
         if "workflow" not in self.opened:
             self.opened.append("workflow")
             return [ThreadItemAddedEvent(item=self._workflow())]
-        update = WorkflowTaskAdded(task_index=len(self.calls) - 1, task=tool_task(call))
+        update = WorkflowTaskAdded(task_index=len(self.steps) - 1, task=step_task(step))
         return [ThreadItemUpdatedEvent(item_id=workflow_id(self.message_id), update=update)]
 
+    def _tool_started(self, call: ToolCallRecord) -> list[ThreadStreamEvent]:
+        return self._step_added(call)
+
     def _tool_finished(self, call: ToolCallRecord) -> list[ThreadStreamEvent]:
-        index = next((i for i, c in enumerate(self.calls) if c.call_id == call.call_id), None)
+        index = next(
+            (i for i, c in enumerate(self.steps) if isinstance(c, ToolCallRecord) and c.call_id == call.call_id), None
+        )
         if index is None:
             return []
-        self.calls[index] = call
+        self.steps[index] = call
         update = WorkflowTaskUpdated(task_index=index, task=tool_task(call))
         return [ThreadItemUpdatedEvent(item_id=workflow_id(self.message_id), update=update)]
 
@@ -207,15 +298,28 @@ class TurnView:
             if opened == "workflow":
                 events.append(ThreadItemDoneEvent(item=self._workflow()))
                 continue
-            done = AssistantMessageContentPartDone(content_index=0, content=AssistantMessageContent(text=self.text))
+            links = task_links(self.text, self.calls)
             events += [
-                ThreadItemUpdatedEvent(item_id=self.message_id, update=done),
-                ThreadItemDoneEvent(item=self._message(self.text)),
+                ThreadItemUpdatedEvent(
+                    item_id=self.message_id,
+                    update=AssistantMessageContentPartAnnotationAdded(
+                        content_index=0, annotation_index=index, annotation=link
+                    ),
+                )
+                for index, link in enumerate(links)
+            ]
+            content = AssistantMessageContent(text=self.text, annotations=links)
+            events += [
+                ThreadItemUpdatedEvent(
+                    item_id=self.message_id,
+                    update=AssistantMessageContentPartDone(content_index=0, content=content),
+                ),
+                ThreadItemDoneEvent(item=self._message(self.text, links)),
             ]
         return events
 
     def _workflow(self) -> WorkflowItem:
-        return workflow_item(self.message_id, self.thread_id, self.created_at, self.calls)
+        return workflow_item(self.message_id, self.thread_id, self.created_at, self.steps)
 
-    def _message(self, text: str) -> AssistantMessageItem:
-        return assistant_message(self.message_id, self.thread_id, self.created_at, text)
+    def _message(self, text: str, links: list[Annotation] | None = None) -> AssistantMessageItem:
+        return assistant_message(self.message_id, self.thread_id, self.created_at, text, links)

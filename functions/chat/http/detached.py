@@ -4,7 +4,9 @@ The producer runs in its own task and hands items over through a queue. When the
 generator is cancelled, but the producer is not: the generator waits (shielded) for it to finish, so the request,
 and on Lambda the invocation, lasts until the turn is stored (and sets `abandoned`, when given, to say so). While
 the producer is quiet for `keepalive_seconds`, the consumer gets `KEEPALIVE` so proxies keep the connection open.
-`detached_batches` hands over every item ready at once together (a response writes them in one send)."""
+`detached_batches` hands over every item ready at once together (a response writes them in one send). A stream
+worth nothing without its client (following an answer someone else's request writes) is cancelled instead when
+the client goes away (`cancel_when_abandoned`)."""
 
 from __future__ import annotations
 
@@ -44,7 +46,11 @@ async def detached(
 
 
 async def detached_batches(
-    source: AsyncIterator[T], keepalive_seconds: float | None = None, abandoned: asyncio.Event | None = None
+    source: AsyncIterator[T],
+    keepalive_seconds: float | None = None,
+    abandoned: asyncio.Event | None = None,
+    *,
+    cancel_when_abandoned: bool = False,
 ) -> AsyncGenerator[list[T] | Keepalive, None]:
     """As `detached`, but the items come in lists: each one every item the producer had handed over by then."""
     queue: asyncio.Queue[object] = asyncio.Queue()
@@ -67,7 +73,9 @@ async def detached_batches(
         if not producer.done():
             if abandoned is not None:
                 abandoned.set()
-            with anyio.CancelScope(shield=True):
+            if cancel_when_abandoned:
+                producer.cancel()
+            with anyio.CancelScope(shield=True), contextlib.suppress(asyncio.CancelledError):
                 await producer
 
 

@@ -33,6 +33,7 @@ from functions.chat.http.detached import Keepalive, detached, detached_batches
 from functions.chat.http.schemas import ChatRequest, ChatResponse
 from functions.chat.http.sse import KEEPALIVE_COMMENT, failure_body, sse_event
 from functions.chat.runtime import ChatRuntime
+from functions.chat.settings import ChatSettings
 from functions.chat.tasks import operations as tasks
 from functions.chat.tasks.operations import TaskSearchPage
 from functions.chat.turn.events import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
@@ -51,6 +52,12 @@ _SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": 
 KEEPALIVE_SECONDS = 10.0
 # How a turn that did not complete answers as JSON.
 _FAILURE_STATUS = {"timeout": 504, "database_unavailable": 503, "conversation_deleted": 409}
+
+
+def body_limits(settings: ChatSettings) -> dict[str, int]:
+    """The routes whose bodies may exceed the app's limit: ChatKit's, for dictation's audio (its route then holds
+    every other request type to the app's limit)."""
+    return {r"/api/[^/]+/chatkit": settings.transcribe_max_bytes}
 
 
 def runtime_of(request: Request) -> ChatRuntime:
@@ -110,7 +117,8 @@ async def follow(
     events = await runtime_of(request).turns.follow_conversation(
         Caller(user.user_id, services.database), conversation_id
     )
-    return Response(status_code=204) if events is None else _sse_response(events)
+    # A follower that goes away stops following: its client is the only one its events are for.
+    return Response(status_code=204) if events is None else _sse_response(events, cancel_when_abandoned=True)
 
 
 @router.post(
@@ -119,7 +127,7 @@ async def follow(
     summary="Stop the answer being written (a dropped connection does not stop it; this does)",
 )
 async def stop(user_id: str, message_id: str, request: Request, user: CurrentUser, services: ServicesDep) -> Response:
-    await runtime_of(request).turns.request_stop(Caller(user.user_id, services.database), message_id)
+    await runtime_of(request).turns.stops.request_stop(Caller(user.user_id, services.database), message_id)
     return Response(status_code=202)
 
 
@@ -134,9 +142,21 @@ async def _asking_first(caller: Caller, turns: TurnStore, events: AsyncIterator[
         yield event
 
 
-def _sse_response(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
+@router.post(
+    "/api/{user_id}/chatkit/threads/{thread_id}/stop",
+    status_code=202,
+    summary="Stop the answer being written in a ChatKit thread (what a relayed abort of ChatKit's stream calls)",
+)
+async def stop_thread(
+    user_id: str, thread_id: str, request: Request, user: CurrentUser, services: ServicesDep
+) -> Response:
+    await runtime_of(request).turns.stops.request_thread_stop(Caller(user.user_id, services.database), thread_id)
+    return Response(status_code=202)
+
+
+def _sse_response(events: AsyncIterator[TurnEvent], *, cancel_when_abandoned: bool = False) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
-        async for batch in detached_batches(events, KEEPALIVE_SECONDS):
+        async for batch in detached_batches(events, KEEPALIVE_SECONDS, cancel_when_abandoned=cancel_when_abandoned):
             yield KEEPALIVE_COMMENT if isinstance(batch, Keepalive) else b"".join(map(sse_event, batch))
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
@@ -215,6 +235,9 @@ async def chatkit(user_id: str, request: Request, user: CurrentUser, services: S
     runtime = runtime_of(request)
     raw = await request.body()
     parsed = _parse_chatkit(raw)
+    limit = services.settings.max_request_bytes
+    if len(raw) > limit and not isinstance(parsed, InputTranscribeReq):  # only dictation has the larger limit
+        raise ApiError(413, "payload_too_large", f"The request body is larger than {limit} bytes.")
     if clamp_page_limit(parsed):
         raw = parsed.model_dump_json(by_alias=True).encode()
     if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
@@ -246,8 +269,6 @@ def _parse_chatkit(raw: bytes) -> ChatKitReq:
         raise ApiError(422, "invalid_chatkit_request", "The body is not a ChatKit request this server knows.") from None
     if isinstance(parsed, (AttachmentsCreateReq, AttachmentsDeleteReq)):
         raise not_supported("Attachments")
-    if isinstance(parsed, InputTranscribeReq):
-        raise not_supported("Dictation")
     if isinstance(parsed, ThreadsAddStructuredInputReq):
         raise not_supported("Structured input")
     if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)) and parsed.params.input.attachments:

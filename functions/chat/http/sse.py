@@ -1,7 +1,8 @@
 """The plain chat endpoint's Server-Sent Events.
 
 Events, in order: `conversation` (ids, first), then any of `text_delta`, `tool_call_started`,
-`tool_call_finished`, and at the end exactly one of `done` (the whole answer) or `error` (with the partial text).
+`tool_call_finished`, `reasoning` (a reasoning model's summary), and at the end exactly one of `done` (the whole
+answer) or `error` (with the partial text).
 A message that waited for a busy conversation and could not start gets only an `error` event. Comment lines
 (`: keep-alive`) arrive while nothing else does. Each `data:` is one JSON object."""
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from functions.chat.turn.events import (
     TextDelta,
+    ThoughtDone,
     ToolFinished,
     ToolStarted,
     TurnCompleted,
@@ -45,6 +47,8 @@ def sse_event(event: TurnEvent) -> bytes:
             call = event.call
             finished = {"call_id": call.call_id, "name": call.name, "status": call.status, "result": call.result}
             return encode("tool_call_finished", finished)
+        case ThoughtDone():
+            return encode("reasoning", {"text": event.thought.text})
         case TurnCompleted():
             answer = {"message_id": event.message_id, "response": event.text, "tool_calls": stored(event.tool_calls)}
             return encode("done", {"conversation_id": event.conversation_id, **answer})

@@ -10,6 +10,7 @@ transport are JSON-RPC errors; a missing or bad token is a 401 in the project's 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -23,23 +24,47 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
 from functions.chat.tasks.mcp_server import build_task_server, current_caller
+from functions.chat.tasks.rate_limit import RateLimit
 from todo_common.errors import ApiError, error_response
 from todo_common.web import Services, bearer_token
 
 MCP_PATH = "/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 INVALID_REQUEST = -32600  # JSON-RPC
+RATE_LIMITED = -32000  # JSON-RPC: the range left to servers
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 
 
-def jsonrpc_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    body = {"jsonrpc": "2.0", "id": None, "error": {"code": INVALID_REQUEST, "message": message}}
+def jsonrpc_error(
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    code: int = INVALID_REQUEST,
+    request_id: object = None,
+    data: object = None,
+) -> JSONResponse:
+    error: dict[str, object] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    body = {"jsonrpc": "2.0", "id": request_id, "error": error}
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def tool_call_id(body: bytes) -> tuple[bool, object]:
+    """Whether a JSON-RPC body calls a tool (a batch counts once), and the id of the (first) call."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False, None  # the SDK answers malformed JSON itself
+    messages = parsed if isinstance(parsed, list) else [parsed]
+    calls = [m for m in messages if isinstance(m, dict) and m.get("method") == "tools/call"]
+    return (True, calls[0].get("id")) if calls else (False, None)
 
 
 class HostPolicy:
@@ -107,6 +132,7 @@ class McpHttpApp:
     ) -> None:
         self.services = services
         self.server = server or build_task_server()
+        self.tool_calls = RateLimit(services.database, "tool_call", settings.tool_calls_per_minute)
         self.policy = policy or HostPolicy.of(services, settings)
         # Host and Origin are checked above, against patterns the SDK's exact-match lists cannot express.
         self.security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
@@ -129,6 +155,19 @@ class McpHttpApp:
                 headers["WWW-Authenticate"] = f'Bearer realm="todo-chat", resource_metadata="{metadata}"'
             await error_response(exc.status, exc.code, exc.message, headers)(scope, receive, send)
             return
+        body = await Request(scope, receive).body()
+        is_call, call_id = tool_call_id(body)
+        if is_call:
+            try:
+                await asyncio.to_thread(self.tool_calls.spend, principal.user_id)
+            except ApiError as over:
+                data = {"code": over.code, "message": over.message}
+                refused = jsonrpc_error(
+                    429, over.message, over.headers, code=RATE_LIMITED, request_id=call_id, data=data
+                )
+                await refused(scope, receive, send)
+                return
+        receive = _replaying(body, receive)
         manager = StreamableHTTPSessionManager(
             # The public factory (streamable_http_app) needs a lifespan to run its manager; this runs one per request.
             app=self.server._lowlevel_server,
@@ -156,6 +195,21 @@ class McpHttpApp:
         if content_type != "application/json":
             return jsonrpc_error(415, "Content-Type must be application/json.")
         return None
+
+
+def _replaying(body: bytes, rest: Receive) -> Receive:
+    """The request's body again, for the SDK (it was read here to see whether it calls a tool), then whatever
+    the server says next (a disconnect)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return await rest()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 def protected_resource_metadata(services: Services, request: Request) -> ProtectedResourceMetadata | None:

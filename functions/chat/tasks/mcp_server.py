@@ -33,7 +33,7 @@ current_caller: ContextVar[Caller | None] = ContextVar("current_caller", default
 # instead of deleting. MCP clients over HTTP confirm destructive tools themselves (the tool is marked destructive).
 deletes_ask_first: ContextVar[bool] = ContextVar("deletes_ask_first", default=False)
 
-SERVER_INSTRUCTIONS = "Manage the signed-in user's todo list: add, list, complete, delete and update tasks."
+SERVER_INSTRUCTIONS = "Manage the signed-in user's todo list: add, list, complete, reopen, delete and update tasks."
 # A JSON integer only (strict: no "2", 2.0 or true), and one an id column can hold.
 TaskId = Annotated[int, Field(description="The task's id, as list_tasks shows it.", ge=1, le=INTEGER_MAX, strict=True)]
 
@@ -129,6 +129,11 @@ def build_task_server() -> MCPServer:
     def complete_task(task_id: TaskId) -> Annotated[CallToolResult, TaskChange]:
         """Mark one of the user's tasks as done."""
         return _result(tasks.complete_task, task_id)
+
+    @server.tool(annotations=CHANGES)
+    def reopen_task(task_id: TaskId) -> Annotated[CallToolResult, TaskChange]:
+        """Mark one of the user's done tasks as not done again."""
+        return _result(tasks.reopen_task, task_id)
 
     @server.tool(annotations=DELETES)
     def delete_task(task_id: TaskId) -> Annotated[CallToolResult, TaskChange]:

@@ -126,7 +126,7 @@ def complete_task(caller: Caller, task_id: int) -> TaskChange:
 
 
 def reopen_task(caller: Caller, task_id: int) -> TaskChange:
-    """Mark a done task as not done (the task widget's Reopen button)."""
+    """Mark a done task as not done (the `reopen_task` tool, the task widget's Reopen button)."""
     return _set_completed(caller, task_id, completed=False)
 
 

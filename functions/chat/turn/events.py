@@ -1,11 +1,12 @@
 """The events of a chat turn, as a client of the turn service sees them, in order: `TurnStarted`, any of
-`TextDelta`, `ToolStarted`, `ToolFinished`, and exactly one of `TurnCompleted` or `TurnFailed` at the end (or
-`TurnRefused`, instead of all of them, when a waiting message could not start a turn)."""
+`TextDelta`, `ToolStarted`, `ToolFinished`, `ThoughtDone`, and exactly one of `TurnCompleted` or `TurnFailed` at
+the end (or `TurnRefused`, instead of all of them, when a waiting message could not start a turn)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from functions.chat.turn.thoughts import ThoughtRecord
 from todo_common.tool_calls import ToolCallRecord
 
 
@@ -29,6 +30,13 @@ class ToolStarted:
 @dataclass(frozen=True)
 class ToolFinished:
     call: ToolCallRecord
+
+
+@dataclass(frozen=True)
+class ThoughtDone:
+    """A reasoning summary the model finished (it streams them before its text or a tool call)."""
+
+    thought: ThoughtRecord
 
 
 @dataclass(frozen=True)
@@ -59,5 +67,13 @@ class TurnRefused:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-AgentEvent = TextDelta | ToolStarted | ToolFinished
+@dataclass(frozen=True)
+class UsageReported:
+    """The model tokens the agent's run used, last of the engine's events; the turn stores it, clients never see it."""
+
+    input_tokens: int
+    output_tokens: int
+
+
+AgentEvent = TextDelta | ToolStarted | ToolFinished | ThoughtDone
 TurnEvent = TurnStarted | AgentEvent | TurnCompleted | TurnFailed | TurnRefused

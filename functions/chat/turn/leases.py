@@ -10,7 +10,8 @@ transaction mode.
 Whoever takes an expired lease repairs the turn that held it: that turn's `streaming` answer becomes `error` /
 `interrupted`, its partial text kept, in the same statement as the claim. On PostgreSQL the claim of a turn, its
 two messages, the repair and the agent's context are one statement; SQLite runs the same steps in one
-transaction. The rules themselves (lease free, under the rate limit) are written once, in `turn.sql`.
+transaction. The rules themselves (lease free, under the rate limit) are written once, in `turn.sql`. The checks
+before a turn stores a row (the rate limit, the daily budget) are asked here too; `turn.refusals` has their rules.
 """
 
 from __future__ import annotations
@@ -40,12 +41,21 @@ class NotClaimed(Exception):
 
 class TurnLeases:
     def __init__(
-        self, database: Database, *, history_limit: int, rate_limit_per_minute: int, lease_seconds: float
+        self,
+        database: Database,
+        *,
+        history_limit: int,
+        rate_limit_per_minute: int,
+        lease_seconds: float,
+        daily_turns: int = 500,
+        daily_tokens: int = 2_000_000,
     ) -> None:
         self.database = database
         self.history_limit = history_limit
         self.rate_limit_per_minute = rate_limit_per_minute
         self.lease_seconds = lease_seconds
+        self.daily_turns = daily_turns
+        self.daily_tokens = daily_tokens
         self.postgres = database.dialect == "postgresql"
 
     def claim(
@@ -112,8 +122,8 @@ class TurnLeases:
             session.execute(sql.statement(sql.REPAIR), values)
             session.execute(
                 sql.statement(
-                    "UPDATE message SET content = '', tool_calls = :calls, status = 'streaming', error_code = NULL, "
-                    "updated_at = :now WHERE id = :mid"
+                    "UPDATE message SET content = '', tool_calls = :calls, reasoning = :calls, status = 'streaming', "
+                    "error_code = NULL, updated_at = :now WHERE id = :mid"
                 ),
                 values | {"calls": "[]"},
             )
@@ -169,6 +179,15 @@ class TurnLeases:
         """Give the lease up, if it is still this turn's (never someone else's)."""
         values = {"cid": lease.conversation_id, "owner": lease.owner}
         self.database.execute(sa.text(sql.RELEASE_SQL), values)
+
+    def check_rate(self, user_id: str) -> None:
+        """429 when the user is over the message rate limit (for requests that store no message, as dictation)."""
+        self.database.read(lambda s: refusals.check_rate(s, self.rate_limit_per_minute, user_id))
+
+    def check_budget(self, user_id: str) -> None:
+        """429 `daily_budget_spent` once the user's turns or model tokens of the UTC day are spent."""
+        budget = {"daily_turns": self.daily_turns, "daily_tokens": self.daily_tokens}
+        self.database.read(lambda s: refusals.check_budget(s, user_id, **budget))
 
     def values(self, user_id: str, conversation_id: str, *, owner: str) -> dict[str, Any]:
         now = utcnow()

@@ -1,6 +1,6 @@
 """Why a turn could not start, told from the database: another user's or an unknown conversation (403/404), over
-the rate limit (429), a retried `client_message_id` (its stored turn, or 409 when it came with another message),
-else busy."""
+the rate limit or the daily budget (429), a retried `client_message_id` (its stored turn, or 409 when it came with
+another message), else busy."""
 
 from __future__ import annotations
 
@@ -63,6 +63,25 @@ def check_rate(session: Session, rate_limit_per_minute: int, user_id: str) -> No
             f"You can send {rate_limit_per_minute} messages a minute; try again in {wait} s.",
             headers={"Retry-After": str(wait)},
         )
+
+
+def check_budget(session: Session, user_id: str, *, daily_turns: int, daily_tokens: int) -> None:
+    """The user's daily budget (UTC day) of turns and of model tokens: 429 `daily_budget_spent`, with
+    `Retry-After` until the day rolls over, once either is spent."""
+    now = utcnow()
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    turns, tokens = session.execute(sql.statement(sql.SPENT_TODAY), {"uid": user_id, "day": day}).one()
+    if int(turns or 0) < daily_turns and int(tokens or 0) < daily_tokens:
+        return
+    what = f"{daily_turns} messages" if int(turns or 0) >= daily_turns else "its model budget"
+    wait = max(1, int((day + timedelta(days=1) - now).total_seconds()))
+    raise ApiError(
+        429,
+        "daily_budget_spent",
+        f"Today's assistant budget is spent ({what} a day); it renews at midnight UTC, in {wait // 3600} h "
+        f"{wait % 3600 // 60} min.",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def stored_turn(session: Session, user_id: str, client_message_id: str) -> StoredTurn | None:

@@ -12,29 +12,28 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError
-
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
 from functions.chat.turn.engine import TurnEngine
 from functions.chat.turn.events import (
     AgentEvent,
     TextDelta,
+    ThoughtDone,
     ToolFinished,
     TurnCompleted,
     TurnEvent,
     TurnFailed,
     TurnStarted,
+    UsageReported,
 )
 from functions.chat.turn.store import TurnStore
-from functions.chat.turn.types import TurnLost, TurnStart
+from functions.chat.turn.thoughts import ThoughtRecord
+from functions.chat.turn.types import DATABASE_ERRORS, TurnLost, TurnStart
 from todo_common import metrics
-from todo_common.db import DatabaseUnavailable
 from todo_common.tool_calls import ToolCallRecord
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
-DATABASE_ERRORS = (DatabaseUnavailable, DBAPIError)
 FLUSH_SECONDS = 0.75
 # The final write may go on this long after the deadline (still well inside the function's timeout).
 FINISH_GRACE_SECONDS = 10.0
@@ -83,14 +82,18 @@ class Recorder:
 
     text: str = ""
     calls: list[ToolCallRecord] = field(default_factory=list)
+    thoughts: list[ThoughtRecord] = field(default_factory=list)
     dirty: bool = False
     flushed_at: float = field(default_factory=time.monotonic)
     # When the database last told whether the user asked to stop (a progress save tells it too).
     stop_checked_at: float = field(default_factory=time.monotonic)
+    usage: UsageReported | None = None  # known once the model's run ended
 
     def apply(self, event: AgentEvent) -> None:
         if isinstance(event, TextDelta):
             self.text += event.text
+        elif isinstance(event, ThoughtDone):
+            self.thoughts.append(event.thought)
         else:
             index = next((i for i, c in enumerate(self.calls) if c.call_id == event.call.call_id), None)
             if index is None:
@@ -129,7 +132,7 @@ class TurnRunner:
         yield TurnStarted(start.conversation_id, start.user_message_id, start.assistant_message_id)
         first_byte_ms = (time.monotonic() - began) * 1000
         recorder = Recorder()
-        events: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(start, caller, events))
         watcher = asyncio.create_task(self._watch(start, stop, recorder, events))
         # The deadline is one timer for the whole turn (not a timeout, and a task, around every event).
@@ -145,6 +148,9 @@ class TurnRunner:
                 if isinstance(item, BaseException):
                     failure = self._failure_of(item)
                     break
+                if isinstance(item, UsageReported):
+                    recorder.usage = item
+                    continue
                 recorder.apply(item)
                 if isinstance(item, ToolFinished):
                     metrics.record_tool_call(item.call.name, item.call.status)
@@ -157,6 +163,8 @@ class TurnRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(producer, watcher, return_exceptions=True)
         final = await self._finish(start, recorder, failure, deadline, release=release)
+        if recorder.usage is not None:
+            metrics.record_model_tokens(recorder.usage.input_tokens, recorder.usage.output_tokens)
         _record(final, first_byte_ms, (time.monotonic() - began) * 1000)
         yield final
 
@@ -164,7 +172,7 @@ class TurnRunner:
         self,
         start: TurnStart,
         caller: Caller,
-        events: asyncio.Queue[AgentEvent | BaseException | None],
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None],
     ) -> None:
         try:
             async for event in self.engine.run(start.context, caller):
@@ -182,7 +190,7 @@ class TurnRunner:
         start: TurnStart,
         stop: asyncio.Event,
         recorder: Recorder,
-        events: asyncio.Queue[AgentEvent | BaseException | None],
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None],
     ) -> None:
         """The heartbeat and the user's Stop, in one task. The lease is renewed every third of its length while the
         turn runs; a lease found lost (the conversation deleted) stops the turn. A Stop is this request's own signal
@@ -227,17 +235,20 @@ class TurnRunner:
         return model_failure(exc)
 
     async def _maybe_flush(
-        self, start: TurnStart, recorder: Recorder, events: asyncio.Queue[AgentEvent | BaseException | None]
+        self,
+        start: TurnStart,
+        recorder: Recorder,
+        events: asyncio.Queue[AgentEvent | UsageReported | BaseException | None],
     ) -> None:
         """Progress saves are best effort: a failed one is logged, and the turn goes on. A save also tells whether
         the user asked to stop."""
         if not recorder.dirty or time.monotonic() - recorder.flushed_at < FLUSH_SECONDS:
             return
         recorder.dirty, recorder.flushed_at = False, time.monotonic()
-        text, calls = recorder.text, list(recorder.calls)
+        text, calls, thoughts = recorder.text, list(recorder.calls), list(recorder.thoughts)
         try:
             stop = await asyncio.to_thread(
-                self.store.save_progress, start.lease, start.assistant_message_id, text, calls
+                self.store.save_progress, start.lease, start.assistant_message_id, text, calls, thoughts
             )
         except DATABASE_ERRORS:
             logger.warning("progress save failed; the turn goes on", extra={"conversation_id": start.conversation_id})
@@ -259,9 +270,11 @@ class TurnRunner:
                 mid,
                 content=recorder.text,
                 calls=calls,
+                thoughts=recorder.thoughts,
                 status="complete" if failure is None else "error",
                 error_code=None if failure is None else failure.code,
                 release=release,
+                usage=recorder.usage,
             )
 
         try:

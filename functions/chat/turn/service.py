@@ -12,53 +12,43 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
+from functions.chat.agent.titles import TitleWriter
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
 from functions.chat.turn.events import (
-    TextDelta,
-    ToolFinished,
-    ToolStarted,
     TurnCompleted,
     TurnEvent,
-    TurnFailed,
     TurnRefused,
     TurnStarted,
 )
+from functions.chat.turn.follow import Followers
 from functions.chat.turn.runner import (
     BUSY,
     DATABASE,
-    DATABASE_ERRORS,
-    DELETED,
     FINISH_GRACE_SECONDS,
-    INTERRUPTED,
-    STOP_POLL_SECONDS,
-    STOPPED,
-    TIMEOUT,
-    Failure,
     TurnRunner,
-    best_effort,
     retrying,
 )
+from functions.chat.turn.stops import TurnStops
 from functions.chat.turn.store import TurnStore
-from functions.chat.turn.types import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart
+from functions.chat.turn.types import DATABASE_ERRORS, ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart
 from todo_common import metrics
 from todo_common.errors import ApiError
-from todo_common.models import Message
 from todo_common.tool_calls import records_of
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 FOLLOW_POLL_SECONDS = 0.25
-# How long a stop waits for the turn to end its answer: a running turn sees the request within a poll, so one that
-# has not answered after this is not running (its process died and its lease has not run out yet).
-STOP_ANSWER_SECONDS = 5.0
 
 
 class TurnService:
-    def __init__(self, store: TurnStore, runner: TurnRunner, settings: ChatSettings) -> None:
+    def __init__(self, store: TurnStore, runner: TurnRunner, settings: ChatSettings, titles: TitleWriter) -> None:
         self.store = store
         self.runner = runner
         self.settings = settings
+        self.followers = Followers(store, poll_seconds=FOLLOW_POLL_SECONDS, per_user=settings.max_followers_per_user)
+        self.titles = titles
+        self.stops = TurnStops(store)
 
     # -- the plain endpoint ---------------------------------------------------------------------------------
 
@@ -69,6 +59,7 @@ class TurnService:
         404, 409 for a reused key, 429) raise `ApiError` before any event; the events follow."""
         started = time.monotonic()
         try:
+            await asyncio.to_thread(self.store.leases.check_budget, caller.user_id)
             first = await asyncio.to_thread(
                 self.store.leases.claim, caller.user_id, conversation_id, text, client_message_id=client_message_id
             )
@@ -77,6 +68,8 @@ class TurnService:
         except ApiError as exc:
             _record_refusal(exc)
             raise
+        if isinstance(first, StoredTurn) and first.answer is not None and first.answer.status == "streaming":
+            return await self.followers.follow(caller.user_id, first.answer, first.user_message.id)
         return self._proceed(caller, first, started)
 
     async def _after_wait(
@@ -128,7 +121,12 @@ class TurnService:
         answer = turn.answer
         assert answer is not None  # the claim stores the question and its answer together
         if answer.status == "streaming":
-            async for event in self.follow(caller, answer, turn.user_message.id):
+            try:
+                followed = await self.followers.follow(caller.user_id, answer, turn.user_message.id)
+            except ApiError as exc:
+                yield TurnRefused(exc.status, exc.code, exc.message, dict(exc.headers or {}))
+                return
+            async for event in followed:
                 yield event
             return
         if answer.status == "complete":
@@ -143,41 +141,19 @@ class TurnService:
         async for event in self.runner.run(caller, rerun, started=started):
             yield event
 
-    async def follow(self, caller: Caller, answer: Message, user_message_id: str) -> AsyncIterator[TurnEvent]:
-        """Re-attach to a running answer: what it has said so far, then what is saved next, until it ends."""
-        yield TurnStarted(answer.conversation_id, user_message_id, answer.id)
-        shown_text, shown_calls = "", dict[str, str]()
-        current: Message | None = answer
-        while current is not None:
-            if current.content.startswith(shown_text) and len(current.content) > len(shown_text):
-                yield TextDelta(current.content[len(shown_text) :])
-                shown_text = current.content
-            for call in records_of(current.tool_calls):
-                if call.call_id not in shown_calls:
-                    shown_calls[call.call_id] = "running"
-                    yield ToolStarted(call.model_copy(update={"status": "running", "result": None}))
-                if call.status != "running" and shown_calls[call.call_id] == "running":
-                    shown_calls[call.call_id] = call.status
-                    yield ToolFinished(call)
-            if current.status != "streaming":
-                yield _final_of(current)
-                return
-            await asyncio.sleep(FOLLOW_POLL_SECONDS)
-            current = await best_effort(lambda: self.store.reads.answer(caller.user_id, answer.id), current)
-        yield TurnFailed(answer.conversation_id, answer.id, DELETED.code, DELETED.message, shown_text, [])
-
     async def follow_conversation(self, caller: Caller, conversation_id: str) -> AsyncIterator[TurnEvent] | None:
         """The conversation's answer in progress, followed (None when no answer is being written)."""
         answer, question = await asyncio.to_thread(self.store.reads.latest_answer, caller.user_id, conversation_id)
         if answer is None or answer.status != "streaming":
             return None
-        return self.follow(caller, answer, question.id if question else "")
+        return await self.followers.follow(caller.user_id, answer, question.id if question else "")
 
     # -- a held lease, for a client that stores the question itself (ChatKit) --------------------------------
 
     async def new_leased_conversation(self, caller: Caller) -> Lease:
         """A new, empty conversation whose lease the caller holds; 429 raises."""
         try:
+            await asyncio.to_thread(self.store.leases.check_budget, caller.user_id)
             return await asyncio.to_thread(self.store.leases.create_leased, caller.user_id)
         except ApiError as exc:
             _record_refusal(exc)
@@ -186,6 +162,8 @@ class TurnService:
     async def take_lease(self, caller: Caller, conversation_id: str, *, counts_as_message: bool) -> Lease | None:
         """The conversation's lease, None while another turn holds it; 403/404/429 raise."""
         try:
+            if counts_as_message:
+                await asyncio.to_thread(self.store.leases.check_budget, caller.user_id)
             return await asyncio.to_thread(
                 self.store.leases.take_lease, caller.user_id, conversation_id, counts_as_message=counts_as_message
             )
@@ -211,6 +189,23 @@ class TurnService:
         start = await asyncio.to_thread(self.store.start_reply, lease, caller.user_id)
         return start, self.runner.run(caller, start, release=False, stop=stop)
 
+    async def generated_title(self, caller: Caller, start: TurnStart, final: TurnCompleted) -> str | None:
+        """After the first answer of a conversation this turn titled: a short title for it, written only if the
+        user has not renamed the conversation meanwhile. The title written, or None."""
+        if start.new_title is None or not start.context:
+            return None
+        title = await self.titles.title(start.context[-1].content, final.text)
+        if not title or title == start.new_title:
+            return None
+        try:
+            written = await asyncio.to_thread(
+                self.store.retitle, caller.user_id, start.conversation_id, start.new_title, title
+            )
+        except DATABASE_ERRORS:  # the answer is stored; the provisional title stays
+            logger.warning("the generated title could not be stored", extra={"conversation_id": start.conversation_id})
+            return None
+        return title if written else None
+
     async def release(self, lease: Lease) -> None:
         await retrying(lambda: self.store.leases.release(lease), until=time.monotonic() + FINISH_GRACE_SECONDS)
 
@@ -232,23 +227,13 @@ class TurnService:
         """A retry of the user's message `message_id`: what came after it goes, in one statement, under `lease`."""
         await asyncio.to_thread(self.store.drop_items_after, lease, caller.user_id, message_id)
 
-    async def request_stop(self, caller: Caller, message_id: str) -> None:
-        """Stop the turn writing `message_id` and wait until its answer has ended: 404 unless it is the caller's
-        answer being written under a live lease, 409 when no turn takes the request (a turn that died)."""
-        if not await asyncio.to_thread(self.store.request_stop, caller.user_id, message_id):
-            raise ApiError(404, "not_found", "No answer of yours is being written with this id.")
-        give_up_at = time.monotonic() + STOP_ANSWER_SECONDS
-        while time.monotonic() < give_up_at:
-            await asyncio.sleep(STOP_POLL_SECONDS / 4)
-            answer = await asyncio.to_thread(self.store.reads.answer, caller.user_id, message_id)
-            if answer is None or answer.status != "streaming":
-                return
-        raise ApiError(
-            409,
-            "turn_not_responding",
-            "This answer is not being written any more: its turn stopped responding, and the answer will show as "
-            "interrupted, with what it said so far, once that turn's lease runs out.",
-        )
+    async def check_rate(self, caller: Caller) -> None:
+        """429 (with the wait) when the caller is over the message rate limit; counts nothing itself."""
+        try:
+            await asyncio.to_thread(self.store.leases.check_rate, caller.user_id)
+        except ApiError as exc:
+            _record_refusal(exc)
+            raise
 
     def _wait_limit(self) -> float:
         """How long a message may wait for a busy conversation: what leaves its own turn half of the deadline."""
@@ -258,14 +243,3 @@ class TurnService:
 def _record_refusal(refused: ApiError) -> None:
     if refused.code == "rate_limited":
         metrics.record_refusal("rate_limited")
-
-
-def _final_of(answer: Message) -> TurnCompleted | TurnFailed:
-    calls = records_of(answer.tool_calls)
-    if answer.status == "complete":
-        return TurnCompleted(answer.conversation_id, answer.id, answer.content, calls)
-    known = {f.code: f for f in (TIMEOUT, DELETED, DATABASE, INTERRUPTED, STOPPED)}
-    failure = known.get(answer.error_code or "", Failure(answer.error_code or "model_error", INTERRUPTED.message))
-    if failure.code == "model_error":
-        failure = Failure("model_error", "The assistant failed before finishing its answer.")
-    return TurnFailed(answer.conversation_id, answer.id, failure.code, failure.message, answer.content, calls)

@@ -42,8 +42,19 @@ def context_sql(*, before_answer: bool = False) -> str:
 def statement(sql: str) -> sa.TextClause:
     """Raw SQL with the turn's datetimes bound as UTC columns (SQLite keeps naive UTC)."""
     return sa.text(sql).bindparams(
-        *(sa.bindparam(name, type_=UTCDateTime()) for name in ("now", "lease", "since", "created") if f":{name}" in sql)
+        *(
+            sa.bindparam(name, type_=UTCDateTime())
+            for name in ("now", "lease", "since", "created", "day")
+            if f":{name}" in sql
+        )
     )
+
+
+SPENT_TODAY = f"""
+    SELECT coalesce(sum(CASE WHEN role = 'user' THEN 1 ELSE 0 END), 0) AS turns,
+           coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0) AS tokens
+      FROM message WHERE user_id = :uid AND created_at >= :day AND item_type = '{conversations.CHAT_ITEM}'
+"""
 
 
 def allocate_seqs(count: int, *, messages: int) -> str:

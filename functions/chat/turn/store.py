@@ -1,8 +1,8 @@
 """The turn store: the one writer of a turn's rows, on both databases. The lease and the claim are in
-`turn.leases`, the reads in `turn.reads`, the SQL in `turn.sql`; this is their one entry, and the answer's writes
-(started for ChatKit, saved while it streams, finished), the items ChatKit stores (its question) and the widgets
-a turn shows, a retry's drop of what followed its question, and a stop. Every row goes through `sql.message_row`
-and every seq through `sql.allocate_seqs`."""
+`turn.leases`, the reads in `turn.reads`, the items ChatKit stores (its question) and the widgets a turn shows in
+`turn.items`, the SQL in `turn.sql`; this is their one entry, and the answer's writes (started for ChatKit, saved
+while it streams, finished), a retry's drop of what followed its question, a generated title, and a stop (of an
+answer or of a thread). Every row goes through `sql.message_row` and every seq through `sql.allocate_seqs`."""
 
 from __future__ import annotations
 
@@ -11,17 +11,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from functions.chat.turn import reads, sql
+from functions.chat.turn.events import UsageReported
+from functions.chat.turn.items import TurnItems
 from functions.chat.turn.leases import TITLE_FROM_MESSAGE_CHARS, TurnLeases
 from functions.chat.turn.reads import TurnReads
-from functions.chat.turn.types import STOP_REQUESTED, WIDGET_ITEM, ItemRow, Lease, TurnLost, TurnStart, WidgetRow
+from functions.chat.turn.thoughts import ThoughtRecord, stored_thoughts
+from functions.chat.turn.types import STOP_REQUESTED, Lease, TurnLost, TurnStart
 from todo_common import conversations
 from todo_common.clip import clip
 from todo_common.db import Database
-from todo_common.errors import ApiError
-from todo_common.models import Message, new_id, utcnow
+from todo_common.models import new_id, utcnow
 from todo_common.tool_calls import ToolCallRecord, stored
 
 
@@ -33,6 +35,8 @@ class TurnStore:
         history_limit: int,
         rate_limit_per_minute: int,
         lease_seconds: float = 30,
+        daily_turns: int = 500,
+        daily_tokens: int = 2_000_000,
     ) -> None:
         self.database = database
         self.history_limit = history_limit
@@ -42,9 +46,13 @@ class TurnStore:
             history_limit=history_limit,
             rate_limit_per_minute=rate_limit_per_minute,
             lease_seconds=lease_seconds,
+            daily_turns=daily_turns,
+            daily_tokens=daily_tokens,
         )
         self.reads = TurnReads(database)
+        self.items = TurnItems(database)
         self.calls_json = sql.json_value(":calls", postgres=self.postgres)
+        self.thoughts_json = sql.json_value(":thoughts", postgres=self.postgres)
 
     def drop_items_after(self, lease: Lease, user_id: str, message_id: str) -> int:
         """A retry: delete every item after the user's message `message_id`, in one statement, while the turn owns
@@ -99,14 +107,30 @@ class TurnStore:
 
         return self.database.write(work)
 
+    def retitle(self, user_id: str, conversation_id: str, provisional: str, title: str) -> bool:
+        """Replace the title a turn gave the conversation (`provisional`) with `title`, unless the user renamed it
+        meanwhile (or it is not theirs, or gone): whether it was written."""
+        query = sql.statement(
+            "UPDATE conversation SET title = :title, updated_at = :now "
+            "WHERE id = :cid AND user_id = :uid AND title = :provisional"
+        )
+        values = {"title": title, "now": utcnow(), "cid": conversation_id, "uid": user_id, "provisional": provisional}
+        return self.database.execute(query, values).rowcount == 1
+
     def save_progress(
-        self, lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]
+        self,
+        lease: Lease,
+        message_id: str,
+        content: str,
+        calls: Sequence[ToolCallRecord],
+        thoughts: Sequence[ThoughtRecord] = (),
     ) -> bool | None:
         """Save what the answer has said so far; whether its user asked it to stop meanwhile (None: not saved, the
         turn does not own it any more)."""
-        values = _progress_values(lease, message_id, content, calls)
+        values = _progress_values(lease, message_id, content, calls, thoughts)
         query = sql.statement(
-            f"UPDATE message SET content = :content, tool_calls = {self.calls_json}, updated_at = :now "
+            f"UPDATE message SET content = :content, tool_calls = {self.calls_json}, "
+            f"reasoning = {self.thoughts_json}, updated_at = :now "
             f"WHERE id = :mid AND status = 'streaming' AND {sql.OWNED_BY_TURN} RETURNING error_code"
         )
         rows = self.database.execute(query, values).rows
@@ -120,16 +144,24 @@ class TurnStore:
         content: str,
         calls: Sequence[ToolCallRecord],
         status: str,
+        thoughts: Sequence[ThoughtRecord] = (),
         error_code: str | None = None,
         release: bool = True,
+        usage: UsageReported | None = None,
     ) -> bool:
         """Store the answer with its final status (and release the lease), only while the turn owns its
         conversation: False if it does not any more (deleted, or taken over), and then nothing was written. An
         answer's time is when it was given: its end."""
-        values = _progress_values(lease, message_id, content, calls) | {"status": status, "code": error_code}
+        values = _progress_values(lease, message_id, content, calls, thoughts)
+        values |= {"status": status, "code": error_code}
+        values |= {
+            "input": None if usage is None else usage.input_tokens,
+            "output": None if usage is None else usage.output_tokens,
+        }
         update = (
-            f"UPDATE message SET content = :content, tool_calls = {self.calls_json}, status = :status, "
-            f"error_code = :code, created_at = :now, updated_at = :now WHERE id = :mid AND {sql.OWNED_BY_TURN}"
+            f"UPDATE message SET content = :content, tool_calls = {self.calls_json}, "
+            f"reasoning = {self.thoughts_json}, status = :status, error_code = :code, input_tokens = :input, "
+            f"output_tokens = :output, created_at = :now, updated_at = :now WHERE id = :mid AND {sql.OWNED_BY_TURN}"
         )
         if self.postgres and release:
             query = f"WITH finished AS ({update} RETURNING id) {sql.RELEASE_SQL} AND EXISTS (SELECT 1 FROM finished)"
@@ -154,94 +186,38 @@ class TurnStore:
         values = {"code": STOP_REQUESTED, "mid": message_id, "uid": user_id, "now": utcnow()}
         return self.database.execute(query, values).rowcount == 1
 
-    def save_item(self, user_id: str, conversation_id: str, item: ItemRow) -> None:
-        """A ChatKit item of the user's thread, upserted by id (ChatKit may add the same item twice); 409 when the id
-        is another thread's, 403/404 unless the thread is the user's."""
+    def request_thread_stop(self, user_id: str, conversation_id: str) -> bool | None:
+        """Mark the answer being written in the user's conversation (its lease held) as asked to stop: True if
+        there is one, False if the conversation is the user's but no answer runs, None if it is not the user's."""
+        values = {"code": STOP_REQUESTED, "cid": conversation_id, "uid": user_id, "now": utcnow()}
+        query = sql.statement(
+            "UPDATE message SET error_code = :code WHERE conversation_id = :cid AND user_id = :uid "
+            "AND role = 'assistant' AND status = 'streaming' AND EXISTS (SELECT 1 FROM conversation c "
+            "WHERE c.id = :cid AND c.user_id = :uid AND c.turn_lease_until >= :now)"
+        )
 
-        def work(session: Session) -> None:
-            conversations.owned_conversation(session, user_id, conversation_id)
-            existing = session.get(Message, item.id)
-            if existing is not None:
-                if existing.conversation_id != conversation_id:
-                    raise ApiError(409, "conflict", "This item id belongs to another thread.")
-                existing.chatkit_item = item.chatkit_item
-                if item.role == "user":
-                    existing.content = item.content
-                existing.updated_at = utcnow()
-                session.add(existing)
-                return
-            values = {"mid": item.id, "content": item.content, "item_type": item.item_type, "created": item.created_at}
-            values["item"] = json.dumps(item.chatkit_item)
-            row = sql.message_row(
-                message="CAST(:mid AS varchar)",
-                seq="last_seq",
-                role=item.role,
-                status="complete",
-                content="CAST(:content AS text)",
-                item_type="CAST(:item_type AS varchar)",
-                chatkit_item="CAST(:item AS text)",
-                created=":created",
-                postgres=self.postgres,
-            )
-            _append(
-                session, user_id, conversation_id, [row], values, messages=item.item_type == conversations.CHAT_ITEM
-            )
-
-        self.database.write(work)
-
-    def add_widgets(self, user_id: str, conversation_id: str, widgets: Sequence[WidgetRow]) -> list[Message]:
-        """Store the widgets a turn shows, after its answer, and return their rows; an id already stored is skipped
-        (a replayed turn stores nothing twice). 403/404 unless the thread is the user's."""
-
-        def work(session: Session) -> list[Message]:
-            conversations.owned_conversation(session, user_id, conversation_id)
-            new = [widget for widget in widgets if session.get(Message, widget.id) is None]
-            if not new:
-                return []
-            values: dict[str, Any] = {}
-            rows = []
-            for index, widget in enumerate(new):
-                values |= {f"widget{index}": widget.id, f"state{index}": json.dumps(widget.state)}
-                rows.append(
-                    sql.message_row(
-                        message=f"CAST(:widget{index} AS varchar)",
-                        seq=f"last_seq - {len(new) - 1 - index}",
-                        role="assistant",
-                        status="complete",
-                        item_type=f"'{WIDGET_ITEM}'",
-                        chatkit_item=f"CAST(:state{index} AS text)",
-                        postgres=self.postgres,
-                    )
-                )
-            _append(session, user_id, conversation_id, rows, values, messages=False)
-            stored_rows = select(Message).where(col(Message.id).in_([w.id for w in new])).order_by(col(Message.seq))
-            return list(session.exec(stored_rows).all())
+        def work(session: Session) -> bool | None:
+            if sql.changed(session, query, values) > 0:
+                return True
+            owned = sa.text("SELECT 1 FROM conversation WHERE id = :cid AND user_id = :uid")
+            return False if session.execute(owned, values).first() is not None else None
 
         return self.database.write(work)
 
 
-def _append(
-    session: Session,
-    user_id: str,
-    conversation_id: str,
-    rows: list[str],
-    values: dict[str, Any],
-    *,
-    messages: bool,
-) -> None:
-    """Rows after the conversation's last, their seqs allocated in the same transaction."""
-    values |= {"cid": conversation_id, "uid": user_id, "now": utcnow()}
-    seqs = sql.allocate_seqs(len(rows), messages=len(rows) if messages else 0)
-    session.execute(sql.statement(f"UPDATE conversation SET {seqs}, updated_at = :now WHERE id = :cid"), values)
-    session.execute(sql.statement(f"WITH {sql.ALLOCATED} {sql.insert_messages(*rows)}"), values)
-
-
-def _progress_values(lease: Lease, message_id: str, content: str, calls: Sequence[ToolCallRecord]) -> dict[str, Any]:
+def _progress_values(
+    lease: Lease,
+    message_id: str,
+    content: str,
+    calls: Sequence[ToolCallRecord],
+    thoughts: Sequence[ThoughtRecord],
+) -> dict[str, Any]:
     return {
         "cid": lease.conversation_id,
         "owner": lease.owner,
         "mid": message_id,
         "content": content,
         "calls": json.dumps(stored(list(calls))),
+        "thoughts": json.dumps(stored_thoughts(thoughts)),
         "now": utcnow(),
     }

@@ -6,11 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from sqlalchemy.exc import DBAPIError
+
 from functions.chat.agent.messages import ContextMessage
+from todo_common.db import DatabaseUnavailable
 from todo_common.models import Message
 
 WIDGET_ITEM = "widget"  # the item_type of a widget row
 STOP_REQUESTED = "stop_requested"  # the error_code of a `streaming` answer whose user asked it to stop
+# What the turn store's calls raise when the database cannot be reached (or refuses a statement).
+DATABASE_ERRORS = (DatabaseUnavailable, DBAPIError)
 
 
 class ConversationBusy(Exception):

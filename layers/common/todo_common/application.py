@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -17,7 +17,15 @@ from todo_common.middleware import BodyLimitMiddleware, JsonCorsMiddleware, Requ
 from todo_common.services import Services
 
 
-def build_app(title: str, services: Services, routers: Sequence[APIRouter], *, version: str = "1.0.0") -> FastAPI:
+def build_app(
+    title: str,
+    services: Services,
+    routers: Sequence[APIRouter],
+    *,
+    version: str = "1.0.0",
+    body_limits: Mapping[str, int] | None = None,
+) -> FastAPI:
+    """The app; `body_limits` gives the paths (regular expressions) whose bodies have their own limit."""
     app = FastAPI(title=title, version=version, docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.services = services
     install_error_handlers(app)
@@ -25,7 +33,7 @@ def build_app(title: str, services: Services, routers: Sequence[APIRouter], *, v
         app.include_router(router)
     _document_security(app, routers)
     # Starlette runs the middleware added last outermost.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_request_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_request_bytes, path_limits=body_limits)
     app.add_middleware(RequestContextMiddleware, logger=services.logger)
     if services.settings.allowed_origins:
         app.add_middleware(

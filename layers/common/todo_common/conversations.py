@@ -27,7 +27,8 @@ from todo_common.text import contains_pattern
 
 T = TypeVar("T")
 CHAT_ITEM = "message"
-_RECENT = (col(Conversation.updated_at), col(Conversation.id))  # the conversation list's sort key
+# The one order of conversation lists (history and ChatKit's thread list): last activity, a message or a rename.
+RECENT = (col(Conversation.updated_at), col(Conversation.id))
 INTERRUPTED = "interrupted"
 
 
@@ -175,7 +176,7 @@ def _list_statement(resumed: bool, searching: bool) -> sa.Select[Any]:
         position = sa.tuple_(
             sa.bindparam("after_u", type_=table.updated_at.type), sa.bindparam("after_i", type_=table.id.type)
         )
-        statement = statement.where(keyset.after(_RECENT, [position], "desc"))
+        statement = statement.where(keyset.after(RECENT, [position], "desc"))
     if searching:
         pattern = sa.bindparam("pattern", type_=sa.Text())
         in_messages = (
@@ -184,7 +185,7 @@ def _list_statement(resumed: bool, searching: bool) -> sa.Select[Any]:
             .exists()
         )
         statement = statement.where(sa.or_(table.title.ilike(pattern, escape="\\"), in_messages))
-    return statement.order_by(*keyset.ordered(_RECENT, "desc")).limit(sa.bindparam("limit"))
+    return statement.order_by(*keyset.ordered(RECENT, "desc")).limit(sa.bindparam("limit"))
 
 
 def list_messages(

@@ -61,6 +61,14 @@ def record_model_error(code: str) -> None:
     _metrics.add_metadata(key="model_error", value=code)
 
 
+def record_model_tokens(input_tokens: int, output_tokens: int) -> None:
+    """The model tokens a chat turn used: `ModelInputTokens`, `ModelOutputTokens` and `ModelTokens` (their sum, what
+    the spend alarm watches)."""
+    _metrics.add_metric(name="ModelInputTokens", unit=MetricUnit.Count, value=input_tokens)
+    _metrics.add_metric(name="ModelOutputTokens", unit=MetricUnit.Count, value=output_tokens)
+    _metrics.add_metric(name="ModelTokens", unit=MetricUnit.Count, value=input_tokens + output_tokens)
+
+
 def record_history_latency(ms: float) -> None:
     _metrics.add_metric(name="HistoryLatencyMs", unit=MetricUnit.Milliseconds, value=ms)
 

@@ -9,6 +9,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -135,19 +136,23 @@ class JsonCorsMiddleware(CORSMiddleware):
 class BodyLimitMiddleware:
     """Refuses bodies over the limit with 413 before any handler runs, whether or not Content-Length is sent.
 
-    The (small) body is read here and replayed to the app, so a handler never sees a body cut short."""
+    The (small) body is read here and replayed to the app, so a handler never sees a body cut short. A path matching
+    one of `path_limits` (a regular expression for the whole path) has that limit instead."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = [(re.compile(pattern), limit) for pattern, limit in (path_limits or {}).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        max_bytes = next((limit for pattern, limit in self.path_limits if pattern.fullmatch(path)), self.max_bytes)
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._too_large(scope, receive, send)
+        if declared is not None and declared > max_bytes:
+            await _too_large(max_bytes, scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -157,8 +162,8 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if size > max_bytes:
+                await _too_large(max_bytes, scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -175,9 +180,10 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, "payload_too_large", f"The request body is larger than {self.max_bytes} bytes.")
-        await response(scope, receive, send)
+
+async def _too_large(max_bytes: int, scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(413, "payload_too_large", f"The request body is larger than {max_bytes} bytes.")
+    await response(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -106,11 +106,17 @@ class Message(SQLModel, table=True):
     item_type: str = Field(default="message", max_length=32)
     content: str = Field(default="", sa_type=sa.Text)
     tool_calls: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    # The model's reasoning summaries for an answer (functions/chat/turn/thoughts.py), in the order they came.
+    reasoning: list[dict[str, Any]] = Field(
+        default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": sa.text("'[]'")}
+    )
     status: str = Field(default="complete", max_length=16)
     error_code: str | None = Field(default=None, max_length=32)
     client_message_id: str | None = Field(default=None, max_length=128)
     chatkit_item: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     feedback: str | None = Field(default=None, max_length=16)
+    input_tokens: int | None = None  # the model's usage for an answer, as the Agents SDK reported it
+    output_tokens: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -134,3 +140,16 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     if not isinstance(table, sa.Table):
         raise TypeError(f"{model.__name__} is not a table model")
     return table
+
+
+class RateWindow(SQLModel, table=True):
+    """How many requests of a kind a user made in the current minute (the chat function's rate limits of what
+    stores no message: MCP tool calls, widget actions)."""
+
+    __tablename__ = "rate_window"
+    __table_args__ = (sa.PrimaryKeyConstraint("user_id", "kind", name="pk_rate_window"),)
+
+    user_id: str = Field(max_length=255)
+    kind: str = Field(max_length=16)
+    window_start: int = Field(sa_type=sa.BigInteger)  # the minute, as seconds since the epoch // 60
+    count: int

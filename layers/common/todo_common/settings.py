@@ -49,6 +49,7 @@ class Settings:
     chat_base_url: str | None = None
     allowed_origins: tuple[str, ...] = ()
     max_request_bytes: int = 64 * 1024
+    dictation: bool = False  # whether the chat function has a speech-to-text provider (the session tells ChatKit)
     log_level: str = "INFO"
     service_name: str = "todo-chat"
 
@@ -93,6 +94,12 @@ class Settings:
                 o.strip().rstrip("/") for o in (source.get("ALLOWED_ORIGINS") or "").split(",") if o.strip()
             ),
             max_request_bytes=source.get_int("MAX_REQUEST_BYTES", 64 * 1024, minimum=1024, maximum=6 * 1024 * 1024),
+            # Only whether a key is configured: the session function never reads the chat function's secret.
+            dictation=(
+                source.get("CHAT_DICTATION")
+                or str(bool(source.environ.get("OPENAI_API_KEY") or source.environ.get("OPENAI_API_KEY_SECRET_ARN")))
+            ).lower()
+            in ("1", "true", "yes"),
             log_level=(source.get("LOG_LEVEL") or "INFO").upper(),
             service_name=source.get("POWERTOOLS_SERVICE_NAME") or "todo-chat",
         )

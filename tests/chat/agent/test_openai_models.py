@@ -61,6 +61,7 @@ def test_responses_api_turn_end_to_end(
         "add_task",
         "list_tasks",
         "complete_task",
+        "reopen_task",
         "delete_task",
         "update_task",
     ]

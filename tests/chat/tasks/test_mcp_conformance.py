@@ -101,7 +101,7 @@ def test_mcp_inspector_lists_and_calls_the_tools(conformance: list[str], mcp_url
         return done.stdout
 
     listed = inspect("--method", "tools/list")
-    for name in ("add_task", "list_tasks", "complete_task", "delete_task", "update_task"):
+    for name in ("add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task"):
         assert f'"name": "{name}"' in listed
     assert '"readOnlyHint": true' in listed and '"destructiveHint": true' in listed
     added = inspect("--method", "tools/call", "--tool-name", "add_task", "--tool-arg", "title=buy milk")

@@ -56,7 +56,7 @@ def test_any_mcp_client_manages_the_users_tasks(mcp_url: str, tokens: Tokens) ->
             ],
         )
     )
-    assert names == ["add_task", "list_tasks", "complete_task", "delete_task", "update_task"]
+    assert names == ["add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task"]
     added, listed, missing = results
     assert added.structured_content["status"] == "created"
     task_id = added.structured_content["task_id"]

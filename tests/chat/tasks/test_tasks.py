@@ -111,15 +111,16 @@ def test_no_bound_user_means_no_access(database: Database) -> None:
 
 def test_every_tool_declares_its_result_schema_and_hints() -> None:
     tools = {tool.name: tool for tool in asyncio.run(build_task_server().list_tools())}
-    assert set(tools) == {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+    assert set(tools) == {"add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task"}
     assert all(tool.output_schema and tool.output_schema.get("properties") for tool in tools.values())
     hints = {name: tool.annotations for name, tool in tools.items()}
     assert hints["list_tasks"] is not None and hints["list_tasks"].read_only_hint is True
     assert hints["delete_task"] is not None and hints["delete_task"].destructive_hint is True
-    for name in ("add_task", "complete_task", "update_task"):
+    for name in ("add_task", "complete_task", "reopen_task", "update_task"):
         annotation = hints[name]
         assert annotation is not None and annotation.destructive_hint is False and not annotation.read_only_hint
     assert hints["complete_task"].idempotent_hint is True  # type: ignore[union-attr]
+    assert hints["reopen_task"].idempotent_hint is True  # type: ignore[union-attr]
     assert hints["add_task"].idempotent_hint is False  # type: ignore[union-attr]
 
 

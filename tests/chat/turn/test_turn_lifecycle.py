@@ -81,7 +81,9 @@ class ChatProcess:
             [sys.executable, "-m", "tests.support.chat_server", str(self.port), model], env=env
         )
         self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 30
+        # A fresh process imports the whole agent stack (about 3 s of CPU): on a busy 2-core machine that took
+        # 40 s of wall time, so the start waits long; the tests' own timings start after it.
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:

@@ -3,6 +3,9 @@
 // @-mentions and the task list beside the chat, lib/tasks.ts), are forwarded, and only for the signed-in user's id.
 // The chat token travels on in the Authorization header and the backend verifies it; what comes back that a client
 // needs (the status, WWW-Authenticate on a 401, Retry-After on a 429) is passed back unchanged.
+// ChatKit's Stop aborts its stream; behind a Lambda Function URL that abort never reaches the chat function, so this
+// route relays it: when the browser aborts a ChatKit stream of a known thread, it calls that thread's stop endpoint
+// with the user's token (deploy with ChatAbortRelayed=true so ChatKit shows its Stop button; docs/deploy.md, "Stop").
 import { signedInUser } from "@/lib/auth-server";
 
 export const runtime = "nodejs";
@@ -25,7 +28,53 @@ export async function POST(request: Request, context: Context) {
   if (path.length !== 1 || !ALLOWED.has(path[0])) return error(404, "not_found", "There is no such route.");
   const refused = await refusal(request, user_id);
   if (refused) return refused;
-  return passBack(request, () => forward(request, `${UPSTREAM}/api/${encodeURIComponent(user_id)}/${path[0]}`));
+  const base = `${UPSTREAM}/api/${encodeURIComponent(user_id)}`;
+  if (path[0] !== "chatkit") return passBack(request, () => forward(request, `${base}/${path[0]}`));
+  const body = await request.text();
+  const relay = relayAbort(request, base, threadOf(body));
+  const response = await passBack(request, () => forward(request, `${base}/chatkit`, body));
+  if (!response.body) return response;
+  return new Response(response.body.pipeThrough(relay), { status: response.status, headers: response.headers });
+}
+
+/** The thread a ChatKit request names (none for `threads.create`: its stream names it in `thread.created`). */
+function threadOf(body: string): string | undefined {
+  try {
+    const threadId = JSON.parse(body)?.params?.thread_id;
+    return typeof threadId === "string" ? threadId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const THREAD_CREATED = /"type":"thread\.created","thread":\{"id":"([^"]+)"/;
+
+/** Passes the stream on; if the browser aborts before it ends, asks the chat function to stop the thread's answer. */
+function relayAbort(request: Request, base: string, named: string | undefined): TransformStream<Uint8Array> {
+  let threadId = named;
+  let ended = false;
+  let start = "";
+  const decoder = new TextDecoder();
+  request.signal.addEventListener("abort", () => {
+    if (ended || !threadId) return;
+    fetch(`${base}/chatkit/threads/${encodeURIComponent(threadId)}/stop`, {
+      method: "POST",
+      headers: { Authorization: request.headers.get("authorization") ?? "" },
+      cache: "no-store",
+    }).catch(() => undefined); // best effort: the answer still ends by its deadline
+  });
+  return new TransformStream({
+    transform(chunk, controller) {
+      if (!threadId && start.length < 65_536) {
+        start += decoder.decode(chunk, { stream: true });
+        threadId = THREAD_CREATED.exec(start)?.[1];
+      }
+      controller.enqueue(chunk);
+    },
+    flush() {
+      ended = true;
+    },
+  });
 }
 
 export async function GET(request: Request, context: Context) {
@@ -78,7 +127,7 @@ async function passBack(request: Request, send: () => Promise<Response>): Promis
   return new Response(upstream.body, { status: upstream.status, headers });
 }
 
-function forward(request: Request, url: string): Promise<Response> {
+function forward(request: Request, url: string, body: BodyInit | null = request.body): Promise<Response> {
   return fetch(url, {
     method: "POST",
     headers: {
@@ -86,7 +135,7 @@ function forward(request: Request, url: string): Promise<Response> {
       "Content-Type": request.headers.get("content-type") ?? "application/json",
       Accept: request.headers.get("accept") ?? "text/event-stream",
     },
-    body: request.body,
+    body,
     // @ts-expect-error Node's fetch needs this to send a streamed request body
     duplex: "half",
     signal: request.signal,

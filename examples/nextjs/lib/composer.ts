@@ -1,0 +1,43 @@
+// What the ChatKit composer offers: the backend's composer tools (also as "/" commands), the models and dictation
+// the session function says this backend has. The tool ids are the backend's allow-list: it honours them through
+// `inference_options.tool_choice` and refuses any other id in words.
+import type { Command, ComposerOption, ModelOption, ToolOption } from "@openai/chatkit";
+import type { ChatSession } from "@/lib/chat-session";
+
+export const COMPOSER_TOOLS = [
+  {
+    id: "plan_my_day",
+    label: "Plan my day",
+    icon: "analytics",
+    placeholderOverride: "Anything to keep in mind for today?",
+  },
+  { id: "whats_left", label: "What's left", icon: "agent", placeholderOverride: "Ask about what is still to do" },
+  { id: "add_task", label: "Add a task", icon: "atom", placeholderOverride: "The task to add" },
+] as const satisfies readonly ToolOption[];
+
+/** The "/" commands: one per composer tool, matched on its id or label. */
+export function searchCommands(query: string): Command[] {
+  const wanted = query.trim().toLowerCase().replace(/^\//, "");
+  return COMPOSER_TOOLS.filter(
+    (tool) => !wanted || tool.id.includes(wanted.replace(/\s+/g, "_")) || tool.label.toLowerCase().includes(wanted),
+  ).map((tool) => ({ id: tool.id, label: tool.label, icon: tool.icon, group: "Tools" }));
+}
+
+/** The models the session response offers (when it has a list), as the composer's model picker takes them. */
+function modelOptions(models: ChatSession["models"]): ModelOption[] | undefined {
+  if (!Array.isArray(models) || models.length === 0) return undefined;
+  return models.map((model) => ({ id: model.id, label: model.label ?? model.id, default: model.default === true }));
+}
+
+/** The composer's options. Dictation is on only when the session response says the backend can transcribe
+ * (`dictation: true`); a response without that field means off, the safe default: a backend without a speech
+ * provider refuses `input.transcribe`. */
+export function composerOption(session: Pick<ChatSession, "models" | "dictation"> | null): ComposerOption {
+  const models = modelOptions(session?.models);
+  return {
+    placeholder: "Ask about your tasks, or type / for tools",
+    tools: [...COMPOSER_TOOLS],
+    ...(models ? { models } : {}),
+    dictation: { enabled: session?.dictation === true },
+  };
+}
