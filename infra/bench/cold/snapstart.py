@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from infra.bench.databases import fresh_postgres
-from infra.bench.lambda_sandbox import ENVIRONMENT
+from infra.bench.cold.lambda_sandbox import ENVIRONMENT
+from infra.bench.harness.databases import fresh_postgres
 from infra.package import host_architecture, package
 from tests.support.lambda_sandbox import (
     SNAPSTART_HOOKS,

@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from infra.bench.app_module import as_app_module_ends, bench_environment
-from infra.bench.databases import fresh_postgres
-from infra.bench.paired import baseline_label, comparison_rows, paired_figures, print_figures
+from infra.bench.harness.app_module import as_app_module_ends, bench_environment
+from infra.bench.harness.databases import fresh_postgres
+from infra.bench.harness.paired import baseline_label, comparison_rows, paired_figures, print_figures
 
 DATABASE = "todo_chat_bench_history"
 USER = "bench-user"
@@ -88,7 +88,7 @@ def run() -> str:
 
 def _paired_with(baseline: Path) -> list[str]:
     label = baseline_label("BENCH_HISTORY_BASELINE", baseline)
-    ours, theirs = paired_figures("infra.bench.history", baseline)
+    ours, theirs = paired_figures("infra.bench.history.latency", baseline)
     return [
         f"Against {label}, back to back: the 1k requests above timed in {len(ours)} rounds, each round one "
         "process of this code and one of the baseline's (the same harness importing the baseline's history app), "
@@ -168,7 +168,7 @@ def _measure(
 async def _time_requests(
     app: Any, headers: dict[str, str], requests: dict[str, tuple[str, dict[str, str]]]
 ) -> dict[str, dict[str, float]]:
-    from infra.bench.asgi import asgi_get
+    from infra.bench.harness.asgi import asgi_get
 
     figures: dict[str, dict[str, float]] = {}
     for name, (path, params) in requests.items():
@@ -190,7 +190,7 @@ async def _time_requests(
 async def _round_trips(
     app: Any, headers: dict[str, str], requests: dict[str, tuple[str, dict[str, str]]], proxy: Any
 ) -> dict[str, int]:
-    from infra.bench.asgi import asgi_get
+    from infra.bench.harness.asgi import asgi_get
 
     counts = {}
     for name, (path, params) in requests.items():

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 
-from infra.bench.databases import fresh_postgres
-from infra.bench.paired import baseline_label
-from infra.bench.servers import free_port, server_environment, wait_until_up
+from infra.bench.harness.backend_process import free_port, server_environment, wait_until_up
+from infra.bench.harness.databases import fresh_postgres
+from infra.bench.harness.paired import baseline_label
 
 DATABASE = "todo_chat_soak"
 USERS = int(os.environ.get("SOAK_USERS", "50"))

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
-from infra.bench.app_module import as_app_module_ends, bench_environment
-from infra.bench.databases import fresh_postgres
+from infra.bench.harness.app_module import as_app_module_ends, bench_environment
+from infra.bench.harness.databases import fresh_postgres
 
 BENCH_DATABASE = "todo_chat_bench_chat"
 TURNS = 40

@@ -11,9 +11,9 @@ import time
 
 import httpx
 
-from infra.bench.chat import USER, _app, _bench_environment, _token
-from infra.bench.databases import drop_postgres, fresh_postgres
-from infra.bench.servers import free_port
+from infra.bench.harness.backend_process import free_port
+from infra.bench.harness.databases import drop_postgres, fresh_postgres
+from infra.bench.turn.chat import USER, _app, _bench_environment, _token
 from tests.support.factories import fill_conversation
 
 DATABASE = "todo_chat_bench_long"

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
-from infra.bench.chat import USER, _app, _bench_environment, _token
-from infra.bench.databases import fresh_postgres
-from infra.bench.servers import free_port
+from infra.bench.harness.backend_process import free_port
+from infra.bench.harness.databases import fresh_postgres
+from infra.bench.turn.chat import USER, _app, _bench_environment, _token
 from infra.bench.wire import RoundTripProxy
 
 DATABASE = "todo_chat_bench_network"
@@ -135,7 +135,7 @@ def _turns(base: str, auth: dict[str, str], proxy: RoundTripProxy, figures: dict
 
 def _history(url: str, proxy: RoundTripProxy) -> dict[str, Figures]:
     from functions.history.routes import router
-    from infra.bench.asgi import asgi_get
+    from infra.bench.harness.asgi import asgi_get
     from todo_common.auth import mint_chat_token
     from todo_common.settings import Settings
     from todo_common.web import Services, build_app

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import httpx
 
-from infra.bench.app_module import as_app_module_ends, bench_environment
-from infra.bench.databases import fresh_postgres
-from infra.bench.paired import baseline_label, comparison_rows, paired_figures, print_figures
-from infra.bench.servers import free_port
+from infra.bench.harness.app_module import as_app_module_ends, bench_environment
+from infra.bench.harness.backend_process import free_port
+from infra.bench.harness.databases import fresh_postgres
+from infra.bench.harness.paired import baseline_label, comparison_rows, paired_figures, print_figures
 
 DATABASE = "todo_chat_bench_turn"
 USER = "bench-user"
@@ -38,7 +38,7 @@ def run() -> str:
         f"Server-side time of one chat turn without tool calls (`POST /api/{{user_id}}/chat`, JSON, the real "
         f"app in process through ASGI, PostgreSQL on 127.0.0.1), {TURNS} turns after {WARM_UP} warm-up ones in "
         "one conversation (the agent's context is the plan's window of 12 messages). The Responses path talks "
-        "to a zero-latency fake of the API (`infra/bench/fake_model_server.py`) in its own process over "
+        "to a zero-latency fake of the API (`infra/bench/harness/fake_model_server.py`) in its own process over "
         "loopback HTTP, through the real `openai` client and the Agents SDK's Responses model.",
         "",
         "| model path | min | p50 | p95 |",
@@ -49,7 +49,7 @@ def run() -> str:
     baseline = os.environ.get("BENCH_TURN_BASELINE")
     if baseline:
         label = baseline_label("BENCH_TURN_BASELINE", baseline)
-        ours, theirs = paired_figures("infra.bench.turn", Path(baseline))
+        ours, theirs = paired_figures("infra.bench.turn.overhead", Path(baseline))
         lines += [
             "",
             f"Against {label}, back to back: the same p50 in {len(ours)} rounds, each round one process of this code "
@@ -68,7 +68,7 @@ def _both_paths() -> tuple[list[float], list[float]]:
     bench_environment()
     url = fresh_postgres(DATABASE)
     port = free_port()
-    fake = subprocess.Popen([sys.executable, "-m", "infra.bench.fake_model_server", str(port)])
+    fake = subprocess.Popen([sys.executable, "-m", "infra.bench.harness.fake_model_server", str(port)])
     try:
         _wait_for(f"http://127.0.0.1:{port}/v1/responses")
         responses = measure(url, openai_base_url=f"http://127.0.0.1:{port}/v1")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from infra.bench.databases import fresh_postgres
-from infra.bench.servers import free_port, server_environment, wait_until_up
+from infra.bench.harness.backend_process import free_port, server_environment, wait_until_up
+from infra.bench.harness.databases import fresh_postgres
 
 DATABASE = "todo_chat_bench_server"
 USER = "bench-server-user"
