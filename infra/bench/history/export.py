@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from infra.bench.harness.app_module import bench_environment
 from infra.bench.harness.databases import fresh_postgres
-from infra.bench.history.latency import _SEED, USER
+from infra.bench.history.latency import SEED, USER
 
 DATABASE = "todo_chat_bench_export"
 MESSAGES = int(os.environ.get("BENCH_EXPORT_MESSAGES", "50000"))
@@ -32,7 +32,7 @@ def run() -> str:
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         values = {"mine": 1, "user": USER, "big": MESSAGES, "each": 0, "others": 0, "conversations": 1}
-        for statement in filter(str.strip, _SEED.split(";")):
+        for statement in filter(str.strip, SEED.split(";")):
             connection.execute(sa.text(statement), values)
     engine.dispose()
     settings = dataclasses.replace(Settings.from_environ(), database_url=url)
