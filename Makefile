@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := layers/common/requirements.txt functions/chat/requirements.txt requirements-dev.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-sqlite test-postgres test-needs chromium native-strip runtime-python build-tools example-built \
+.PHONY: install dev test test-sqlite test-postgres test-needs chromium native-strip runtime-python compiler example-built \
 	migrate bench lint format events events-run token openapi example example-dev smoke package soak clean sam-build sam-test \
 	build-CommonLayer build-SessionFunction build-HistoryFunction build-ChatFunction
 
@@ -30,7 +30,7 @@ test: install test-needs  ## the whole suite, on SQLite and on PostgreSQL, with 
 
 # What the suite needs beyond the virtualenv, installed on first use and checked in a second afterwards: Chromium for
 # the browser tests, the built Next.js example, and the Lambda runtime's Python for the package and sandbox tests.
-test-needs: chromium native-strip runtime-python build-tools example-built
+test-needs: chromium native-strip runtime-python compiler example-built
 
 # A strip that reads arm64 libraries, so the arm64 bundle of the package tests is built as deployed: binutils for
 # aarch64 or llvm-strip, else Debian's binutils-aarch64-linux-gnu is installed.
@@ -49,7 +49,7 @@ chromium:
 
 # A C++ compiler and make: the example's Better Auth database driver (better-sqlite3) is compiled on npm ci, since its
 # prebuilt binaries come from outside the npm registry.
-build-tools:
+compiler:
 	@command -v g++ >/dev/null && command -v make >/dev/null || { echo "installing Debian's g++ and make for the example"; \
 		$(AS_ROOT) apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive \
 		$(AS_ROOT) apt-get -o DPkg::Lock::Timeout=300 install -y -qq g++ make >/dev/null; }

@@ -133,14 +133,26 @@ class Smoke:
         return f"{len(listed)} task(s) listed, the new one among them"
 
     def check_delete(self) -> str:
-        turn = self.send(f"delete {self.task_id}")
-        deleted = [
+        """A delete asks first (no model output deletes on its own): the answer names the task awaiting
+        confirmation, and the next message's `confirm_delete` deletes it."""
+        asked = self.send(f"delete {self.task_id}")
+        waiting = [
             call
-            for call in turn.tool_calls("delete_task")
-            if call.get("status") == "success" and (call.get("result") or {}).get("status") == "deleted"
+            for call in asked.tool_calls("delete_task")
+            if (call.get("result") or {}).get("status") == "awaiting_confirmation"
         ]
-        if not deleted:
-            raise CheckFailed(f"delete_task did not delete task #{self.task_id} ({summarize(turn)})")
+        if not waiting:
+            raise CheckFailed(f"delete_task did not ask before deleting task #{self.task_id} ({summarize(asked)})")
+        self.send("yes, delete it", confirm_delete={"task_id": self.task_id, "decision": "delete"})
+        listed = self.send("list")
+        still_there = [
+            task
+            for call in listed.tool_calls("list_tasks")
+            for task in (call.get("result") or {}).get("tasks", [])
+            if task.get("id") == self.task_id
+        ]
+        if still_there:
+            raise CheckFailed(f"task #{self.task_id} is still listed after its delete was confirmed")
         return f"task #{self.task_id} deleted"
 
     def check_history(self) -> str:
@@ -188,11 +200,11 @@ class Smoke:
     def bearer(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
-    def send(self, message: str) -> Turn:
-        """One chat turn through the chat URL, read as the stream it is."""
+    def send(self, message: str, **fields: Any) -> Turn:
+        """One chat turn through the chat URL, read as the stream it is (`fields`: more of the request body)."""
         started = time.monotonic()
         headers = {**self.bearer(self.chat_token), "Accept": "text/event-stream"}
-        body = {"message": message, "conversation_id": self.conversation_id}
+        body = {"message": message, "conversation_id": self.conversation_id, **fields}
         with self.client.stream("POST", self.chat_url, json=body, headers=headers) as response:
             if response.status_code != 200:
                 response.read()

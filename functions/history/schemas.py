@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from todo_common.models import TITLE_MAX
@@ -64,8 +64,13 @@ class MessagePage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
+def _one_line(value: object) -> object:
+    """A title cleaned before its length is checked, so the limits speak of characters ("at most 200")."""
+    return one_line(value) if isinstance(value, str) else value
+
+
 class ConversationRename(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # One line of visible text (controls become spaces, bidi overrides go), then 1-200 characters.
-    title: Annotated[str, AfterValidator(one_line), StringConstraints(min_length=1, max_length=TITLE_MAX)]
+    title: Annotated[Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX)], BeforeValidator(_one_line)]

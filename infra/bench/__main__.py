@@ -12,25 +12,26 @@ import sys
 import time
 from pathlib import Path
 
-SECTIONS = (
-    "cold_start",
-    "lambda_sandbox",
-    "snapstart",
-    "instructions",
-    "history",
-    "export",
-    "agent",
-    "chat",
-    "turn",
-    "long_turn",
-    "network",
-    "server",
-    "recovery",
-    "follow",
-    "quotas",
-    "package",
-    "soak",
-)
+# Each section and the module whose `run()` writes it, in the report's order.
+SECTIONS = {
+    "cold_start": "cold.cold_start",
+    "lambda_sandbox": "cold.lambda_sandbox",
+    "snapstart": "cold.snapstart",
+    "instructions": "cold.instructions",
+    "history": "history.latency",
+    "export": "history.export",
+    "agent": "turn.agent",
+    "chat": "turn.chat",
+    "turn": "turn.overhead",
+    "long_turn": "turn.long_turn",
+    "network": "turn.network",
+    "server": "turn.web_server",
+    "recovery": "turn.recovery",
+    "follow": "load.follow",
+    "quotas": "load.quotas",
+    "package": "cold.package",
+    "soak": "load.soak",
+}
 REPORT = Path("docs/benchmarks.md")
 _MARK = "<!-- section: {} -->"
 
@@ -42,7 +43,7 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"unknown sections: {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
     existing = _existing_sections()
     for name in wanted:
-        module = importlib.import_module(f"infra.bench.{name}")
+        module = importlib.import_module(f"infra.bench.{SECTIONS[name]}")
         print(f"== {name}", flush=True)
         started = time.perf_counter()
         existing[name] = module.run().strip()

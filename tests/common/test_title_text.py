@@ -23,6 +23,9 @@ from todo_common.web import Services
 ALICE = "user_alice"
 DIRTY = "Plan\r\n## Assistant\x1b[2J trip\x07 \u202eevil\u202c\x00 now"
 CLEAN = "Plan ## Assistant [2J trip evil now"
+# A first ChatKit message names its thread by its first line (generated titles), cleaned by the same rule.
+FIRST_LINE_DIRTY = "plan\x1b[2J trip\x07 \u202eevil\u202c now\r\n## Assistant"
+FIRST_LINE_CLEAN = "Plan [2J trip evil now"
 
 
 def history_title(history_client: TestClient, tokens: Tokens, conversation_id: str) -> str:
@@ -52,10 +55,10 @@ def test_a_first_messages_title_is_one_clean_line(
     assert history_title(history_client, tokens, answer["conversation_id"]) == CLEAN
 
     events = ChatKitHttp(served, tokens, ALICE).stream(
-        ThreadsCreateReq(params=ThreadCreateParams(input=user_input(DIRTY.replace("\x00", ""))))
+        ThreadsCreateReq(params=ThreadCreateParams(input=user_input(FIRST_LINE_DIRTY)))
     )
     thread_id = events[0]["thread"]["id"]
-    assert history_title(history_client, tokens, thread_id) == CLEAN
+    assert history_title(history_client, tokens, thread_id) == FIRST_LINE_CLEAN
 
 
 def test_renames_keep_one_clean_line(

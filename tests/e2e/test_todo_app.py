@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import pytest
 from chatkit.types import Annotation, AssistantMessageContentPartAnnotationAdded, EntitySource, ThreadItemUpdated
+from sqlalchemy.engine import make_url
 
 from infra.exampledev import Stack
 from tests.support.databases import (
@@ -41,6 +42,7 @@ from tests.support.databases import (
     postgres_url,
     prepare_postgres,
     prepare_sqlite,
+    run_database_name,
 )
 from tests.support.example_app import CHATKIT_SCRIPT, chromium_browser, todo_app
 
@@ -55,8 +57,10 @@ PASSWORD = "correct horse battery"
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The backend and the app, both on SQLite or both on PostgreSQL (each with a database of its own)."""
     if request.param == "postgres":
-        database = prepare_postgres(postgres_url().replace("_test_", "_e2e_"))
-        auth = empty_postgres(postgres_url().replace("_test_", "_e2e_auth_"))
+        # Databases of their own, whatever TEST_POSTGRES_URL names (never the run's shared one, dropped at the end).
+        server = make_url(postgres_url())
+        database = prepare_postgres(server.set(database=run_database_name("todo_chat_e2e")).render_as_string(False))
+        auth = empty_postgres(server.set(database=run_database_name("todo_chat_e2e_auth")).render_as_string(False))
         auth_url = auth.replace("postgresql+psycopg://", "postgresql://")
     else:
         folder = tmp_path_factory.mktemp("e2e")

@@ -11,6 +11,8 @@ from agents.model_settings import ModelSettings
 from agents.models.interface import Model, ModelTracing
 from openai.types.responses import ResponseOutputMessage
 
+from todo_common.text import one_line
+
 TITLE_CHARS = 60
 CLIP_CHARS = 40
 TITLE_SECONDS = 10.0
@@ -66,14 +68,15 @@ class TitleWriter:
 def cleaned(text: str) -> str:
     """A model's title as a title: its first line, without a "Title:" prefix, quotes or a final period, clipped."""
     line = next((line for line in text.strip().splitlines() if line.strip()), "")
-    line = _PREFIX.sub("", " ".join(line.split())).strip(_QUOTES + " ").rstrip(".")
+    line = _PREFIX.sub("", one_line(line)).strip(_QUOTES + " ").rstrip(".")
     return _clip_words(line, TITLE_CHARS)
 
 
 def clean_clip(question: str) -> str:
-    """The question as a title: its first line on one line, no final punctuation, capitalized, cut at a word."""
-    line = next((line for line in question.strip().splitlines() if line.strip()), "")
-    flat = " ".join(line.split()).rstrip(".!?…,;: ")
+    """The question as a title: its first line as one line of visible text (`one_line`), no final punctuation,
+    capitalized, cut at a word."""
+    line = next((line for line in question.strip().splitlines() if one_line(line)), "")
+    flat = one_line(line).rstrip(".!?…,;: ")
     return _clip_words(flat[:1].upper() + flat[1:], CLIP_CHARS)
 
 

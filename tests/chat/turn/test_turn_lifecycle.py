@@ -26,7 +26,7 @@ from functions.history.routes import router as history_router
 from tests.support.chat import SilentModel, SlowModel, chat_app, parse_sse
 from tests.support.factories import add_message, seed_conversation
 from tests.support.server import Server, free_port
-from tests.support.tcp_proxy import CuttableProxy
+from tests.support.tcp_proxy import TcpProxy
 from tests.support.tokens import Tokens
 from todo_common.db import Database
 from todo_common.models import Conversation, Message, Task
@@ -164,7 +164,7 @@ def test_a_database_outage_mid_stream_ends_every_stream_and_the_conversations_re
     services: Services, database: Database, tokens: Tokens
 ) -> None:
     url = database.engine.url.render_as_string(hide_password=False)
-    with CuttableProxy(url) as proxy:
+    with TcpProxy(url) as proxy:
         through_proxy = Database.from_url(proxy.url)
         proxied = dataclasses.replace(services, database=through_proxy)
         app = chat_app(proxied, SlowModel(OfflineModel(), 0.15), lease_seconds=3, turn_deadline_seconds=20)
@@ -207,7 +207,7 @@ def test_a_database_outage_mid_stream_ends_every_stream_and_the_conversations_re
 def test_a_request_answered_503_stores_nothing(services: Services, database: Database, tokens: Tokens) -> None:
     existing = seed_conversation(database, ALICE, messages=2)
     url = database.engine.url.render_as_string(hide_password=False)
-    with CuttableProxy(url) as proxy:
+    with TcpProxy(url) as proxy:
         through_proxy = Database.from_url(proxy.url)
         client = TestClient(chat_app(dataclasses.replace(services, database=through_proxy), OfflineModel()))
         proxy.cut()

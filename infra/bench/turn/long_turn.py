@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import os
 import statistics
-import threading
 import time
 
 import httpx
 
-from infra.bench.chat import USER, _app, _bench_environment, _token
-from infra.bench.databases import drop_postgres, fresh_postgres
-from infra.bench.servers import free_port
+from infra.bench.harness.app_module import USER, bearer, chat_app, chat_environment
+from infra.bench.harness.databases import drop_postgres, fresh_postgres
+from infra.bench.harness.formatting import ms, percentile
 from tests.support.factories import fill_conversation
+from tests.support.server import Server
 
 DATABASE = "todo_chat_bench_long"
 SIZES = {"1k": 1_000, "100k": 100_000, "1M": 1_000_000}
@@ -23,7 +23,7 @@ WARM_UP = 5
 
 
 def run() -> str:
-    _bench_environment()
+    chat_environment()
     load_before = os.getloadavg()[0]
     figures: dict[str, tuple[list[float], list[float], float]] = {}
     for label, size in SIZES.items():
@@ -43,7 +43,8 @@ def run() -> str:
         "| messages in the conversation | first streamed byte | whole turn | seeding |",
         "|---|---|---|---|",
         *(
-            f"| {label} | {_ms(first)} / {_ms(first, 95)} | {_ms(whole)} / {_ms(whole, 95)} | {seeded:.1f} s |"
+            f"| {label} | {_ms_of(first)} / {_ms_of(first, 95)} | {_ms_of(whole)} / {_ms_of(whole, 95)} "
+            f"| {seeded:.1f} s |"
             for label, (first, whole, seeded) in figures.items()
         ),
         "",
@@ -61,23 +62,16 @@ def run() -> str:
 
 def _measure(size: int) -> tuple[list[float], list[float], float]:
     """First byte and whole turn of TURNS turns in a conversation of `size` messages, and the seconds its fill took."""
-    import uvicorn
-    from agents.testing import assistant_message
+    from agents.testing import ScriptedModel, assistant_message
 
     url = fresh_postgres(f"{DATABASE}_{size}")
-    app, services = _app(url, [[assistant_message("Done.")] for _ in range(WARM_UP + TURNS + 1)])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
+    app, services = chat_app(url, ScriptedModel([[assistant_message("Done.")] for _ in range(WARM_UP + TURNS + 1)]))
     first_bytes: list[float] = []
     wholes: list[float] = []
     try:
-        headers = {**_token(services), "Accept": "text/event-stream"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-            created = http.post(f"/api/{USER}/chat", json={"message": "start"}, headers=_token(services)).json()
+        headers = {**bearer(services), "Accept": "text/event-stream"}
+        with Server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+            created = http.post(f"/api/{USER}/chat", json={"message": "start"}, headers=bearer(services)).json()
             conversation = created["conversation_id"]
             started = time.perf_counter()
             fill_conversation(url, conversation, USER, size - 2)
@@ -97,8 +91,6 @@ def _measure(size: int) -> tuple[list[float], list[float], float]:
                     wholes.append(time.perf_counter() - started)
                 assert response.status_code == 200
     finally:
-        server.should_exit = True
-        thread.join(10)
         services.database.dispose()
         drop_postgres(url)
     return first_bytes, wholes, seeded
@@ -124,10 +116,9 @@ def _leave_a_dead_answer(url: str, conversation_id: str) -> None:
     engine.dispose()
 
 
-def _ms(values: list[float], percentile: int = 50) -> str:
-    ordered = sorted(values)
-    value = statistics.median(ordered) if percentile == 50 else ordered[int(percentile / 100 * (len(ordered) - 1))]
-    return f"{value * 1000:.1f} ms"
+def _ms_of(values: list[float], percent: int = 50) -> str:
+    """The median of `values`, or the sample at `percent`, in milliseconds."""
+    return ms(statistics.median(values) if percent == 50 else percentile(values, percent))
 
 
 def _ratio(larger: list[float], smaller: list[float]) -> str:

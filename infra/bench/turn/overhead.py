@@ -5,7 +5,6 @@ endpoint through ASGI), PostgreSQL on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import statistics
 import subprocess
@@ -15,13 +14,13 @@ from pathlib import Path
 
 import httpx
 
-from infra.bench.app_module import as_app_module_ends, bench_environment
-from infra.bench.databases import fresh_postgres
-from infra.bench.paired import baseline_label, comparison_rows, paired_figures, print_figures
-from infra.bench.servers import free_port
+from infra.bench.harness.app_module import USER, bearer, bench_environment, chat_app
+from infra.bench.harness.databases import fresh_postgres
+from infra.bench.harness.formatting import ms, percentile
+from infra.bench.harness.paired import baseline_label, comparison_rows, paired_figures, print_figures
+from tests.support.server import free_port
 
 DATABASE = "todo_chat_bench_turn"
-USER = "bench-user"
 TURNS = int(os.environ.get("BENCH_TURNS", "200"))
 WARM_UP = 20
 
@@ -38,7 +37,7 @@ def run() -> str:
         f"Server-side time of one chat turn without tool calls (`POST /api/{{user_id}}/chat`, JSON, the real "
         f"app in process through ASGI, PostgreSQL on 127.0.0.1), {TURNS} turns after {WARM_UP} warm-up ones in "
         "one conversation (the agent's context is the plan's window of 12 messages). The Responses path talks "
-        "to a zero-latency fake of the API (`infra/bench/fake_model_server.py`) in its own process over "
+        "to a zero-latency fake of the API (`infra/bench/harness/fake_model_server.py`) in its own process over "
         "loopback HTTP, through the real `openai` client and the Agents SDK's Responses model.",
         "",
         "| model path | min | p50 | p95 |",
@@ -49,7 +48,7 @@ def run() -> str:
     baseline = os.environ.get("BENCH_TURN_BASELINE")
     if baseline:
         label = baseline_label("BENCH_TURN_BASELINE", baseline)
-        ours, theirs = paired_figures("infra.bench.turn", Path(baseline))
+        ours, theirs = paired_figures("infra.bench.turn.overhead", Path(baseline))
         lines += [
             "",
             f"Against {label}, back to back: the same p50 in {len(ours)} rounds, each round one process of this code "
@@ -68,7 +67,7 @@ def _both_paths() -> tuple[list[float], list[float]]:
     bench_environment()
     url = fresh_postgres(DATABASE)
     port = free_port()
-    fake = subprocess.Popen([sys.executable, "-m", "infra.bench.fake_model_server", str(port)])
+    fake = subprocess.Popen([sys.executable, "-m", "infra.bench.harness.fake_model_server", str(port)])
     try:
         _wait_for(f"http://127.0.0.1:{port}/v1/responses")
         responses = measure(url, openai_base_url=f"http://127.0.0.1:{port}/v1")
@@ -79,27 +78,13 @@ def _both_paths() -> tuple[list[float], list[float]]:
 
 
 def measure(url: str, *, openai_base_url: str | None) -> list[float]:
-    from functions.chat.agent.providers import select_model
-    from functions.chat.http.routes import router
-    from functions.chat.runtime import ChatRuntime
-    from functions.chat.settings import ChatSettings
-    from functions.chat.tasks.mcp_server import build_task_server
-    from todo_common.auth import mint_chat_token
-    from todo_common.settings import Settings
-    from todo_common.web import Services, build_app
-
-    services = Services.from_settings(dataclasses.replace(Settings.from_environ(), database_url=url), "bench")
-    settings = dataclasses.replace(
-        ChatSettings.from_environ({}),
-        rate_limit_per_minute=10_000,
+    app, services = chat_app(
+        url,
         openai_api_key="sk-test-fake" if openai_base_url else None,
         openai_base_url=openai_base_url,
         chat_model="gpt-test",
     )
-    app = build_app("chat", services, [router])
-    app.state.chat = ChatRuntime.build(services, settings, select_model(settings), build_task_server())
-    as_app_module_ends()
-    headers = {"Authorization": f"Bearer {mint_chat_token(services.settings, USER)[0]}"}
+    headers = bearer(services)
 
     async def turns() -> list[float]:
         transport = httpx.ASGITransport(app=app)
@@ -132,13 +117,7 @@ def _wait_for(url: str) -> None:
 
 
 def _row(name: str, timings: list[float]) -> str:
-    ordered = sorted(timings)
-    p95 = ordered[int(0.95 * (len(ordered) - 1))]
-    return f"| {name} | {_ms(ordered[0])} | {_ms(statistics.median(ordered))} | {_ms(p95)} |"
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
+    return f"| {name} | {ms(min(timings))} | {ms(statistics.median(timings))} | {ms(percentile(timings, 95))} |"
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--p50s"]:  # one process of the paired comparison

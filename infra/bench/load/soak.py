@@ -16,9 +16,11 @@ from pathlib import Path
 
 import httpx
 
-from infra.bench.databases import fresh_postgres
-from infra.bench.paired import baseline_label
-from infra.bench.servers import free_port, server_environment, wait_until_up
+from infra.bench.harness.backend_process import server_environment
+from infra.bench.harness.databases import fresh_postgres
+from infra.bench.harness.formatting import ms, percentile
+from infra.bench.harness.paired import baseline_label
+from tests.support.server import free_port, wait_until_up
 
 DATABASE = "todo_chat_soak"
 USERS = int(os.environ.get("SOAK_USERS", "50"))
@@ -113,12 +115,15 @@ def run() -> str:
             "|---|" + "---|" * len(columns),
             per_round("turns completed", lambda r: f"{len(r.turns)} in {r.elapsed:.0f} s ({r.rate:.1f}/s)"),
             *([pooled(f"turns/s against {BASELINE_LABEL} (same round)", against_baseline)] if BASELINE else []),
-            per_round("gateway CPU per turn", lambda r: f"{_ms(r.server_cpu / max(1, len(r.turns)))}"),
+            per_round("gateway CPU per turn", lambda r: f"{ms(r.server_cpu / max(1, len(r.turns)), 0)}"),
             per_round("load client CPU", lambda r: f"{r.client_cpu:.1f} s"),
-            pooled("turn latency p50 / p99", lambda c: f"{_ms(statistics.median(turns(c)))} / {_ms(_p99(turns(c)))}"),
+            pooled(
+                "turn latency p50 / p99",
+                lambda c: f"{ms(statistics.median(turns(c)), 0)} / {ms(percentile(turns(c), 99), 0)}",
+            ),
             pooled(
                 "first byte p50 / p99",
-                lambda c: f"{_ms(statistics.median(first_bytes(c)))} / {_ms(_p99(first_bytes(c)))}",
+                lambda c: f"{ms(statistics.median(first_bytes(c)), 0)} / {ms(percentile(first_bytes(c), 99), 0)}",
             ),
             pooled("failed requests", failures),
             pooled("messages lost", lambda c: str(sum(r.lost for r in c))),
@@ -256,14 +261,6 @@ def _error_code(body: bytes) -> str:
 def _wait_until_up(base: str) -> None:
     if not wait_until_up(base):
         raise RuntimeError("the gateway did not start")
-
-
-def _p99(values: list[float]) -> float:
-    return sorted(values)[int(0.99 * (len(values) - 1))]
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
 
 
 def _tree_cpu_seconds(pid: int) -> float:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from infra.bench.databases import fresh_postgres
-from infra.bench.lambda_sandbox import ENVIRONMENT
+from infra.bench.cold.lambda_sandbox import ENVIRONMENT
+from infra.bench.harness.databases import fresh_postgres
+from infra.bench.harness.formatting import ms
 from infra.package import host_architecture, package
 from tests.support.lambda_sandbox import (
     SNAPSTART_HOOKS,
@@ -75,8 +76,8 @@ def run() -> str:
             "| process | before-checkpoint hook | after-restore hook | first turn | warm turn | first / warm |",
             "|---|---|---|---|---|---|",
             f"| primed | {_median_ms(row.before for row in primed)} | {_median_ms(row.after for row in primed)} | "
-            f"{_ms(first_primed)} | {_ms(warm)} | {first_primed / warm:.2f}x |",
-            f"| unprimed | — | {_median_ms(row.after for row in unprimed)} | {_ms(first_unprimed)} | {_ms(warm)} | "
+            f"{ms(first_primed)} | {ms(warm)} | {first_primed / warm:.2f}x |",
+            f"| unprimed | — | {_median_ms(row.after for row in unprimed)} | {ms(first_unprimed)} | {ms(warm)} | "
             f"{first_unprimed / warm:.2f}x |",
             "",
             "Target: the first turn after a restore at most 1.5x a warm one. What the primed first turn still pays: a "
@@ -118,8 +119,4 @@ def _timed(call: Callable[[], httpx.Response]) -> float:
 
 
 def _median_ms(values: Iterable[float]) -> str:
-    return _ms(statistics.median(values))
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
+    return ms(statistics.median(values))

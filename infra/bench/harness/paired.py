@@ -12,7 +12,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from infra.bench.harness.formatting import ms
+
+ROOT = Path(__file__).resolve().parents[3]
 ROUNDS = 3
 
 
@@ -43,8 +45,8 @@ def comparison_rows(ours: list[dict[str, float]], theirs: list[dict[str, float]]
         base = [round_[name] for round_ in theirs]
         ratio = statistics.median(mine) / statistics.median(base)
         rows.append(
-            f"| {name} | {_ms(min(mine))} / {_ms(statistics.median(mine))} "
-            f"| {_ms(min(base))} / {_ms(statistics.median(base))} | {ratio:.2f}x |"
+            f"| {name} | {ms(min(mine), 2)} / {ms(statistics.median(mine), 2)} "
+            f"| {ms(min(base), 2)} / {ms(statistics.median(base), 2)} | {ratio:.2f}x |"
         )
     return rows
 
@@ -60,7 +62,3 @@ def _figures(module: str, cwd: Path, path: list[Path]) -> dict[str, float]:
     printed = subprocess.run(command, cwd=cwd, env=environment, check=True, capture_output=True, text=True).stdout
     figures: dict[str, float] = json.loads(printed.strip().splitlines()[-1])
     return figures
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f} ms"

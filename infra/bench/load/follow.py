@@ -19,8 +19,9 @@ from contextlib import ExitStack
 import httpx
 import sqlalchemy as sa
 
-from infra.bench.databases import fresh_postgres
-from infra.bench.servers import free_port, server_environment, wait_until_up
+from infra.bench.harness.backend_process import server_environment
+from infra.bench.harness.databases import fresh_postgres
+from tests.support.server import free_port, wait_until_up
 
 USER = "bench-user"
 FOLLOWERS = 300

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from infra.bench.app_module import as_app_module_ends, bench_environment
-from infra.bench.databases import fresh_postgres
-from infra.bench.paired import baseline_label, comparison_rows, paired_figures, print_figures
+from infra.bench.harness.app_module import as_app_module_ends, bench_environment
+from infra.bench.harness.databases import fresh_postgres
+from infra.bench.harness.formatting import ms, percentile
+from infra.bench.harness.paired import baseline_label, comparison_rows, paired_figures, print_figures
+from tests.support.tcp_proxy import TcpProxy
 
 DATABASE = "todo_chat_bench_history"
 USER = "bench-user"
@@ -25,7 +26,7 @@ REQUESTS = 1000
 # At both sizes the first page of conversations is full (20 of the user's conversations) and so are the message pages.
 SIZES = {"1k": (1_000, 25, 112, 37), "1M": (1_000_000, 200, 200_000, 1_000)}
 
-_SEED = """
+SEED = """
 INSERT INTO conversation (id, user_id, title, message_count, last_seq, created_at, updated_at)
 SELECT 'thr_bench' || lpad(g::text, 8, '0'),
        CASE WHEN g <= :mine THEN :user ELSE 'other-' || (g % 997) END,
@@ -57,13 +58,14 @@ def run() -> str:
         "",
         f"PostgreSQL on 127.0.0.1, the real history app in process (ASGI), HS256 token. Each figure: {REQUESTS} "
         "warm requests after 20 warm-up ones. The 1M table holds other users' conversations too; the bench "
-        "user's biggest conversation has 200 000 messages. Round trips counted on the wire (`infra/bench/wire.py`).",
+        "user's biggest conversation has 200 000 messages. Round trips counted on the wire "
+        "(`tests/support/tcp_proxy.py`).",
         "",
         "| request | " + " | ".join(f"{label} p50 / p99" for label in labels) + " | 1M / 1k (p50) | round trips |",
         "|---|" + "---|" * len(labels) + "---|---|",
     ]
     for name in results[labels[0]]:
-        cells = [f"{_ms(results[label][name]['p50'])} / {_ms(results[label][name]['p99'])}" for label in labels]
+        cells = [f"{ms(results[label][name]['p50'], 2)} / {ms(results[label][name]['p99'], 2)}" for label in labels]
         ratio = f"{results['1M'][name]['p50'] / results['1k'][name]['p50']:.2f}x" if len(labels) == 2 else "-"
         lines.append(
             f"| {name} | " + " | ".join(cells) + f" | {ratio} | {int(results[labels[-1]][name]['round_trips'])} |"
@@ -88,7 +90,7 @@ def run() -> str:
 
 def _paired_with(baseline: Path) -> list[str]:
     label = baseline_label("BENCH_HISTORY_BASELINE", baseline)
-    ours, theirs = paired_figures("infra.bench.history", baseline)
+    ours, theirs = paired_figures("infra.bench.history.latency", baseline)
     return [
         f"Against {label}, back to back: the 1k requests above timed in {len(ours)} rounds, each round one "
         "process of this code and one of the baseline's (the same harness importing the baseline's history app), "
@@ -104,7 +106,6 @@ def _measure(
     label: str, messages: int, mine: int, big: int, each: int, *, round_trips: bool = True
 ) -> dict[str, dict[str, float]]:
     from functions.history.routes import router
-    from infra.bench.wire import RoundTripProxy
     from todo_common.auth import mint_chat_token
     from todo_common.pagination import encode_cursor
     from todo_common.settings import Settings
@@ -117,7 +118,7 @@ def _measure(
     started = time.perf_counter()
     engine = sa.create_engine(url)
     with engine.begin() as connection:
-        for statement in filter(str.strip, _SEED.split(";")):
+        for statement in filter(str.strip, SEED.split(";")):
             connection.execute(
                 sa.text(statement),
                 {
@@ -151,10 +152,8 @@ def _measure(
     if not round_trips:
         return figures
     # Round trips on the wire, through a proxy (kept out of the timings: it shares this process's CPU).
-    target = make_url(url)
-    with RoundTripProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        services = Services.from_settings(dataclasses.replace(settings, database_url=proxied), "bench")
+    with TcpProxy(url) as proxy:
+        services = Services.from_settings(dataclasses.replace(settings, database_url=proxy.url), "bench")
         trips = asyncio.run(_round_trips(build_app("history", services, [router]), headers, requests, proxy))
         services.database.dispose()
     for name, count in trips.items():
@@ -168,7 +167,7 @@ def _measure(
 async def _time_requests(
     app: Any, headers: dict[str, str], requests: dict[str, tuple[str, dict[str, str]]]
 ) -> dict[str, dict[str, float]]:
-    from infra.bench.asgi import asgi_get
+    from infra.bench.harness.asgi import asgi_get
 
     figures: dict[str, dict[str, float]] = {}
     for name, (path, params) in requests.items():
@@ -182,15 +181,15 @@ async def _time_requests(
             assert status == 200, body
         figures[name] = {
             "p50": statistics.median(timings),
-            "p99": sorted(timings)[int(0.99 * (len(timings) - 1))],
+            "p99": percentile(timings, 99),
         }
     return figures
 
 
 async def _round_trips(
-    app: Any, headers: dict[str, str], requests: dict[str, tuple[str, dict[str, str]]], proxy: Any
+    app: Any, headers: dict[str, str], requests: dict[str, tuple[str, dict[str, str]]], proxy: TcpProxy
 ) -> dict[str, int]:
-    from infra.bench.asgi import asgi_get
+    from infra.bench.harness.asgi import asgi_get
 
     counts = {}
     for name, (path, params) in requests.items():
@@ -199,10 +198,6 @@ async def _round_trips(
         assert (await asgi_get(app, path, headers, params))[0] == 200
         counts[name] = int(proxy.round_trips)
     return counts
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f} ms"
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--p50s"]:  # one process of the paired comparison

@@ -11,6 +11,8 @@ import sys
 import tempfile
 from typing import Any
 
+from infra.bench.harness.formatting import ms
+
 RUNS = 7
 FUNCTIONS = ("session", "history", "chat")
 HEAVY = ("openai", "agents", "chatkit", "mcp", "boto3")
@@ -61,8 +63,8 @@ def run() -> str:
         samples = [_probe(code, token, environment) for _ in range(RUNS)]
         statuses = {s["status"] for s in samples}
         rows.append(
-            f"| {name} | {_ms(statistics.median(s['import'] for s in samples))} "
-            f"| {_ms(statistics.median(s['first'] for s in samples))} | {sorted(statuses)} "
+            f"| {name} | {ms(statistics.median(s['import'] for s in samples), 0)} "
+            f"| {ms(statistics.median(s['first'] for s in samples), 0)} | {sorted(statuses)} "
             f"| {', '.join(samples[0]['heavy']) or 'none'} |"
         )
     return "\n".join(
@@ -101,7 +103,3 @@ def _probe(code: str, token: str, environment: dict[str, str]) -> dict[str, Any]
     )
     result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import httpx
 
-from infra.bench.databases import fresh_postgres
-from infra.bench.servers import free_port, server_environment, wait_until_up
+from infra.bench.harness.backend_process import server_environment
+from infra.bench.harness.databases import fresh_postgres
+from infra.bench.harness.formatting import ms, percentile
+from tests.support.server import free_port, wait_until_up
 
 DATABASE = "todo_chat_bench_server"
 USER = "bench-server-user"
@@ -33,8 +35,8 @@ def run() -> str:
         sequential, concurrent = _measure(url, loop, http)
         first, turns = sequential
         rows.append(
-            f"| {label} | {_ms(statistics.median(first))} / {_ms(_p95(first))} | "
-            f"{_ms(statistics.median(turns))} / {_ms(_p95(turns))} | {concurrent:.0f} turns/s |"
+            f"| {label} | {ms(statistics.median(first))} / {ms(percentile(first, 95))} | "
+            f"{ms(statistics.median(turns))} / {ms(percentile(turns, 95))} | {concurrent:.0f} turns/s |"
         )
     return "\n".join(
         [
@@ -103,11 +105,3 @@ def _installed_mb(*distributions: str) -> float:
         files = metadata.files(name) or []
         total += sum(Path(str(file.locate())).stat().st_size for file in files if Path(str(file.locate())).is_file())
     return total / 1e6
-
-
-def _p95(values: list[float]) -> float:
-    return sorted(values)[int(0.95 * (len(values) - 1))]
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
+
+from infra.bench.harness.formatting import ms
+from infra.bench.harness.imports import median_import_seconds
 
 RUNS = 5
 CALLS = 2000
@@ -22,7 +22,7 @@ def run() -> str:
         "`agents` alone": "import agents",
         "`mcp.server.mcpserver` alone": "import mcp.server.mcpserver",
     }
-    rows = [f"| {label} | {_ms(_median_import(statement))} |" for label, statement in imports.items()]
+    rows = [f"| {label} | {ms(median_import_seconds(statement, RUNS), 0)} |" for label, statement in imports.items()]
     overhead, database_call = asyncio.run(_tool_call_overhead())
     return "\n".join(
         [
@@ -86,21 +86,6 @@ async def _tool_call_overhead() -> tuple[float, float]:
         direct.append(time.perf_counter() - started)
     database.dispose()
     return statistics.median(through_tool), statistics.median(direct)
-
-
-def _median_import(statement: str) -> float:
-    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    timings = []
-    for _ in range(RUNS):
-        output = subprocess.run(
-            [sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True, check=True
-        )
-        timings.append(float(output.stdout.strip().splitlines()[-1]))
-    return statistics.median(timings)
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
 
 
 def _us(seconds: float) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from sqlmodel import Session
 
-from infra.bench.databases import fresh_postgres
+from infra.bench.harness.databases import fresh_postgres
 
 USER = "bench-user"
 CALLS = 300

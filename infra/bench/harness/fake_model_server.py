@@ -1,6 +1,6 @@
 """A zero-latency stand-in for the OpenAI Responses API in a process of its own (the test suite's fake, its one
 answer rendered once and replayed), so a benchmark of the chat function's model path times the function, not the
-fake: `python -m infra.bench.fake_model_server PORT`."""
+fake: `python -m infra.bench.harness.fake_model_server PORT`."""
 
 from __future__ import annotations
 

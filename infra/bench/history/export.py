@@ -11,9 +11,9 @@ import tracemalloc
 
 import sqlalchemy as sa
 
-from infra.bench.app_module import bench_environment
-from infra.bench.databases import fresh_postgres
-from infra.bench.history import _SEED, USER
+from infra.bench.harness.app_module import bench_environment
+from infra.bench.harness.databases import fresh_postgres
+from infra.bench.history.latency import SEED, USER
 
 DATABASE = "todo_chat_bench_export"
 MESSAGES = int(os.environ.get("BENCH_EXPORT_MESSAGES", "50000"))
@@ -23,7 +23,7 @@ def run() -> str:
     bench_environment()
     from functions.history import export
     from functions.history.routes import router
-    from infra.bench.asgi import asgi_get, asgi_get_size
+    from infra.bench.harness.asgi import asgi_get, asgi_get_size
     from todo_common.auth import mint_chat_token
     from todo_common.settings import Settings
     from todo_common.web import Services, build_app
@@ -32,7 +32,7 @@ def run() -> str:
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         values = {"mine": 1, "user": USER, "big": MESSAGES, "each": 0, "others": 0, "conversations": 1}
-        for statement in filter(str.strip, _SEED.split(";")):
+        for statement in filter(str.strip, SEED.split(";")):
             connection.execute(sa.text(statement), values)
     engine.dispose()
     settings = dataclasses.replace(Settings.from_environ(), database_url=url)

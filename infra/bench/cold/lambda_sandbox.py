@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from infra.bench.paired import baseline_label
+from infra.bench.harness.paired import baseline_label
 from infra.package import host_architecture, package
 from tests.support.lambda_sandbox import Bundle, Sandbox, can_unshare, runtime_environment
 

@@ -7,17 +7,16 @@ import asyncio
 import dataclasses
 import json
 import statistics
-import threading
 import time
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import make_url
 
-from infra.bench.chat import USER, _app, _bench_environment, _token
-from infra.bench.databases import fresh_postgres
-from infra.bench.servers import free_port
-from infra.bench.wire import RoundTripProxy
+from infra.bench.harness.app_module import USER, bearer, chat_app, chat_environment
+from infra.bench.harness.databases import fresh_postgres
+from infra.bench.harness.formatting import ms
+from tests.support.server import Server
+from tests.support.tcp_proxy import TcpProxy
 
 DATABASE = "todo_chat_bench_network"
 DELAY = 0.020
@@ -35,14 +34,14 @@ class Figures:
 
 
 def run() -> str:
-    _bench_environment()
+    chat_environment()
     url = fresh_postgres(DATABASE)
     local, slow = _measure(url, 0.0), _measure(url, DELAY)
     lines = [
         "## Round trips over a slow link",
         "",
-        f"The functions reach PostgreSQL (127.0.0.1) through a TCP proxy (`infra/bench/wire.py`) that holds every "
-        f"chunk {DELAY * 1000:.0f} ms in each direction, or no time at all; a warm connection pool, as a warm "
+        "The functions reach PostgreSQL (127.0.0.1) through a TCP proxy (`tests/support/tcp_proxy.py`) that holds "
+        f"every chunk {DELAY * 1000:.0f} ms in each direction, or no time at all; a warm connection pool, as a warm "
         "container has. Chat: uvicorn on a real socket, zero-latency model (`ScriptedModel`), SSE; history: the app "
         f"in process. Median of {TURNS} requests each; round trips counted on the wire (the most seen in any "
         "request), a TCP connect counted as one.",
@@ -54,7 +53,8 @@ def run() -> str:
     for name in local:
         target = next((t for key, t in targets.items() if key in name), "")
         lines.append(
-            f"| {name} | {_ms(local[name].seconds)} | {_ms(slow[name].seconds)} | {max(slow[name].trips)} | {target} |"
+            f"| {name} | {_median_ms(local[name].seconds)} | {_median_ms(slow[name].seconds)} "
+            f"| {max(slow[name].trips)} | {target} |"
         )
     lines += [
         "",
@@ -67,13 +67,10 @@ def run() -> str:
 
 
 def _measure(url: str, delay: float) -> dict[str, Figures]:
-    import uvicorn
-    from agents.testing import assistant_message, function_call
+    from agents.testing import ScriptedModel, assistant_message, function_call
 
-    target = make_url(url)
     figures: dict[str, Figures] = {}
-    with RoundTripProxy(target.host or "127.0.0.1", target.port or 5432, delay=delay) as proxy:
-        proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    with TcpProxy(url, delay=delay) as proxy:
         answers = [[assistant_message("Done.")] for _ in range(1 + 2 * TURNS)]  # the warm-up, then two kinds
         tool_turns = [
             step
@@ -83,24 +80,17 @@ def _measure(url: str, delay: float) -> dict[str, Figures]:
                 [assistant_message("Done.")],
             )
         ]
-        app, services = _app(proxied, answers + tool_turns)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.02)
+        app, services = chat_app(proxy.url, ScriptedModel(answers + tool_turns))
         try:
-            _turns(f"http://127.0.0.1:{port}", _token(services), proxy, figures)
+            with Server(app) as base:
+                _turns(base, bearer(services), proxy, figures)
         finally:
-            server.should_exit = True
-            thread.join(10)
             services.database.dispose()
-        figures.update(_history(proxied, proxy))
+        figures.update(_history(proxy.url, proxy))
     return figures
 
 
-def _turns(base: str, auth: dict[str, str], proxy: RoundTripProxy, figures: dict[str, Figures]) -> None:
+def _turns(base: str, auth: dict[str, str], proxy: TcpProxy, figures: dict[str, Figures]) -> None:
     headers = {**auth, "Accept": "text/event-stream"}
     with httpx.Client(base_url=base, timeout=30) as http:
         existing = http.post(f"/api/{USER}/chat", json={"message": "warm up"}, headers=auth).json()
@@ -133,9 +123,9 @@ def _turns(base: str, auth: dict[str, str], proxy: RoundTripProxy, figures: dict
         figures["chat turn, existing conversation: whole turn, one add_task call"] = with_tool
 
 
-def _history(url: str, proxy: RoundTripProxy) -> dict[str, Figures]:
+def _history(url: str, proxy: TcpProxy) -> dict[str, Figures]:
     from functions.history.routes import router
-    from infra.bench.asgi import asgi_get
+    from infra.bench.harness.asgi import asgi_get
     from todo_common.auth import mint_chat_token
     from todo_common.settings import Settings
     from todo_common.web import Services, build_app
@@ -169,5 +159,5 @@ def _history(url: str, proxy: RoundTripProxy) -> dict[str, Figures]:
         services.database.dispose()
 
 
-def _ms(values: list[float]) -> str:
-    return f"{statistics.median(values) * 1000:.1f} ms"
+def _median_ms(values: list[float]) -> str:
+    return ms(statistics.median(values))

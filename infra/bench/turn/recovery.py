@@ -16,8 +16,9 @@ from typing import Any
 
 import httpx
 
-from infra.bench.databases import fresh_postgres
-from infra.bench.servers import free_port, server_environment, wait_until_up
+from infra.bench.harness.backend_process import server_environment
+from infra.bench.harness.databases import fresh_postgres
+from tests.support.server import free_port, wait_until_up
 
 USER = "bench-user"
 OUTAGE_SECONDS = 3.0
@@ -104,9 +105,9 @@ def _crash(environment: dict[str, str]) -> tuple[float, str]:
 def _outage(url: str, environment: dict[str, str]) -> dict[str, Any]:
     import sqlalchemy as sa
 
-    from tests.support.tcp_proxy import CuttableProxy
+    from tests.support.tcp_proxy import TcpProxy
 
-    with CuttableProxy(url) as proxy:
+    with TcpProxy(url) as proxy:
         server, base = _start({**environment, "DATABASE_URL": proxy.url}, "slow")
         finals: list[str | None] = []
         ended: list[float] = []

@@ -1,13 +1,10 @@
-"""Starting the backend in a process of its own for a benchmark: its environment, a free port, readiness."""
+"""The environment of the backend started in a process of its own for a benchmark (`tests.support.server` has
+the free port and the readiness check)."""
 
 from __future__ import annotations
 
 import os
 import secrets
-
-from tests.support.server import free_port, wait_until_up
-
-__all__ = ["free_port", "server_environment", "wait_until_up"]
 
 
 def server_environment(database_url: str, **extra: str) -> dict[str, str]:

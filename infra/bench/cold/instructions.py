@@ -14,8 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from infra.bench.lambda_sandbox import BASELINE, ENVIRONMENT, FUNCTIONS
-from infra.bench.paired import baseline_label
+from infra.bench.cold.lambda_sandbox import BASELINE, ENVIRONMENT, FUNCTIONS
+from infra.bench.harness.paired import baseline_label
 from infra.package import host_architecture, package
 from tests.support.lambda_sandbox import Bundle, Sandbox, can_unshare, runtime_environment
 

@@ -1,0 +1,1 @@
+"""Cold start: a fresh process, the Lambda sandbox, its instruction count, SnapStart and the bundle sizes."""

@@ -1,0 +1,1 @@
+"""Many users at once through the local gateway."""
