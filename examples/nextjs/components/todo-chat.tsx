@@ -59,12 +59,6 @@ export function TodoChat({ userId, config, tasks: injected }: { userId: string; 
     );
   }, [tasks]);
   useEffect(refresh, [refresh]);
-  // Dictation only where the chat function has a speech-to-text provider (the session says so).
-  const [dictation, setDictation] = useState(false);
-  useEffect(() => {
-    chatSession(userId).then((session) => setDictation(session.dictation), () => setDictation(false));
-  }, [userId]);
-
   // What the session function says this backend offers (models, dictation); until it answers, neither.
   const [offered, setOffered] = useState<ChatSession | null>(null);
   useEffect(() => {
@@ -103,7 +97,6 @@ export function TodoChat({ userId, config, tasks: injected }: { userId: string; 
         { label: "What's left?", prompt: "show my tasks pending" },
       ],
     },
-    composer: { dictation: { enabled: dictation } },
     history: { enabled: true },
     // The conversation in the address (#thr_...) is reopened after a reload; the one shown is kept there.
     initialThread,
