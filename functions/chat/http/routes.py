@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"], responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504))
 _CHATKIT_REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
 _TASK_ID = TypeAdapter[int](TaskId)
+_DIGITS = re.compile(r"[1-9][0-9]{0,9}")
 _SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 KEEPALIVE_SECONDS = 10.0
 # How a turn that did not complete answers as JSON.
@@ -188,11 +190,14 @@ def _check_length(text: str, limit: int) -> None:
 
 
 def _check_mentions(message: UserMessageInput) -> None:
-    """A tagged task reaches the model by its id: the tag's `data.task_id` must be one the task column can hold."""
+    """A tagged task reaches the model by its id: the tag's `data.task_id` must be one the task column can hold, as
+    a JSON integer or as the digits ChatKit's entity data carries (its `data` is a map of strings)."""
     for part in message.content:
         if isinstance(part, UserMessageTagContent):
+            task_id = part.data.get("task_id")
+            digits = isinstance(task_id, str) and _DIGITS.fullmatch(task_id) is not None
             try:
-                _TASK_ID.validate_python(part.data.get("task_id"))
+                _TASK_ID.validate_python(int(task_id) if digits else task_id)
             except ValidationError:
                 raise ApiError(
                     422,

@@ -41,7 +41,8 @@ def test_a_mention_whose_task_id_is_not_an_id_is_refused_in_words(
     services: Services, database: Database, tokens: Tokens
 ) -> None:
     with Server(chat_app(services, ScriptedModel([]))) as base:
-        for bad in ("7; drop table task", "7", 7.5, True, 0, -3, 2**31, None, [7]):
+        # ChatKit's entity data is a map of strings: "7" is an id, any other text is not.
+        for bad in ("7; drop table task", " 7", "07", "7.0", "2147483648", 7.5, True, 0, -3, 2**31, None, [7]):
             response = httpx.post(
                 f"{base}/api/{ALICE}/chatkit",
                 content=mentioning(bad).model_dump_json(),
@@ -54,3 +55,16 @@ def test_a_mention_whose_task_id_is_not_an_id_is_refused_in_words(
                 "message": "An @-mention of a task needs data.task_id: a whole number from 1 to 2147483647.",
             }
     assert database.read(lambda session: session.exec(select(Message)).all()) == []
+
+
+def test_a_mention_whose_task_id_is_digits_is_taken(services: Services, tokens: Tokens) -> None:
+    """ChatKit's web component types entity data as strings, so the example's tags carry `task_id: "7"`."""
+    with Server(chat_app(services, ScriptedModel([]))) as base:
+        for good in ("7", 7, "2147483647"):
+            response = httpx.post(
+                f"{base}/api/{ALICE}/chatkit",
+                content=mentioning(good).model_dump_json(),
+                headers={**tokens.headers(ALICE), "Content-Type": "application/json"},
+                timeout=30,
+            )
+            assert response.status_code == 200, (good, response.text)
