@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from functions.chat.agent.offline_model import OfflineModel
 from tests.support.chat import chat_app
-from tests.support.chatkit_http import ChatKitHttp, user_input
+from tests.support.chatkit import over_socket, user_input
 from tests.support.factories import seed_conversation
 from tests.support.server import Server
 from tests.support.tokens import Tokens
@@ -54,9 +54,8 @@ def test_a_first_messages_title_is_one_clean_line(
     ).json()
     assert history_title(history_client, tokens, answer["conversation_id"]) == CLEAN
 
-    events = ChatKitHttp(served, tokens, ALICE).stream(
-        ThreadsCreateReq(params=ThreadCreateParams(input=user_input(FIRST_LINE_DIRTY)))
-    )
+    with over_socket(served, tokens, ALICE) as chatkit:
+        events = chatkit.events(ThreadsCreateReq(params=ThreadCreateParams(input=user_input(FIRST_LINE_DIRTY))))
     thread_id = events[0]["thread"]["id"]
     assert history_title(history_client, tokens, thread_id) == FIRST_LINE_CLEAN
 
@@ -77,8 +76,9 @@ def test_renames_keep_one_clean_line(
     assert only_controls.status_code == 422
     assert only_controls.json()["error"]["code"] == "validation_error"
 
-    updated = ChatKitHttp(served, tokens, ALICE).post(
-        {"type": "threads.update", "params": {"thread_id": conversation.id, "title": "Trip\x1b\r\nplans\u202e"}}
-    )
+    with over_socket(served, tokens, ALICE) as chatkit:
+        updated = chatkit.post(
+            {"type": "threads.update", "params": {"thread_id": conversation.id, "title": "Trip\x1b\r\nplans\u202e"}}
+        )
     assert updated.status_code == 200, updated.text
     assert history_title(history_client, tokens, conversation.id) == "Trip plans"

@@ -3,6 +3,7 @@ through a `TestClient`, or over a real socket through an `httpx.Client`), its SS
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -43,15 +44,23 @@ def user_input(text: str, *, tool_choice: str | None = None, model: str | None =
     return UserMessageInput(content=[UserMessageTextContent(text=text)], attachments=[], inference_options=options)
 
 
-def body(request: BaseModel) -> bytes:
-    return request.model_dump_json().encode()
+def body(request: BaseModel | dict[str, Any]) -> bytes:
+    """A request's body: from the SDK's own types, or raw JSON for what the types would refuse."""
+    return request.model_dump_json().encode() if isinstance(request, BaseModel) else json.dumps(request).encode()
+
+
+def streamed_events(response: httpx.Response | httpx2.Response) -> list[tuple[str, Any]]:
+    """A ChatKit stream's events as (type, event), as the browser's ChatKit reads them."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    return [(data["type"], data) for _, data in parse_sse(response.text.splitlines())]
 
 
 class ChatKitClient:
     def __init__(self, client: httpx.Client | httpx2.Client, tokens: Tokens, user: str) -> None:
         self.client, self.tokens, self.user = client, tokens, user
 
-    def post(self, request: BaseModel, as_user: str | None = None) -> httpx.Response | httpx2.Response:
+    def post(self, request: BaseModel | dict[str, Any], as_user: str | None = None) -> httpx.Response | httpx2.Response:
         return self.client.post(
             f"/api/{self.user}/chatkit",
             content=body(request),
@@ -60,10 +69,7 @@ class ChatKitClient:
 
     def stream(self, request: BaseModel) -> list[tuple[str, Any]]:
         """The stream's events as (type, event)."""
-        response = self.post(request)
-        assert response.status_code == 200, response.text
-        assert response.headers["content-type"].startswith("text/event-stream")
-        return [(data["type"], data) for _, data in parse_sse(response.text.splitlines())]
+        return streamed_events(self.post(request))
 
     def events(self, request: BaseModel) -> list[dict[str, Any]]:
         """The stream's events but its options."""

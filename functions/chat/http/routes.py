@@ -195,9 +195,10 @@ def _check_mentions(message: UserMessageInput) -> None:
     for part in message.content:
         if isinstance(part, UserMessageTagContent):
             task_id = part.data.get("task_id")
-            digits = isinstance(task_id, str) and _DIGITS.fullmatch(task_id) is not None
+            if isinstance(task_id, str) and _DIGITS.fullmatch(task_id):
+                task_id = int(task_id)
             try:
-                _TASK_ID.validate_python(int(task_id) if digits else task_id)
+                _TASK_ID.validate_python(task_id)
             except ValidationError:
                 raise ApiError(
                     422,

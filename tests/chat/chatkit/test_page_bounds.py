@@ -12,7 +12,7 @@ from agents.testing import ScriptedModel
 from sqlmodel import select
 
 from tests.support.chat import chat_app
-from tests.support.chatkit_http import ChatKitHttp
+from tests.support.chatkit import ChatKitClient, over_socket
 from tests.support.factories import seed_conversation
 from tests.support.server import Server
 from tests.support.tokens import Tokens
@@ -27,12 +27,14 @@ ROWS = 105  # more than a page can hold
 
 
 @pytest.fixture
-def chatkit(services: Services, tokens: Tokens) -> Iterator[ChatKitHttp]:
-    with Server(chat_app(services, ScriptedModel([]))) as base:
-        yield ChatKitHttp(base, tokens, ALICE)
+def chatkit(services: Services, tokens: Tokens) -> Iterator[ChatKitClient]:
+    with Server(chat_app(services, ScriptedModel([]))) as base, over_socket(base, tokens, ALICE) as client:
+        yield client
 
 
-def follow(chatkit: ChatKitHttp, request: dict[str, Any], limit: int, pages: int = 500) -> tuple[list[str], list[int]]:
+def follow(
+    chatkit: ChatKitClient, request: dict[str, Any], limit: int, pages: int = 500
+) -> tuple[list[str], list[int]]:
     """The ids a client following the cursors sees (at most `pages` pages), and the size of each page."""
     ids: list[str] = []
     sizes: list[int] = []
@@ -60,21 +62,21 @@ def check(ids: list[str], sizes: list[int], limit: int, expected: set[str]) -> N
 
 
 @pytest.mark.parametrize("limit", ODD_LIMITS)
-def test_threads_list_pages_are_bounded_and_complete(chatkit: ChatKitHttp, database: Database, limit: int) -> None:
+def test_threads_list_pages_are_bounded_and_complete(chatkit: ChatKitClient, database: Database, limit: int) -> None:
     threads = {seed_conversation(database, ALICE, title=f"t{i}").id for i in range(ROWS)}
     request = {"type": "threads.list", "params": {"order": "desc"}}
     check(*follow(chatkit, request, limit, pages=3 if limit < 0 else 500), limit, threads)
 
 
 @pytest.mark.parametrize("limit", ODD_LIMITS)
-def test_items_list_pages_are_bounded_and_complete(chatkit: ChatKitHttp, database: Database, limit: int) -> None:
+def test_items_list_pages_are_bounded_and_complete(chatkit: ChatKitClient, database: Database, limit: int) -> None:
     conversation = seed_conversation(database, ALICE, messages=ROWS)
     request = {"type": "items.list", "params": {"thread_id": conversation.id, "order": "asc"}}
     ids, sizes = follow(chatkit, request, limit, pages=3 if limit < 0 else 500)
     check(ids, sizes, limit, set(database.read(lambda s: [m.id for m in s.exec(select(Message))])))
 
 
-def test_an_empty_thread_has_no_more(chatkit: ChatKitHttp, database: Database) -> None:
+def test_an_empty_thread_has_no_more(chatkit: ChatKitClient, database: Database) -> None:
     conversation = seed_conversation(database, ALICE)
     for limit in (-1, 0, 5):
         page = chatkit.post({"type": "items.list", "params": {"thread_id": conversation.id, "limit": limit}}).json()

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from functions.chat.agent.offline_model import OfflineModel
 from functions.chat.tasks.operations import LIST_PAGE_SIZE
 from tests.support.chat import chat_app
-from tests.support.chatkit_http import ChatKitHttp, user_input
+from tests.support.chatkit import over_socket, streamed_events, user_input
 from tests.support.server import Server
 from tests.support.task_tools import call_tool, seed_tasks
 from tests.support.tokens import Tokens
@@ -51,11 +51,9 @@ def test_a_chatkit_reload_of_a_list_of_5000_tasks_is_bounded(
 ) -> None:
     seed_tasks(database, ALICE, MANY)
     model = ScriptedModel([[function_call("list_tasks", {}, call_id="call_1")], [assistant_message("Here they are.")]])
-    with Server(chat_app(services, model)) as base:
-        chatkit = ChatKitHttp(base, tokens, ALICE)
+    with Server(chat_app(services, model)) as base, over_socket(base, tokens, ALICE) as chatkit:
         streamed = chatkit.post(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("list"))))
-        assert streamed.status_code == 200
-        thread_id = next(e for e in chatkit.stream_events(streamed) if e["type"] == "thread.created")["thread"]["id"]
+        thread_id = next(e for kind, e in streamed_events(streamed) if kind == "thread.created")["thread"]["id"]
         reload = chatkit.post(ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id)))
     widget = next(i for i in reload.json()["items"]["data"] if i["type"] == "widget")
     rows = widget["widget"]["children"]
