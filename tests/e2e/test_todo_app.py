@@ -34,6 +34,7 @@ import pytest
 from chatkit.types import Annotation, AssistantMessageContentPartAnnotationAdded, EntitySource, ThreadItemUpdated
 from sqlalchemy.engine import make_url
 
+from functions.chat.agent.offline_model import HELP
 from infra.exampledev import Stack
 from tests.support.databases import (
     drop_postgres,
@@ -51,6 +52,7 @@ pytestmark = pytest.mark.browser
 CHATKIT_DOUBLE = (Path(__file__).with_name("chatkit_double.js")).read_text()
 DOMAIN_KEY = "domain_pk_e2e"
 PASSWORD = "correct horse battery"
+PACE = 40  # characters a second: the offline model's help (133 characters) takes over 3 s
 
 
 @pytest.fixture(scope="module", params=enabled_backends())
@@ -66,7 +68,9 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         folder = tmp_path_factory.mktemp("e2e")
         database, auth_url = prepare_sqlite(folder), str(folder / "auth.sqlite")
     try:
-        with todo_app(database, auth_url, CHATKIT_DOMAIN_KEY=DOMAIN_KEY, CHATKIT_WAIT_MS="1500") as running:
+        # The offline model types at a person's reading pace, so a Stop can land while an answer is being written.
+        paced = {"CHAT_OFFLINE_CHARS_PER_SECOND": str(PACE)}
+        with todo_app(database, auth_url, paced, CHATKIT_DOMAIN_KEY=DOMAIN_KEY, CHATKIT_WAIT_MS="1500") as running:
             yield running
     finally:
         if request.param == "postgres":
@@ -248,6 +252,20 @@ def test_the_plain_chat_when_chatkit_cannot_load(stack: Stack, chromium: Any, tm
     expect(other.get_by_test_id("plain-chat").get_by_role("alert")).to_contain_text("another user")
     expect(other.get_by_test_id("plain-chat").locator("[data-testid=message]")).to_have_count(0)
     expect(tasks_shown(other)).to_have_count(0)
+
+    # Stop: the answer being written ends where it was, kept and marked, not shown as a failure of the app.
+    page.get_by_label("Message").fill("hello")
+    page.get_by_role("button", name="Send").click()
+    writing = chat.locator("[data-testid=message][data-role=assistant]").last
+    expect(writing).not_to_have_text("", timeout=10_000)  # the first words are in
+    page.get_by_role("button", name="Stop").click()
+    expect(writing).to_have_attribute("data-status", "error")
+    expect(writing).to_contain_text("Stopped.")
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    page.reload()
+    kept = chat.locator("[data-testid=message][data-role=assistant]").last
+    expect(kept).to_have_attribute("data-status", "error")
+    assert 0 < len(kept.inner_text()) < len(HELP) + len("Stopped."), kept.inner_text()
 
     sign_out_and_see_the_sign_in_page(page, stack)
     sign_out_and_see_the_sign_in_page(other, stack)

@@ -64,8 +64,11 @@ def running(command: list[str], environ: Mapping[str, str], cwd: Path, ready_url
 
 
 @contextmanager
-def todo_app(database_url: str, auth_database_url: str, **app_settings: str) -> Iterator[Stack]:
-    """The backend on `database_url` and the app (Better Auth on `auth_database_url`), on free ports."""
+def todo_app(
+    database_url: str, auth_database_url: str, backend_settings: Mapping[str, str] | None = None, **app_settings: str
+) -> Iterator[Stack]:
+    """The backend on `database_url` (with `backend_settings`) and the app (Better Auth on `auth_database_url`, with
+    `app_settings`), on free ports."""
     if shutil.which("node") is None:
         required("node is not installed")
     if not (EXAMPLE / ".next" / "BUILD_ID").exists():
@@ -78,6 +81,7 @@ def todo_app(database_url: str, auth_database_url: str, **app_settings: str) -> 
         "DATABASE_URL": database_url,
         "PORT": stack.api_url.rsplit(":", 1)[1],
         "LOG_LEVEL": "WARNING",
+        **(backend_settings or {}),
     }
     app = {
         **inherited,
