@@ -4,7 +4,7 @@ through a `TestClient`, or over a real socket through an `httpx.Client`), its SS
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from functions.chat.chatkit.task_widgets import WIDGET_ITEM, ListedTask, TaskListState, stored_state
 from tests.support.chat import chat_app, parse_sse
+from tests.support.factories import seed_conversation
 from tests.support.server import Server
 from tests.support.tokens import Tokens
 from todo_common.db import Database
@@ -152,3 +153,32 @@ def widget_row(database: Database, thread_id: str, user: str, task_ids: list[int
         return row.id
 
     return database.write(work)
+
+
+def task_with_widget(
+    database: Database, user: str, title: str, state_of: Callable[[int], dict[str, Any]]
+) -> tuple[str, str, int]:
+    """A new conversation of `user` with a new task `title` and a widget row whose stored state `state_of` makes
+    from the task's id: (thread id, widget item id, task id)."""
+    conversation = seed_conversation(database, user)
+
+    def work(session: Any) -> tuple[str, int]:
+        task = Task(user_id=user, title=title)
+        session.add(task)
+        session.flush()
+        assert task.id is not None
+        row = Message(
+            conversation_id=conversation.id,
+            user_id=user,
+            seq=100,
+            role="assistant",
+            item_type=WIDGET_ITEM,
+            content="",
+            chatkit_item={"state": state_of(task.id)},
+        )
+        session.add(row)
+        session.flush()
+        return row.id, task.id
+
+    item_id, task_id = database.write(work)
+    return conversation.id, item_id, task_id

@@ -13,11 +13,11 @@ from agents.testing import ScriptedModel
 from chatkit.types import ThreadsCustomActionReq, ThreadsSyncCustomActionReq
 
 from tests.support.chat import chat_app
-from tests.support.factories import seed_conversation
+from tests.support.chatkit import task_with_widget
 from tests.support.server import Server
 from tests.support.tokens import Tokens
 from todo_common.db import Database
-from todo_common.models import Message, Task
+from todo_common.models import Task
 from todo_common.web import Services
 
 ALICE = "user_alice"
@@ -30,29 +30,12 @@ def base(services: Services) -> Iterator[str]:
 
 
 def task_list(database: Database) -> tuple[str, str, int]:
-    conversation = seed_conversation(database, ALICE)
-
-    def work(session: Any) -> tuple[str, int]:
-        task = Task(user_id=ALICE, title="walk dog")
-        session.add(task)
-        session.flush()
-        assert task.id is not None
-        state = {"kind": "task_list", "heading": "Your tasks", "tasks": [{"id": task.id, "title": "walk dog"}]}
-        row = Message(
-            conversation_id=conversation.id,
-            user_id=ALICE,
-            seq=100,
-            role="assistant",
-            item_type="widget",
-            content="",
-            chatkit_item={"state": state},
-        )
-        session.add(row)
-        session.flush()
-        return row.id, task.id
-
-    item_id, task_id = database.write(work)
-    return conversation.id, item_id, task_id
+    return task_with_widget(
+        database,
+        ALICE,
+        "walk dog",
+        lambda task_id: {"kind": "task_list", "heading": "Your tasks", "tasks": [{"id": task_id, "title": "walk dog"}]},
+    )
 
 
 def post(base: str, tokens: Tokens, kind: str, params: dict[str, Any]) -> httpx.Response:

@@ -18,7 +18,7 @@ from chatkit.types import ThreadCustomActionParams, ThreadsCustomActionReq
 from sqlmodel import col, select
 
 from tests.support.chat import chat_app, parse_sse
-from tests.support.factories import seed_conversation
+from tests.support.chatkit import task_with_widget
 from tests.support.server import Server
 from tests.support.tokens import Tokens
 from todo_common.db import Database
@@ -47,29 +47,12 @@ def base(services: Services, database: Database) -> Iterator[str]:
 
 def confirm_card(database: Database, title: str = "walk dog") -> tuple[str, str, int]:
     """A conversation with a pending delete confirm card for a new task: (thread id, card id, task id)."""
-    conversation = seed_conversation(database, ALICE)
-
-    def work(session: Any) -> tuple[str, int]:
-        task = Task(user_id=ALICE, title=title)
-        session.add(task)
-        session.flush()
-        assert task.id is not None
-        state = {"kind": "confirm_delete", "task_id": task.id, "title": title, "decision": "pending"}
-        card = Message(
-            conversation_id=conversation.id,
-            user_id=ALICE,
-            seq=100,
-            role="assistant",
-            item_type="widget",
-            content="",
-            chatkit_item={"state": state},
-        )
-        session.add(card)
-        session.flush()
-        return card.id, task.id
-
-    card_id, task_id = database.write(work)
-    return conversation.id, card_id, task_id
+    return task_with_widget(
+        database,
+        ALICE,
+        title,
+        lambda task_id: {"kind": "confirm_delete", "task_id": task_id, "title": title, "decision": "pending"},
+    )
 
 
 def answer(base: str, tokens: Tokens, thread_id: str, card_id: str, kind: str, task_id: Any) -> tuple[int, str]:
