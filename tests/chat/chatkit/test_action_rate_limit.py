@@ -4,15 +4,13 @@ databases."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from agents.testing import ScriptedModel
 from chatkit.actions import Action
 from chatkit.types import ThreadCustomActionParams, ThreadsCustomActionReq, ThreadsSyncCustomActionReq
 
 from tests.support.chat import chat_app
-from tests.support.chatkit import ChatKitClient, widget_row
+from tests.support.chatkit import ChatKitClient, seed_tasks, widget_row
 from tests.support.factories import seed_conversation
 from tests.support.server import Server
 from tests.support.tokens import Tokens
@@ -21,17 +19,6 @@ from todo_common.models import Task
 from todo_common.web import Services
 
 ALICE = "user_alice"
-
-
-def seed_task(database: Database, title: str) -> int:
-    def work(session: Any) -> int:
-        task = Task(user_id=ALICE, title=title)
-        session.add(task)
-        session.flush()
-        assert task.id is not None
-        return task.id
-
-    return database.write(work)
 
 
 def completed(database: Database, task_id: int) -> bool:
@@ -49,7 +36,7 @@ def params(thread_id: str, item_id: str, kind: str, task_id: int) -> ThreadCusto
 def test_widget_actions_over_the_rate_limit_are_refused_in_words(
     services: Services, database: Database, tokens: Tokens
 ) -> None:
-    walk = seed_task(database, "walk dog")
+    (walk,) = seed_tasks(database, ALICE, "walk dog")
     thread = seed_conversation(database, ALICE)
     widget = widget_row(database, thread.id, ALICE, [walk])
     app = chat_app(services, ScriptedModel([]), actions_per_minute=2)

@@ -12,6 +12,7 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from sqlmodel import col, select
 
 from tests.support.chat import chat_app
+from tests.support.chatkit import seed_tasks
 from tests.support.server import Server
 from tests.support.tokens import Tokens
 from todo_common.db import Database
@@ -21,17 +22,6 @@ from todo_common.web import Services
 ALICE = "user_alice"
 
 
-def seed_task(database: Database, title: str) -> int:
-    def work(session: Any) -> int:
-        task = Task(user_id=ALICE, title=title)
-        session.add(task)
-        session.flush()
-        assert task.id is not None
-        return task.id
-
-    return database.write(work)
-
-
 def exists(database: Database, task_id: int) -> bool:
     return database.read(lambda session: session.get(Task, task_id)) is not None
 
@@ -39,7 +29,7 @@ def exists(database: Database, task_id: int) -> bool:
 def test_a_delete_on_plain_chat_waits_for_the_users_answer(
     services: Services, database: Database, tokens: Tokens
 ) -> None:
-    walk = seed_task(database, "walk dog")
+    (walk,) = seed_tasks(database, ALICE, "walk dog")
     model = ScriptedModel(
         [
             [function_call("delete_task", {"task_id": walk}, call_id="d1")],  # e.g. told to by a task's title
