@@ -14,6 +14,7 @@ import pytest
 from samtranslator.yaml_helper import yaml_parse
 
 from tests.support.template import TEMPLATE, of_type, transformed_template
+from todo_common.files.s3 import PENDING, TAG_KEY, S3FileStore, s3_client
 
 FUNCTIONS = ("SessionFunction", "HistoryFunction", "ChatFunction")
 
@@ -100,7 +101,13 @@ def test_log_retention_snapstart_and_outputs() -> None:
     assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
     for name in ("SessionFunction", "HistoryFunction"):
         assert document["Resources"][name]["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-    assert set(document["Outputs"]) == {"HttpApiUrl", "ChatFunctionUrl", "AlarmTopicArn", "DashboardUrl"}
+    assert set(document["Outputs"]) == {
+        "HttpApiUrl",
+        "ChatFunctionUrl",
+        "AttachmentsBucketName",
+        "AlarmTopicArn",
+        "DashboardUrl",
+    }
     assert document["Parameters"]["Architecture"]["Default"] == "arm64"
 
 
@@ -373,3 +380,89 @@ def test_deploy_docs_list_every_template_parameter() -> None:
     text = DEPLOY_DOC.read_text()
     table = text.split("Parameters asked by `--guided`:", 1)[1].split("\n\n", 2)[1]
     assert parameters == set(re.findall(r"`(\w+)`", " ".join(line.split(" | ")[0] for line in table.splitlines())))
+
+
+# -- the attachments bucket ------------------------------------------------------------------------------------------
+
+
+def test_the_attachments_bucket_is_private_encrypted_unversioned_and_kept(resources: dict[str, Any]) -> None:
+    [name] = of_type(resources, "AWS::S3::Bucket")
+    bucket = resources[name]
+    properties = bucket["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    [encryption] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert "VersioningConfiguration" not in properties  # a deleted file is gone, not kept as an old version
+    assert "BucketName" not in properties  # CloudFormation names it: bucket names are global
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")  # users' files
+
+
+def test_the_attachments_bucket_expires_pending_uploads_only(resources: dict[str, Any]) -> None:
+    rules = resources["AttachmentsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+    [expiry] = [rule for rule in rules if "ExpirationInDays" in rule]
+    assert expiry["ExpirationInDays"] == 1
+    assert expiry["TagFilters"] == [{"Key": TAG_KEY, "Value": PENDING}]  # the tag the store's upload sets
+    assert "Prefix" not in expiry
+    [aborts] = [rule for rule in rules if "AbortIncompleteMultipartUpload" in rule]
+    assert aborts["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_the_attachments_bucket_takes_the_apps_uploads_cross_origin(
+    resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [rule] = resources["AttachmentsBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedOrigins"] == {"Ref": "AllowedOrigins"}
+    assert sorted(rule["AllowedMethods"]) == ["GET", "PUT"]
+    # Exactly the headers the upload target tells the browser to send pass the preflight (presigning is offline).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    target = S3FileStore("bucket", s3_client("us-east-1")).upload_target("u/att_1/a.png", "image/png", 10)
+    assert {header.lower() for header in rule["AllowedHeaders"]} == {header.lower() for header in target.headers}
+
+
+def test_the_attachments_bucket_refuses_plain_http(resources: dict[str, Any]) -> None:
+    [policy] = of_type(resources, "AWS::S3::BucketPolicy").values()
+    assert policy["Properties"]["Bucket"] == {"Ref": "AttachmentsBucket"}
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "s3:*")
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": ["AttachmentsBucket", "Arn"]},
+        {"Fn::Sub": "${AttachmentsBucket.Arn}/*"},
+    ]
+
+
+def bucket_actions(resources: dict[str, Any], function: str) -> set[str]:
+    """The S3 actions a function's role allows, after checking each is on the attachments bucket's objects only."""
+    role = resources[resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]]
+    actions: set[str] = set()
+    for policy in role["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            named = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            s3 = [action for action in named if action.startswith("s3:")]
+            if s3:
+                assert statement["Resource"] == {"Fn::Sub": "${AttachmentsBucket.Arn}/*"}, function
+                actions.update(s3)
+    return actions
+
+
+def test_only_chat_and_history_reach_the_bucket_with_least_privilege(resources: dict[str, Any]) -> None:
+    assert bucket_actions(resources, "ChatFunction") == {
+        "s3:PutObject",
+        "s3:PutObjectTagging",
+        "s3:GetObject",
+        "s3:DeleteObject",
+    }
+    assert bucket_actions(resources, "HistoryFunction") == {"s3:DeleteObject"}
+    assert bucket_actions(resources, "SessionFunction") == set()
+    for name in ("ChatFunction", "HistoryFunction"):
+        variables = resources[name]["Properties"]["Environment"]["Variables"]
+        assert variables["CHAT_ATTACHMENTS_BUCKET"] == {"Ref": "AttachmentsBucket"}, name
+    assert "CHAT_ATTACHMENTS_BUCKET" not in resources["SessionFunction"]["Properties"]["Environment"]["Variables"]

@@ -1,0 +1,155 @@
+"""The S3 file store against moto's server over real HTTP: the browser's presigned PUT, reads, tags and deletes, and
+the template's lifecycle rule, which must expire what was uploaded but never attached (and nothing else)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.support.s3 import attachments_lifecycle_rules, expires, moto_s3, signature_matches
+from todo_common.files import file_store
+from todo_common.files.s3 import ATTACHED, PENDING, TAG_KEY, S3FileStore, s3_client
+
+BUCKET = "todo-chat-attachments-test"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    with moto_s3(BUCKET) as made:
+        yield made
+
+
+@pytest.fixture
+def store(client: Any) -> S3FileStore:
+    return S3FileStore(BUCKET, client)
+
+
+def tags_of(client: Any, key: str) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in client.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]}
+
+
+def upload(store: S3FileStore, key: str, data: bytes, mime_type: str) -> httpx.Response:
+    """What the browser does with ChatKit's upload descriptor: one PUT of the file to the URL, with its headers."""
+    target = store.upload_target(key, mime_type, len(data))
+    return httpx.put(target.url, content=data, headers=target.headers, timeout=10)
+
+
+def test_the_browser_uploads_with_the_presigned_put(store: S3FileStore, client: Any) -> None:
+    key = "user_a/att_put/list.png"
+    target = store.upload_target(key, "image/png", len(PNG))
+    query = parse_qs(urlsplit(target.url).query)
+    # The type, the length and the pending tag are part of the signature: a client cannot change them.
+    assert set(query["X-Amz-SignedHeaders"][0].split(";")) >= {"content-type", "content-length", "x-amz-tagging"}
+    assert 300 <= int(query["X-Amz-Expires"][0]) <= 600
+    assert target.method == "PUT"
+    assert target.headers == {"Content-Type": "image/png", "x-amz-tagging": f"{TAG_KEY}={PENDING}"}
+
+    sent: list[httpx.Request] = []
+    with httpx.Client(event_hooks={"request": [sent.append]}, timeout=10) as browser:
+        response = browser.put(target.url, content=PNG, headers=target.headers)
+    assert response.status_code == 200, response.text
+    assert signature_matches(target.url, "PUT", dict(sent[0].headers))
+    assert sent[0].headers["content-length"] == str(len(PNG))
+    # What S3 refuses (moto itself checks no signature): another type, another size, or no pending tag.
+    for changed in ({"content-type": "text/html"}, {"content-length": str(len(PNG) + 1)}, {"x-amz-tagging": ""}):
+        assert not signature_matches(target.url, "PUT", {**dict(sent[0].headers), **changed}), changed
+    stored = client.get_object(Bucket=BUCKET, Key=key)
+    assert stored["ContentType"] == "image/png"
+    assert stored["Body"].read() == PNG
+    assert tags_of(client, key) == {TAG_KEY: PENDING}
+
+
+def test_a_preview_url_gets_the_file_with_its_type(store: S3FileStore) -> None:
+    key = "user_a/att_preview/photo.png"
+    assert upload(store, key, PNG, "image/png").status_code == 200
+    url = store.download_url(key, "image/png")
+    assert 300 <= int(parse_qs(urlsplit(url).query)["X-Amz-Expires"][0]) <= 3600
+    response = httpx.get(url, timeout=10)
+    assert response.status_code == 200
+    assert response.content == PNG
+    assert response.headers["content-type"] == "image/png"
+
+
+def test_read_is_bounded_and_none_when_nothing_was_uploaded(store: S3FileStore) -> None:
+    key = "user_a/att_read/tasks.txt"
+    text = b"buy milk\nwalk the dog\ncall mum\n"
+    assert upload(store, key, text, "text/plain").status_code == 200
+    assert store.read(key, 1024) == text
+    assert store.read(key, len(text)) == text
+    assert store.read(key, 8) == text[:9]  # one byte over the limit tells the caller the file is too large
+    assert store.read("user_a/att_never/none.txt", 1024) is None
+    assert upload(store, "user_a/att_empty/empty.txt", b"", "text/plain").status_code == 200
+    assert store.read("user_a/att_empty/empty.txt", 1024) == b""
+
+
+def test_mark_attached_takes_the_file_out_of_the_lifecycle_rule(store: S3FileStore, client: Any) -> None:
+    rules = attachments_lifecycle_rules()
+    expiring = [rule for rule in rules if "ExpirationInDays" in rule]
+    assert len(expiring) == 1
+    assert expiring[0]["ExpirationInDays"] == 1
+    key = "user_a/att_tagged/list.csv"
+    assert upload(store, key, b"task\nbuy milk\n", "text/csv").status_code == 200
+    assert [rule for rule in rules if expires(rule, key, tags_of(client, key))] == expiring
+
+    store.mark_attached(key)
+    assert tags_of(client, key) == {TAG_KEY: ATTACHED}
+    assert not any(expires(rule, key, tags_of(client, key)) for rule in rules)
+    assert store.read(key, 1024) == b"task\nbuy milk\n"
+    store.mark_attached(key)  # again: still attached
+    assert tags_of(client, key) == {TAG_KEY: ATTACHED}
+    store.mark_attached("user_a/att_never/none.csv")  # nothing uploaded: nothing to keep, and no error
+    assert store.read("user_a/att_never/none.csv", 10) is None
+
+
+def test_delete_removes_every_key_in_batches(store: S3FileStore, client: Any) -> None:
+    keys = [f"user_b/att_{index:04}/file.txt" for index in range(1003)]
+    for key in keys:
+        client.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    kept = "user_c/att_kept/file.txt"
+    client.put_object(Bucket=BUCKET, Key=kept, Body=b"kept")
+
+    store.delete([*keys, keys[0], "user_b/att_never/none.txt"])  # repeated and missing keys are no error
+    left = client.list_objects_v2(Bucket=BUCKET, Prefix="user_b/")
+    assert left["KeyCount"] == 0
+    assert store.read(kept, 10) == b"kept"
+    store.delete([])
+
+
+def test_the_client_presigns_for_the_buckets_regional_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The global host would redirect the browser's PUT, and a redirected preflight fails CORS."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    store = S3FileStore("todo-chat-attachmentsbucket-1a2b3c", s3_client("eu-west-1"))
+    url = urlsplit(store.upload_target("u/att_1/a.png", "image/png", 10).url)
+    assert (url.scheme, url.netloc, url.path) == (
+        "https",
+        "todo-chat-attachmentsbucket-1a2b3c.s3.eu-west-1.amazonaws.com",
+        "/u/att_1/a.png",
+    )
+
+
+def test_file_store_is_s3_when_a_bucket_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAT_ATTACHMENTS_BUCKET", " todo-chat-attachments-prod ")
+    chosen = file_store()
+    assert isinstance(chosen, S3FileStore)
+    assert chosen.bucket == "todo-chat-attachments-prod"
+
+
+def test_the_store_imports_boto3_only_when_it_calls_s3() -> None:
+    code = (
+        "import sys, json; import todo_common.files, todo_common.files.s3 as s3; "
+        "store = s3.S3FileStore('b'); before = 'boto3' in sys.modules; store.client; "
+        "print(json.dumps([before, 'boto3' in sys.modules]))"
+    )
+    environ = {**os.environ, "AWS_REGION": "eu-west-1"}
+    output = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True)
+    assert json.loads(output.stdout.strip().splitlines()[-1]) == [False, True]
