@@ -47,6 +47,7 @@ def create_session(
         user_id=user.user_id,
         conversation_id=conversation_id,
         dictation=services.settings.dictation,
+        attachments=services.settings.attachments,
     )
     return JSONResponse(
         session.model_dump(mode="json", exclude_none=True),

@@ -36,3 +36,7 @@ class ChatSession(BaseModel):
         description="Whether ChatKit's composer should offer dictation (`composer.dictation.enabled`): the chat "
         "function has a speech-to-text provider.",
     )
+    attachments: bool = Field(
+        default=True,
+        description="Whether ChatKit's composer should offer attachments (`composer.attachments.enabled`).",
+    )

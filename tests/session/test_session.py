@@ -86,3 +86,16 @@ def test_the_session_tells_chatkit_whether_to_offer_dictation(services: Services
         with TestClient(app) as client:
             body = client.post(f"/api/{ALICE}/chatkit/session", headers=tokens.headers(ALICE)).json()
         assert body["dictation"] is dictation
+
+
+def test_the_session_tells_chatkit_whether_to_offer_attachments(services: Services, tokens: Tokens) -> None:
+    base = {"CHAT_TOKEN_SECRET": "s" * 32, "BETTER_AUTH_SECRET": "b" * 32}
+    assert Settings.from_environ(base).attachments is True  # a local folder or the stack's bucket takes them
+    assert Settings.from_environ({**base, "CHAT_ATTACHMENTS": "false"}).attachments is False
+    assert Settings.from_environ({**base, "CHAT_ATTACHMENTS": "true"}).attachments is True
+    for attachments in (False, True):
+        configured = dataclasses.replace(services.settings, attachments=attachments)
+        app = build_app("session", dataclasses.replace(services, settings=configured), [router])
+        with TestClient(app) as client:
+            body = client.post(f"/api/{ALICE}/chatkit/session", headers=tokens.headers(ALICE)).json()
+        assert body["attachments"] is attachments

@@ -50,6 +50,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     max_request_bytes: int = 64 * 1024
     dictation: bool = False  # whether the chat function has a speech-to-text provider (the session tells ChatKit)
+    attachments: bool = True  # whether ChatKit's composer offers attachments (the session tells ChatKit)
     log_level: str = "INFO"
     service_name: str = "todo-chat"
 
@@ -95,11 +96,11 @@ class Settings:
             ),
             max_request_bytes=source.get_int("MAX_REQUEST_BYTES", 64 * 1024, minimum=1024, maximum=6 * 1024 * 1024),
             # Only whether a key is configured: the session function never reads the chat function's secret.
-            dictation=(
-                source.get("CHAT_DICTATION")
-                or str(bool(source.environ.get("OPENAI_API_KEY") or source.environ.get("OPENAI_API_KEY_SECRET_ARN")))
-            ).lower()
-            in ("1", "true", "yes"),
+            dictation=source.get_bool(
+                "CHAT_DICTATION",
+                bool(source.environ.get("OPENAI_API_KEY") or source.environ.get("OPENAI_API_KEY_SECRET_ARN")),
+            ),
+            attachments=source.get_bool("CHAT_ATTACHMENTS", True),
             log_level=(source.get("LOG_LEVEL") or "INFO").upper(),
             service_name=source.get("POWERTOOLS_SERVICE_NAME") or "todo-chat",
         )
@@ -184,6 +185,10 @@ class EnvironmentSource:
         if not secret:
             self.problems.append(f"{arn_name}: secret {arn} is empty")
         return secret or default
+
+    def get_bool(self, name: str, default: bool) -> bool:
+        raw = self.get(name)
+        return default if raw is None else raw.lower() in ("1", "true", "yes")
 
     def get_int(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
         raw = self.get(name)
