@@ -16,8 +16,10 @@ end to end against the real backend. What it cannot show is ChatKit's own render
 
 The third test drives the app's composer and entity options through the same double: the composer tools and the
 "/" commands leave as `inference_options.tool_choice` and the backend answers them; dictation is off and there is
-no model picker, since the session offers neither; a task entity clicked in the thread (a sent tag, and a task link
-on an answer) highlights its task in the list and previews it through the app.
+no model picker, since the session offers neither, and attachments are on with the backend's allow-list; a task
+entity clicked in the thread (a sent tag, and a task link on an answer) highlights its task in the list and previews
+it through the app. The fourth starts the app with `CHAT_ABORT_RELAYED`: ChatKit then goes through the app's
+pass-through route.
 """
 
 from __future__ import annotations
@@ -358,7 +360,7 @@ def test_chatkit_through_its_wire_protocol_with_a_double_of_the_element(
 
 
 def test_chatkit_composer_tools_commands_and_task_links_through_the_double(stack: Stack, chromium: Any) -> None:
-    """The app's composer tools, "/" commands, dictation and entity handlers, through the double's ChatKit
+    """The app's composer tools, "/" commands, dictation, attachments and entity handlers, through the double's ChatKit
     protocol: a picked tool leaves as `inference_options.tool_choice` and the backend answers it; a task entity
     clicked in the chat highlights that task in the list, and its preview shows the task as it is now."""
     from playwright.sync_api import expect
@@ -378,6 +380,22 @@ def test_chatkit_composer_tools_commands_and_task_links_through_the_double(stack
     expect(element).to_have_attribute("data-dictation", "off")
     assert options["composer"]["dictation"] == {"enabled": False}
     assert "models" not in options["composer"]
+    # It takes attachments (its default): the composer offers the backend's allow-list, uploaded in two phases.
+    assert options["composer"]["attachments"] == {
+        "enabled": True,
+        "accept": {
+            "image/png": [".png"],
+            "image/jpeg": [".jpg", ".jpeg"],
+            "image/webp": [".webp"],
+            "image/gif": [".gif"],
+            "text/plain": [".txt"],
+            "text/csv": [".csv"],
+            "text/markdown": [".md", ".markdown"],
+        },
+        "maxSize": {"image/*": 5 * 1024 * 1024, "text/*": 256 * 1024},
+        "maxCount": 4,
+    }
+    assert options["api"]["uploadStrategy"] == {"type": "two_phase"}
 
     sent: list[dict[str, Any]] = []
     answered: list[int] = []
@@ -459,3 +477,41 @@ def test_chatkit_composer_tools_commands_and_task_links_through_the_double(stack
     expect(milk).to_have_attribute("data-highlighted", "false")
     linked.get_by_role("button", name="Preview").click()
     expect(preview).to_have_text(f"walk dog To do Task #{walk_id}")
+
+
+def test_with_the_abort_relayed_chatkit_goes_through_the_apps_route(chromium: Any, tmp_path: Path) -> None:
+    """With `CHAT_ABORT_RELAYED` the app points ChatKit at its pass-through route, the only hop that sees the
+    browser's abort and relays it as a thread stop (docs/deploy.md, "Stop"); without it ChatKit goes straight to the
+    chat function (the test above). One database: what is under test is the app's choice of URL, and a turn through
+    it end to end."""
+    from playwright.sync_api import expect
+
+    database, auth_url = prepare_sqlite(tmp_path), str(tmp_path / "auth.sqlite")
+    with todo_app(
+        database, auth_url, CHATKIT_DOMAIN_KEY=DOMAIN_KEY, CHATKIT_WAIT_MS="1500", CHAT_ABORT_RELAYED="true"
+    ) as relayed:
+        page = new_page(chromium, chatkit=True)
+        frank = sign_up(page, relayed, "Frank")
+        element = page.locator("openai-chatkit")
+        options = page.evaluate("JSON.parse(JSON.stringify(document.querySelector('openai-chatkit').options))")
+        assert options["api"]["url"] == f"/api/chat/{frank}/chatkit"
+
+        sent: list[tuple[str, int, str | None]] = []
+        page.on(
+            "response",
+            lambda r: (
+                sent.append((r.url, r.status, r.request.headers.get("authorization")))
+                if r.url.endswith("/chatkit") and r.request.method == "POST"
+                else None
+            ),
+        )
+        page.get_by_label("ChatKit message").fill("add buy milk")
+        page.get_by_label("ChatKit message").press("Enter")
+        expect(element.locator("[data-type=workflow]")).to_have_text("add_task: Success")
+        expect(element.locator("[data-type=assistant_message]").last).to_contain_text("buy milk")
+        expect(tasks_shown(page)).to_have_count(1)
+        assert sent, "ChatKit sent nothing"
+        for url, status, authorization in sent:
+            assert url == f"{relayed.app_url}/api/chat/{frank}/chatkit", url  # never the chat function directly
+            assert status == 200
+            assert (authorization or "").startswith("Bearer ")

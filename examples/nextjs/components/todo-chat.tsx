@@ -8,7 +8,7 @@ import { useColorScheme } from "@/components/theme-provider";
 import { conversationInAddress, showConversationInAddress } from "@/lib/address";
 import { chatSession, type ChatSession } from "@/lib/chat-session";
 import { composerOption, searchCommands } from "@/lib/composer";
-import type { ChatConfig } from "@/lib/config";
+import { chatKitUrl, type ChatConfig } from "@/lib/config";
 import {
   backendTaskApi,
   findTask,
@@ -23,6 +23,17 @@ import {
 export const ACCENT = "#0FFF50";
 
 type ChatKitState = "loading" | "ready" | "unavailable";
+
+/** Whether a request of ChatKit's goes to its API endpoint (relative or absolute), not to another URL. */
+function sameEndpoint(input: RequestInfo | URL, endpoint: string): boolean {
+  const target = typeof input === "string" || input instanceof URL ? String(input) : input.url;
+  const base = typeof location === "undefined" ? "http://localhost" : location.href;
+  const strip = (address: string) => {
+    const parsed = new URL(address, base);
+    return `${parsed.origin}${parsed.pathname}`;
+  };
+  return strip(target) === strip(endpoint);
+}
 
 /** Whether ChatKit's web component (loaded from OpenAI's CDN) was defined within `waitMs`. */
 function useChatKitElement(waitMs: number): ChatKitState {
@@ -76,17 +87,24 @@ export function TodoChat({ userId, config, tasks: injected }: { userId: string; 
 
   const colorScheme = useColorScheme();
   const [initialThread] = useState(conversationInAddress);
+  // Self-hosted ChatKit: our chat function speaks the ChatKit protocol at /api/{user_id}/chatkit (or through the
+  // app's pass-through route when the abort is relayed).
+  const url = chatKitUrl(config, userId);
   const { control, setComposerValue } = useChatKit({
     api: {
-      // Self-hosted ChatKit: our chat function speaks the ChatKit protocol at /api/{user_id}/chatkit.
-      url: `${config.chatUrl}/api/${encodeURIComponent(userId)}/chatkit`,
+      url,
       domainKey: config.domainKey,
-      // Every ChatKit request carries a chat token, renewed before it expires.
+      // Every ChatKit request carries a chat token, renewed before it expires; an upload to its presigned URL
+      // (another host, signed in its query) carries none: S3 refuses a second credential.
       fetch: async (input, init) => {
+        if (!sameEndpoint(input, url)) return fetch(input, init);
         const headers = new Headers(init?.headers);
         headers.set("Authorization", `Bearer ${await token()}`);
         return fetch(input, { ...init, headers });
       },
+      // An attachment is created first (its upload target comes back), then uploaded: the chat function's
+      // requests stay small, and the file goes straight to the store.
+      uploadStrategy: { type: "two_phase" },
     },
     // The page's scheme (the system's, or the toggle's), with the app's accent in both.
     theme: { colorScheme, color: { accent: { primary: ACCENT, level: 2 } } },
@@ -103,7 +121,8 @@ export function TodoChat({ userId, config, tasks: injected }: { userId: string; 
     onThreadChange: ({ threadId }) => showConversationInAddress(threadId),
     // The server keeps feedback per item and retries from the user message before an item.
     threadItemActions: { feedback: true, retry: true },
-    // The backend's composer tools (sent as `inference_options.tool_choice`), its models and dictation if offered.
+    // The backend's composer tools (sent as `inference_options.tool_choice`), its models, dictation and attachments
+    // if offered.
     composer: composerOption(offered),
     // "/" lists the same tools; picking one selects it in the composer.
     commands: {

@@ -14,6 +14,8 @@ export type ChatSession = {
   models?: { id: string; label?: string; default?: boolean }[];
   /** Whether this backend can transcribe ChatKit's dictation; absent means it cannot. */
   dictation?: boolean;
+  /** Whether this backend takes ChatKit's attachments; absent means it does not. */
+  attachments?: boolean;
 };
 
 // The HTTP API (the stack's HttpApiUrl); unset: this origin (an app that routes /api/{user}/chatkit/session itself).

@@ -1,5 +1,5 @@
-// What the ChatKit composer offers: the backend's composer tools (also as "/" commands), the models and dictation
-// the session function says this backend has. The tool ids are the backend's allow-list: it honours them through
+// What the ChatKit composer offers: the backend's composer tools (also as "/" commands), the models, dictation and
+// attachments the session function says this backend has. The tool ids are the backend's allow-list: it honours them through
 // `inference_options.tool_choice` and refuses any other id in words.
 import type { Command, ComposerOption, ModelOption, ToolOption } from "@openai/chatkit";
 import type { ChatSession } from "@/lib/chat-session";
@@ -23,6 +23,24 @@ export function searchCommands(query: string): Command[] {
   ).map((tool) => ({ id: tool.id, label: tool.label, icon: tool.icon, group: "Tools" }));
 }
 
+const MiB = 1024 * 1024;
+
+/** The files the backend takes, by MIME type with their extensions, and its size limit per kind: the composer
+ * refuses the rest before uploading, and the backend refuses them again in words. */
+export const ATTACHMENTS = {
+  accept: {
+    "image/png": [".png"],
+    "image/jpeg": [".jpg", ".jpeg"],
+    "image/webp": [".webp"],
+    "image/gif": [".gif"],
+    "text/plain": [".txt"],
+    "text/csv": [".csv"],
+    "text/markdown": [".md", ".markdown"],
+  },
+  maxSize: { "image/*": 5 * MiB, "text/*": 256 * 1024 },
+  maxCount: 4,
+} satisfies Omit<NonNullable<ComposerOption["attachments"]>, "enabled">;
+
 /** The models the session response offers (when it has a list), as the composer's model picker takes them. */
 function modelOptions(models: ChatSession["models"]): ModelOption[] | undefined {
   if (!Array.isArray(models) || models.length === 0) return undefined;
@@ -30,14 +48,17 @@ function modelOptions(models: ChatSession["models"]): ModelOption[] | undefined 
 }
 
 /** The composer's options. Dictation is on only when the session response says the backend can transcribe
- * (`dictation: true`); a response without that field means off, the safe default: a backend without a speech
- * provider refuses `input.transcribe`. */
-export function composerOption(session: Pick<ChatSession, "models" | "dictation"> | null): ComposerOption {
+ * (`dictation: true`), attachments only when it says it takes them (`attachments: true`); a response without such
+ * a field means off, the safe default: a backend without it refuses `input.transcribe` or `attachments.create`. */
+export function composerOption(
+  session: Pick<ChatSession, "models" | "dictation" | "attachments"> | null,
+): ComposerOption {
   const models = modelOptions(session?.models);
   return {
     placeholder: "Ask about your tasks, or type / for tools",
     tools: [...COMPOSER_TOOLS],
     ...(models ? { models } : {}),
     dictation: { enabled: session?.dictation === true },
+    attachments: session?.attachments === true ? { enabled: true, ...ATTACHMENTS } : { enabled: false },
   };
 }
