@@ -515,3 +515,13 @@ def test_with_the_abort_relayed_chatkit_goes_through_the_apps_route(chromium: An
             assert url == f"{relayed.app_url}/api/chat/{frank}/chatkit", url  # never the chat function directly
             assert status == 200
             assert (authorization or "").startswith("Bearer ")
+
+        # A request of ChatKit's to any other URL (an upload to a presigned S3 URL) goes without the chat token.
+        elsewhere: list[str | None] = []
+        page.on("request", lambda r: elsewhere.append(r.headers.get("authorization")) if "/healthz" in r.url else None)
+        status = page.evaluate(
+            "(url) => document.querySelector('openai-chatkit').options.api.fetch(url).then((r) => r.status)",
+            f"{relayed.api_url}/healthz",
+        )
+        assert status == 200
+        assert elsewhere == [None]
