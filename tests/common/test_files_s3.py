@@ -110,8 +110,10 @@ def test_mark_attached_takes_the_file_out_of_the_lifecycle_rule(store: S3FileSto
     assert store.read("user_a/att_never/none.csv", 10) is None
 
 
-def test_delete_removes_every_key_in_batches(store: S3FileStore, client: Any) -> None:
-    keys = [f"user_b/att_{index:04}/file.txt" for index in range(1003)]
+def test_delete_removes_every_key_in_batches(client: Any) -> None:
+    assert S3FileStore(BUCKET, client).delete_batch == 1000  # S3's most keys in one DeleteObjects
+    store = S3FileStore(BUCKET, client, delete_batch=3)  # 8 keys: three requests
+    keys = [f"user_b/att_{index}/file.txt" for index in range(7)]
     for key in keys:
         client.put_object(Bucket=BUCKET, Key=key, Body=b"x")
     kept = "user_c/att_kept/file.txt"
@@ -124,17 +126,26 @@ def test_delete_removes_every_key_in_batches(store: S3FileStore, client: Any) ->
     store.delete([])
 
 
-def test_the_client_presigns_for_the_buckets_regional_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The global host would redirect the browser's PUT, and a redirected preflight fails CORS."""
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [
+        ("eu-west-1", "s3.eu-west-1.amazonaws.com"),
+        ("us-east-1", "s3.amazonaws.com"),  # the global host is us-east-1's own: no redirect
+        ("cn-north-1", "s3.cn-north-1.amazonaws.com.cn"),
+    ],
+)
+def test_the_client_presigns_for_the_buckets_own_host(monkeypatch: pytest.MonkeyPatch, region: str, host: str) -> None:
+    """A host of another region would redirect the browser's PUT, and a redirected preflight fails CORS."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    store = S3FileStore("todo-chat-attachmentsbucket-1a2b3c", s3_client("eu-west-1"))
-    url = urlsplit(store.upload_target("u/att_1/a.png", "image/png", 10).url)
-    assert (url.scheme, url.netloc, url.path) == (
-        "https",
-        "todo-chat-attachmentsbucket-1a2b3c.s3.eu-west-1.amazonaws.com",
-        "/u/att_1/a.png",
-    )
+    store = S3FileStore("todo-chat-attachmentsbucket-1a2b3c", s3_client(region))
+    for address in (store.upload_target("u/att_1/a.png", "image/png", 10).url, store.download_url("u/att_1/a.png", "")):
+        url = urlsplit(address)
+        assert (url.scheme, url.netloc, url.path) == (
+            "https",
+            f"todo-chat-attachmentsbucket-1a2b3c.{host}",
+            "/u/att_1/a.png",
+        )
 
 
 def test_file_store_is_s3_when_a_bucket_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:

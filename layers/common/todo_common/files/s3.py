@@ -39,25 +39,25 @@ class DeleteFailedError(RuntimeError):
 
 
 def s3_client(region: str | None = None) -> S3Client:
-    """A client whose presigned URLs name the bucket's regional host (`<bucket>.s3.<region>.amazonaws.com`): the
-    global host would redirect a browser's PUT to it, and a redirected preflight fails CORS."""
+    """A client of the function's region whose presigned URLs name the bucket's own host
+    (`<bucket>.s3.<region>.amazonaws.com`, in any partition): a host of another region would redirect the browser's
+    PUT, and a redirected preflight fails CORS."""
     import boto3
     from botocore.config import Config
 
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     client: S3Client = boto3.client(
         "s3",
-        region_name=region,
-        endpoint_url=f"https://s3.{region}.amazonaws.com",
+        region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"}),
     )
     return client
 
 
 class S3FileStore:
-    def __init__(self, bucket: str, client: S3Client | None = None) -> None:
+    def __init__(self, bucket: str, client: S3Client | None = None, *, delete_batch: int = DELETE_BATCH) -> None:
         self.bucket = bucket
         self._client = client
+        self.delete_batch = delete_batch
 
     @property
     def client(self) -> S3Client:
@@ -123,8 +123,8 @@ class S3FileStore:
     def delete(self, keys: Sequence[str]) -> None:
         failed: list[str] = []
         unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), DELETE_BATCH):
-            batch = unique[start : start + DELETE_BATCH]
+        for start in range(0, len(unique), self.delete_batch):
+            batch = unique[start : start + self.delete_batch]
             answer = self.client.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
             )
