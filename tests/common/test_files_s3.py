@@ -164,3 +164,40 @@ def test_the_store_imports_boto3_only_when_it_calls_s3() -> None:
     environ = {**os.environ, "AWS_REGION": "eu-west-1"}
     output = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True)
     assert json.loads(output.stdout.strip().splitlines()[-1]) == [False, True]
+
+
+@pytest.mark.browser
+def test_chromium_uploads_cross_origin_under_the_templates_cors_rule(store: S3FileStore, client: Any) -> None:
+    """The bucket's CORS rule from template.yaml (its origins set to this page's) and the store's upload target,
+    through a real browser's preflight: the PUT passes; a rule without the tag header fails it."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from tests.support.example_app import chromium_browser
+    from tests.support.s3 import attachments_cors_rule
+    from tests.support.server import Server
+
+    page_app = Starlette(routes=[Route("/", lambda _request: HTMLResponse("<!doctype html><title>app</title>"))])
+    put = """async ({ url, headers, size }) => {
+        try {
+            const response = await fetch(url, { method: "PUT", headers, body: new Blob([new Uint8Array(size)]) });
+            return response.status;
+        } catch (error) {
+            return String(error);
+        }
+    }"""
+    with Server(page_app) as origin, chromium_browser() as browser:
+        page = browser.new_page()
+        page.goto(origin)
+        client.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [attachments_cors_rule([origin])]})
+        target = store.upload_target("user_a/att_cors/photo.png", "image/png", 64)
+        arguments = {"url": target.url, "headers": target.headers, "size": 64}
+        assert page.evaluate(put, arguments) == 200
+        assert tags_of(client, "user_a/att_cors/photo.png") == {TAG_KEY: PENDING}
+
+        narrower = {**attachments_cors_rule([origin]), "AllowedHeaders": ["content-type"]}
+        client.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [narrower]})
+        target = store.upload_target("user_a/att_cors/other.png", "image/png", 64)  # a new URL: no cached preflight
+        assert "Failed to fetch" in str(page.evaluate(put, {**arguments, "url": target.url}))
+        assert store.read("user_a/att_cors/other.png", 10) is None

@@ -79,3 +79,15 @@ def signature_matches(url: str, method: str, headers: dict[str, str]) -> bool:
     auth = S3SigV4QueryAuth(Credentials(KEY_ID, SECRET), service, region, expires=int(given["X-Amz-Expires"]))
     signature: str = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
     return signature == given["X-Amz-Signature"]
+
+
+def attachments_cors_rule(origins: list[str]) -> dict[str, Any]:
+    """template.yaml's CORS rule of the attachments bucket in the S3 API's shape, with `origins` for the parameter."""
+    bucket = yaml_parse(TEMPLATE.read_text())["Resources"]["AttachmentsBucket"]
+    [rule] = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    return {
+        "AllowedOrigins": origins,
+        "AllowedMethods": rule["AllowedMethods"],
+        "AllowedHeaders": rule["AllowedHeaders"],
+        "MaxAgeSeconds": rule["MaxAge"],
+    }
