@@ -11,6 +11,8 @@ from functions.chat.agent.agent import build_agent
 from functions.chat.agent.providers import select_models, select_title_model
 from functions.chat.agent.titles import TitleWriter
 from functions.chat.agent.transcription import Transcriber
+from functions.chat.attachments.policy import AttachmentPolicy
+from functions.chat.attachments.service import AttachmentService
 from functions.chat.chatkit.endpoint import ChatKitEndpoint
 from functions.chat.chatkit.leasing import Leasing
 from functions.chat.chatkit.server import TodoChatKitServer
@@ -48,7 +50,10 @@ class ChatRuntime:
         turns = TurnService(
             store, TurnRunner(store, engine, settings), settings, TitleWriter(select_title_model(settings))
         )
-        chatkit_server = TodoChatKitServer(ChatStore(store), turns, Transcriber.from_settings(settings))
+        attachments = AttachmentService(services.files, AttachmentPolicy.from_settings(settings))
+        chatkit_server = TodoChatKitServer(
+            ChatStore(store, attachments), turns, Transcriber.from_settings(settings), attachments
+        )
         actions = RateLimit(services.database, "action", settings.actions_per_minute)
         endpoint = ChatKitEndpoint(chatkit_server, Leasing(turns), actions, allow_cancel=settings.allow_cancel)
         return cls(settings, turns, endpoint)
