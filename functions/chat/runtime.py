@@ -19,10 +19,11 @@ from functions.chat.chatkit.server import TodoChatKitServer
 from functions.chat.chatkit.store import ChatStore
 from functions.chat.settings import ChatSettings
 from functions.chat.tasks.rate_limit import RateLimit
-from functions.chat.turn.engine import TurnEngine
+from functions.chat.turn.engine import AttachedFiles, TurnEngine
 from functions.chat.turn.runner import TurnRunner
 from functions.chat.turn.service import TurnService
 from functions.chat.turn.store import TurnStore
+from todo_common.files import LazyFileStore
 from todo_common.web import Services
 
 
@@ -42,15 +43,18 @@ class ChatRuntime:
             daily_turns=settings.daily_turns,
             daily_tokens=settings.daily_tokens,
         )
+        policy = AttachmentPolicy.from_settings(settings)
+        files = LazyFileStore(lambda: services.files)
         engine = TurnEngine(
             build_agent(model, server, settings.reasoning_summary),
             max_context_chars=settings.context_max_chars,
             models=select_models(settings),
+            files=AttachedFiles(files, policy),
         )
         turns = TurnService(
             store, TurnRunner(store, engine, settings), settings, TitleWriter(select_title_model(settings))
         )
-        attachments = AttachmentService(services.files, AttachmentPolicy.from_settings(settings))
+        attachments = AttachmentService(files, policy)
         chatkit_server = TodoChatKitServer(
             ChatStore(store, attachments), turns, Transcriber.from_settings(settings), attachments
         )

@@ -9,9 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from functions.chat.agent.offline_model import OfflineModel
+from tests.support.chat import chat_app
 from todo_common.files import file_store
 from todo_common.files.local import LinkRefused, LocalFileStore
 from todo_common.settings import Settings
+from todo_common.web import Services
 
 KEY = "atc_0123456789abcdef"
 
@@ -86,3 +89,8 @@ def test_the_environment_picks_the_local_store(tmp_path: Path, settings: Setting
     assert local.upload_target(KEY, "image/png", 3).url.startswith("https://chat.example/api/attachments/")
     gateway = file_store(configured, {"CHAT_ATTACHMENTS_URL": "http://127.0.0.1:9000"})
     assert gateway.download_url(KEY, "image/png").startswith("http://127.0.0.1:9000/api/attachments/")
+
+
+def test_the_chat_app_builds_its_file_store_only_when_a_request_needs_it(services: Services) -> None:
+    chat_app(services, OfflineModel())
+    assert "files" not in vars(services)  # a cold start that serves no file makes no store (S3: no client)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -51,6 +52,32 @@ class FileStore(Protocol):
     def delete(self, keys: Sequence[str]) -> None:
         """Remove these files; a missing one is no error."""
         ...
+
+
+class LazyFileStore:
+    """A store made on its first use: a cold start that serves no file never builds one (S3's client)."""
+
+    def __init__(self, make: Callable[[], FileStore]) -> None:
+        self._make = make
+
+    @cached_property
+    def store(self) -> FileStore:
+        return self._make()
+
+    def upload_target(self, key: str, mime_type: str, size: int) -> UploadTarget:
+        return self.store.upload_target(key, mime_type, size)
+
+    def download_url(self, key: str, mime_type: str) -> str:
+        return self.store.download_url(key, mime_type)
+
+    def read(self, key: str, max_bytes: int) -> bytes | None:
+        return self.store.read(key, max_bytes)
+
+    def mark_attached(self, key: str) -> None:
+        self.store.mark_attached(key)
+
+    def delete(self, keys: Sequence[str]) -> None:
+        self.store.delete(keys)
 
 
 def file_store(settings: Settings, environ: Mapping[str, str] | None = None) -> FileStore:
