@@ -6,6 +6,7 @@ exactly as an unknown one. The bytes live in the file store under the attachment
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import sqlalchemy as sa
 from chatkit.types import Attachment as ChatKitAttachment
@@ -16,7 +17,11 @@ from functions.chat.attachments.policy import AttachmentPolicy
 from functions.chat.caller import Caller
 from todo_common.errors import ApiError
 from todo_common.files import FileStore
-from todo_common.models import Attachment, new_id
+from todo_common.models import Attachment, new_id, utcnow
+
+# Uploads that no message carries yet: at most this many per user, forgotten after this many hours.
+MAX_PENDING = 20
+PENDING_HOURS = 24
 
 
 def not_found() -> ApiError:
@@ -35,6 +40,7 @@ class AttachmentService:
     def create(self, caller: Caller, name: str, mime_type: str, size: int) -> ChatKitAttachment:
         """A pending attachment of the caller's, with where to upload its bytes (and, for an image, its preview)."""
         declared = self.policy.declared(name, mime_type, size)
+        self._make_room(caller)
         attachment_id = new_id("atc")
         row = Attachment(
             id=attachment_id,
@@ -55,6 +61,42 @@ class AttachmentService:
             {"url": target.url, "method": target.method, "headers": target.headers}
         )
         return self.shown(row.id, row.name, row.mime_type, row.kind, upload=upload)
+
+    def _make_room(self, caller: Caller) -> None:
+        """Forget the caller's uploads that no message took within `PENDING_HOURS` (rows and files), then refuse a
+        new one while `MAX_PENDING` are still waiting: what one user keeps in the store without a message is bounded."""
+        cutoff = utcnow() - timedelta(hours=PENDING_HOURS)
+
+        def work(session: Session) -> tuple[list[str], int]:
+            stale = (
+                session.execute(
+                    sa.delete(Attachment)
+                    .where(
+                        col(Attachment.user_id) == caller.user_id,
+                        col(Attachment.status) == "pending",
+                        col(Attachment.created_at) < cutoff,
+                    )
+                    .returning(col(Attachment.storage_key))
+                )
+                .scalars()
+                .all()
+            )
+            waiting = session.execute(
+                sa.select(sa.func.count())
+                .select_from(Attachment)
+                .where(col(Attachment.user_id) == caller.user_id, col(Attachment.status) == "pending")
+            ).scalar_one()
+            return [str(key) for key in stale], int(waiting)
+
+        stale, waiting = caller.database.write(work)
+        if stale:
+            self.files.delete(stale)
+        if waiting >= MAX_PENDING:
+            raise ApiError(
+                429,
+                "too_many_pending_attachments",
+                f"{waiting} of your files wait for a message; send or remove some before attaching more.",
+            )
 
     def delete_pending(self, caller: Caller, attachment_id: str) -> None:
         """Forget an upload no message carries yet (the user removed it from the composer): its row and file."""

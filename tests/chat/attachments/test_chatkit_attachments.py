@@ -6,6 +6,7 @@ fresh links, and a deleted conversation taking its attachments' rows and files w
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,13 +24,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
 from functions.chat.agent.offline_model import OfflineModel
+from functions.chat.attachments.service import MAX_PENDING, PENDING_HOURS
 from tests.support.attachments import PNG, carrying, create, local_path, put, uploaded
 from tests.support.chat import chat_app
 from tests.support.chatkit import ChatKitClient, streamed_events
 from tests.support.tokens import Tokens
 from todo_common.db import Database
 from todo_common.files.local import LocalFileStore
-from todo_common.models import Attachment, Message
+from todo_common.models import Attachment, Message, utcnow
 from todo_common.web import Services
 
 ALICE, BOB = "user_alice", "user_bob"
@@ -268,3 +270,24 @@ def test_deleting_a_conversation_in_history_deletes_its_attachments_and_files(
     assert deleted.status_code == 204
     assert rows(database) == []
     assert files.read(carried["id"], 100) is None
+
+
+def test_uploads_no_message_took_are_bounded_and_forgotten_after_a_day(
+    alice: ChatKitClient, bob: ChatKitClient, database: Database, files: LocalFileStore
+) -> None:
+    waiting = [uploaded(alice, f"{n}.txt", "text/plain", b"x\n")["id"] for n in range(MAX_PENDING)]
+    refused = create(alice, "one-more.txt", "text/plain", 2)
+    assert refused.status_code == 429 and error_code(refused) == "too_many_pending_attachments"
+    assert create(bob, "bobs.txt", "text/plain", 2).status_code == 200  # another user's uploads are theirs
+
+    def age(session: Any) -> None:
+        for row in session.exec(select(Attachment).where(col(Attachment.id).in_(waiting[:3]))):
+            row.created_at = utcnow() - timedelta(hours=PENDING_HOURS, minutes=1)
+            session.add(row)
+
+    database.write(age)
+    assert create(alice, "one-more.txt", "text/plain", 2).status_code == 200
+    assert {row.id for row in rows(database)} >= set(waiting[3:])
+    assert not {row.id for row in rows(database)} & set(waiting[:3])
+    assert [files.read(key, 10) for key in waiting[:3]] == [None, None, None]
+    assert files.read(waiting[3], 10) == b"x\n"
