@@ -9,11 +9,13 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import QueryParams
 
-from todo_common.errors import ApiError, error_responses
+from todo_common.errors import ApiError
 from todo_common.files.local import ROUTE, LinkRefused, LocalFileStore, valid_key
 from todo_common.web import ServicesDep
 
-router = APIRouter(tags=["attachments"], responses=error_responses(403, 404, 409, 413, 415))
+# Out of the OpenAPI document: a client never builds these URLs, it follows the links ChatKit's answers give (which
+# carry their own credential, not a bearer token), as it would S3's.
+router = APIRouter(include_in_schema=False)
 _SERVED_HEADERS = {
     "Cache-Control": "private, max-age=600",
     "X-Content-Type-Options": "nosniff",
