@@ -203,8 +203,8 @@ def _list_request(items: list[Any]) -> dict[str, Any] | None:
     user = next((_as_dict(i) for i in reversed(items) if _as_dict(i).get("role") == "user"), None)
     if user is None:
         return None
-    said = " ".join(_said(user).strip().splitlines()[:1][0].split()).rstrip(".!") if _said(user).strip() else ""
-    return user if ADD_LIST.match(said) else None
+    first = (_said(user).strip().splitlines() or [""])[0]
+    return user if ADD_LIST.match(" ".join(first.split()).rstrip(".!")) else None
 
 
 def _list_output(user: dict[str, Any], items: list[Any], last: dict[str, Any]) -> list[TResponseOutputItem]:

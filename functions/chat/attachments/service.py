@@ -118,6 +118,8 @@ class AttachmentService:
         self.policy.check_count(len(attachment_ids))
         if not attachment_ids:
             return
+        if len(set(attachment_ids)) != len(attachment_ids):
+            raise ApiError(422, "duplicate_attachment", "A message carries each attachment once.")
 
         def work(session: Session) -> dict[str, Attachment]:
             rows = session.exec(

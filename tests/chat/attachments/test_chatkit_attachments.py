@@ -201,12 +201,14 @@ def test_a_message_refuses_attachments_that_are_not_ready_or_not_the_callers(
     def first_message(*ids: str) -> Any:
         return alice.post(ThreadsCreateReq(params=ThreadCreateParams(input=carrying("add these", *ids))))
 
-    not_uploaded, anothers, unknown, too_many = (
+    not_uploaded, anothers, unknown, too_many, twice = (
         first_message(pending["id"]),
         first_message(bobs["id"]),
         first_message("atc_unknown"),
         first_message(*ready),
+        first_message(ready[0], ready[0]),
     )
+    assert twice.status_code == 422 and error_code(twice) == "duplicate_attachment"
     assert not_uploaded.status_code == 409 and error_code(not_uploaded) == "attachment_not_uploaded"
     assert anothers.status_code == unknown.status_code == 404
     assert anothers.json() == unknown.json()  # another user's attachment is refused exactly as an unknown one
@@ -291,3 +293,13 @@ def test_uploads_no_message_took_are_bounded_and_forgotten_after_a_day(
     assert not {row.id for row in rows(database)} & set(waiting[:3])
     assert [files.read(key, 10) for key in waiting[:3]] == [None, None, None]
     assert files.read(waiting[3], 10) == b"x\n"
+
+
+def test_a_message_of_only_an_attachment_is_answered(alice: ChatKitClient, database: Database) -> None:
+    image = uploaded(alice, "dot.png", "image/png", PNG)
+    events = alice.events(ThreadsCreateReq(params=ThreadCreateParams(input=carrying("", image["id"]))))
+    assert events[0]["type"] == "thread.created"
+    assert "error" not in [e["type"] for e in events], events
+    answers = [e for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"]
+    assert answers
+    assert [row.status for row in rows(database)] == ["attached"]
