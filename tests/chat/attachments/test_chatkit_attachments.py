@@ -24,12 +24,16 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
 from functions.chat.agent.offline_model import OfflineModel
-from functions.chat.attachments.service import MAX_PENDING, PENDING_HOURS
+from functions.chat.attachments.policy import AttachmentPolicy
+from functions.chat.attachments.service import MAX_PENDING, PENDING_HOURS, AttachmentService
+from functions.chat.caller import Caller
+from functions.chat.settings import ChatSettings
 from tests.support.attachments import PNG, carrying, create, local_path, put, uploaded
 from tests.support.chat import chat_app
 from tests.support.chatkit import ChatKitClient, streamed_events
 from tests.support.tokens import Tokens
 from todo_common.db import Database
+from todo_common.errors import ApiError
 from todo_common.files.local import LocalFileStore
 from todo_common.models import Attachment, Message, utcnow
 from todo_common.web import Services
@@ -303,3 +307,21 @@ def test_a_message_of_only_an_attachment_is_answered(alice: ChatKitClient, datab
     answers = [e for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"]
     assert answers
     assert [row.status for row in rows(database)] == ["attached"]
+
+
+def test_attaching_is_one_conditional_write_another_thread_cannot_take_over(
+    alice: ChatKitClient, services: Services, database: Database
+) -> None:
+    """Two messages sent at once with one attachment: the second to attach it finds it taken (no check-then-write)."""
+    text = uploaded(alice, "list.txt", "text/plain", b"milk\n")
+    first = alice.events(ThreadsCreateReq(params=ThreadCreateParams(input=carrying("one", text["id"]))))
+    thread_id = first[0]["thread"]["id"]
+    other = alice.events(ThreadsCreateReq(params=ThreadCreateParams(input=carrying("two"))))[0]["thread"]["id"]
+    attachments = AttachmentService(services.files, AttachmentPolicy.from_settings(ChatSettings()))
+    with pytest.raises(ApiError) as taken:
+        attachments.attach(Caller(ALICE, database), text["id"], other)
+    with pytest.raises(ApiError) as anothers:
+        attachments.attach(Caller(BOB, database), text["id"], other)
+    assert (taken.value.status, taken.value.code) == (409, "attachment_in_use")
+    assert (anothers.value.status, anothers.value.code) == (404, "attachment_not_found")
+    assert [(row.conversation_id, row.status) for row in rows(database)] == [(thread_id, "attached")]
