@@ -36,6 +36,10 @@ def outcome(response: httpx.Response) -> str:
     return "carried"
 
 
+def status_of(database: Database, attachment_id: str) -> str:
+    return database.read(lambda s: s.exec(select(Attachment).where(Attachment.id == attachment_id)).one().status)
+
+
 def test_one_attachment_sent_twice_at_once_goes_to_one_thread(
     services: Services, tokens: Tokens, database: Database
 ) -> None:
@@ -57,5 +61,4 @@ def test_one_attachment_sent_twice_at_once_goes_to_one_thread(
             assert outcomes.count("carried") == 1, outcomes
             refusal = next(o for o in outcomes if o != "carried")
             assert refusal in ("attachment_in_use", in_use().message), outcomes
-            row = database.read(lambda s: s.exec(select(Attachment).where(Attachment.id == attachment["id"])).one())
-            assert row.status == "attached"
+            assert status_of(database, str(attachment["id"])) == "attached"
