@@ -14,6 +14,8 @@ from agents.testing import assistant_message
 from chatkit.types import ThreadAddUserMessageParams, ThreadCreateParams, ThreadsAddUserMessageReq, ThreadsCreateReq
 from fastapi.testclient import TestClient
 
+from functions.chat.agent.agent import history_to_input
+from functions.chat.agent.messages import ContextMessage
 from functions.chat.agent.providers import select_model
 from functions.chat.attachments.content import ATTACHED_TEXT_MAX_CHARS
 from functions.chat.settings import ChatSettings
@@ -95,3 +97,24 @@ def test_a_long_text_file_reaches_the_model_cut_to_its_bound(
     assert attached.startswith("Attached file long.txt:\ntask number 0\n")
     assert len(attached) <= ATTACHED_TEXT_MAX_CHARS + 200
     assert attached.endswith("[The file is longer; the rest is not shown.]")
+
+
+def test_an_image_counts_a_fixed_share_of_the_context_budget() -> None:
+    older = [
+        ContextMessage(f"msg_{n}", "user", "message", f"earlier message {n}", [], "complete", None, None)
+        for n in range(5)
+    ]
+    carrying_image = ContextMessage(
+        "msg_new",
+        "user",
+        "message",
+        "look",
+        [],
+        "complete",
+        None,
+        {"type": "user_message", "content": [{"type": "input_text", "text": "look"}], "attachments": []},
+    )
+    image = {"type": "input_image", "image_url": "data:image/png;base64," + "A" * 7_000_000}
+    rebuilt = history_to_input([*older, carrying_image], 3_000, {"msg_new": [image]})
+    assert [item.get("content") for item in rebuilt[:-1]] == [f"earlier message {n}" for n in range(5)]
+    assert rebuilt[-1]["content"] == [{"type": "input_text", "text": "look"}, image]  # type: ignore[typeddict-item]
