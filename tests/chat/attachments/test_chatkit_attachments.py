@@ -5,6 +5,7 @@ fresh links, and a deleted conversation taking its attachments' rows and files w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -325,3 +326,21 @@ def test_attaching_is_one_conditional_write_another_thread_cannot_take_over(
     assert (taken.value.status, taken.value.code) == (409, "attachment_in_use")
     assert (anothers.value.status, anothers.value.code) == (404, "attachment_not_found")
     assert [(row.conversation_id, row.status) for row in rows(database)] == [(thread_id, "attached")]
+
+
+def test_an_expired_upload_link_is_refused_in_words(
+    alice: ChatKitClient, files: LocalFileStore, services: Services
+) -> None:
+    attachment = create(alice, "list.txt", "text/plain", 5).json()
+    an_hour_ago = LocalFileStore(
+        files.directory,
+        (services.settings.chat_token_secret or "").encode(),
+        files.base_url,
+        clock=lambda: time.time() - 3600,
+    )
+    stale = an_hour_ago.upload_target(attachment["id"], "text/plain", 5)
+    response = alice.client.put(local_path(stale.url), content=b"milk\n", headers=stale.headers)
+    assert response.status_code == 403
+    assert error_code(response) == "invalid_upload_link"
+    assert "expired" in response.json()["error"]["message"]
+    assert files.read(attachment["id"], 10) is None
