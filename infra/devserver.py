@@ -97,6 +97,7 @@ def build_gateway() -> Gateway:
             (re.compile(r"^/api/[^/]+/conversations(/.*)?$"), history),
             (re.compile(r"^/api/[^/]+/(chatkit|chat)(/.*)?$"), chat),  # after the session's own chatkit path
             (re.compile(r"^/api/[^/]+/tasks/search$"), chat),
+            (re.compile(r"^/api/attachments/"), chat),  # the local file store's signed uploads and previews
             (re.compile(r"^/(mcp|healthz|\.well-known/oauth-protected-resource)(/.*)?$"), chat),
         ],
         fallback=dev_page_app(),
@@ -110,6 +111,8 @@ def main() -> None:
     prepare(os.environ.get("DATABASE_URL") or "sqlite:///.data/todo-chat.db")
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
     workers = int(os.environ.get("GATEWAY_WORKERS", "1"))
+    # The local file store's upload and preview links point back at this gateway.
+    os.environ.setdefault("CHAT_ATTACHMENTS_URL", f"http://{host}:{port}")
     gateway = build_gateway() if workers == 1 else None  # else each worker builds its own
     token = dev_token()
     model = "OpenAI" if os.environ.get("OPENAI_API_KEY") else "the offline model"

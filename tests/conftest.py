@@ -42,6 +42,7 @@ os.environ.update(
         "LOG_LEVEL": "WARNING",
         "POWERTOOLS_SERVICE_NAME": "todo-chat-tests",
         "OPENAI_AGENTS_DISABLE_TRACING": "1",
+        "CHAT_ATTACHMENTS_DIR": str(_SCRATCH / "attachments"),
     }
 )
 

@@ -11,6 +11,7 @@ gc.disable()  # until the app is built: see todo_common.cold_start
 from typing import Any
 
 from functions.chat.agent.providers import select_model
+from functions.chat.http import uploads
 from functions.chat.http.openapi_doc import with_chatkit_request_schema
 from functions.chat.http.routes import body_limits, router
 from functions.chat.runtime import ChatRuntime
@@ -25,7 +26,7 @@ from todo_common.web import Services, build_app
 services = Services.from_environment("chat")
 chat_settings = ChatSettings.from_environ()
 task_server = build_task_server()  # one MCP server: the agent's tools in process and /mcp over HTTP
-app = build_app("todo-chat chat", services, [router], body_limits=body_limits(chat_settings))
+app = build_app("todo-chat chat", services, [router, uploads.router], body_limits=body_limits(chat_settings))
 app.state.chat = ChatRuntime.build(services, chat_settings, select_model(chat_settings), task_server)
 app.openapi = with_chatkit_request_schema(app)  # type: ignore[method-assign]
 mount_mcp(app, services, chat_settings, task_server)

@@ -14,6 +14,9 @@ ReasoningSummary = Literal["auto", "concise", "detailed"]
 DEFAULT_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
 # A ChatKit dictation body: a minute of compressed audio (Opus at up to 128 kbit/s: 960 kB), base64 in JSON.
 DEFAULT_TRANSCRIBE_MAX_BYTES = 2 * 1024 * 1024
+DEFAULT_ATTACHMENT_IMAGE_MAX_BYTES = 5 * 1024 * 1024
+DEFAULT_ATTACHMENT_TEXT_MAX_BYTES = 256 * 1024
+DEFAULT_ATTACHMENTS_PER_MESSAGE = 4
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -52,6 +55,9 @@ class ChatSettings:
 
     transcribe_model: str = DEFAULT_TRANSCRIBE_MODEL
     transcribe_max_bytes: int = DEFAULT_TRANSCRIBE_MAX_BYTES
+    attachment_image_max_bytes: int = DEFAULT_ATTACHMENT_IMAGE_MAX_BYTES
+    attachment_text_max_bytes: int = DEFAULT_ATTACHMENT_TEXT_MAX_BYTES
+    attachments_per_message: int = DEFAULT_ATTACHMENTS_PER_MESSAGE
 
     @classmethod
     def from_environ(
@@ -96,6 +102,18 @@ class ChatSettings:
             transcribe_model=source.get("CHAT_TRANSCRIBE_MODEL") or DEFAULT_TRANSCRIBE_MODEL,
             transcribe_max_bytes=source.get_int(
                 "CHAT_TRANSCRIBE_MAX_BYTES", DEFAULT_TRANSCRIBE_MAX_BYTES, minimum=64 * 1024, maximum=6 * 1024 * 1024
+            ),
+            attachment_image_max_bytes=source.get_int(
+                "CHAT_ATTACHMENT_IMAGE_MAX_BYTES",
+                DEFAULT_ATTACHMENT_IMAGE_MAX_BYTES,
+                minimum=1024,
+                maximum=20 * 1024**2,
+            ),
+            attachment_text_max_bytes=source.get_int(
+                "CHAT_ATTACHMENT_TEXT_MAX_BYTES", DEFAULT_ATTACHMENT_TEXT_MAX_BYTES, minimum=1024, maximum=2 * 1024**2
+            ),
+            attachments_per_message=source.get_int(
+                "CHAT_ATTACHMENTS_PER_MESSAGE", DEFAULT_ATTACHMENTS_PER_MESSAGE, minimum=1, maximum=10
             ),
             offline_chars_per_second=source.get_int("CHAT_OFFLINE_CHARS_PER_SECOND", 0, minimum=0, maximum=100_000),
             mcp_allowed_hosts=tuple(h.strip() for h in (source.get("MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()),

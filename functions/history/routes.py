@@ -26,6 +26,7 @@ from functions.history.schemas import (
 from todo_common import conversations
 from todo_common.errors import error_responses
 from todo_common.text import StoredText
+from todo_common.web import ServicesDep
 
 ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
 router = APIRouter(prefix="/api/{user_id}/conversations", tags=["history"], responses=ERRORS)
@@ -85,8 +86,8 @@ def rename_conversation(conversation_id: str, body: ConversationRename, caller: 
 
 
 @router.delete("/{conversation_id}", status_code=204, summary="Delete a conversation and all its messages")
-def delete_conversation(conversation_id: str, caller: HistoryCaller) -> Response:
-    caller.database.write(lambda session: conversations.delete_conversation(session, caller.user_id, conversation_id))
+def delete_conversation(conversation_id: str, caller: HistoryCaller, services: ServicesDep) -> Response:
+    conversations.delete_conversation_and_files(caller.database, services.files, caller.user_id, conversation_id)
     return Response(status_code=204)
 
 

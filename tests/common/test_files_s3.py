@@ -17,6 +17,7 @@ import pytest
 from tests.support.s3 import attachments_lifecycle_rules, expires, moto_s3, signature_matches
 from todo_common.files import file_store
 from todo_common.files.s3 import ATTACHED, PENDING, TAG_KEY, S3FileStore, s3_client
+from todo_common.settings import Settings
 
 BUCKET = "todo-chat-attachments-test"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -148,9 +149,8 @@ def test_the_client_presigns_for_the_buckets_own_host(monkeypatch: pytest.Monkey
         )
 
 
-def test_file_store_is_s3_when_a_bucket_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CHAT_ATTACHMENTS_BUCKET", " todo-chat-attachments-prod ")
-    chosen = file_store()
+def test_file_store_is_s3_when_a_bucket_is_configured(settings: Settings) -> None:
+    chosen = file_store(settings, {"CHAT_ATTACHMENTS_BUCKET": " todo-chat-attachments-prod "})
     assert isinstance(chosen, S3FileStore)
     assert chosen.bucket == "todo-chat-attachments-prod"
 

@@ -17,7 +17,7 @@ from infra.migrate import ALEMBIC_INI, upgrade
 from tests.support.databases import drop_postgres, enabled_backends, postgres_url, unavailable
 from todo_common import models  # noqa: F401  (the tables the models declare)
 
-TABLES = {"conversation", "message", "task"}
+TABLES = {"conversation", "message", "task", "attachment"}
 
 
 def roundtrip(url: str) -> None:

@@ -67,7 +67,7 @@ def test_errors_of_the_routes_carry_cors_headers(cors_client: TestClient) -> Non
     ("headers", "refused"),
     [
         ({"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}, "origin"),
-        ({"Origin": ORIGIN, "Access-Control-Request-Method": "PUT"}, "method"),
+        ({"Origin": ORIGIN, "Access-Control-Request-Method": "TRACE"}, "method"),
         (
             {"Origin": ORIGIN, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "x-evil"},
             "headers",
@@ -83,6 +83,19 @@ def test_a_refused_preflight_answers_the_error_shape(
     error = response.json()["error"]
     assert error["code"] == "cors_refused"
     assert refused in error["message"]
+
+
+def test_a_browser_may_put_an_attachments_bytes_from_an_allowed_origin(cors_client: TestClient) -> None:
+    response = cors_client.options(
+        "/api/attachments/atc_1",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert response.status_code == 200
+    assert "PUT" in response.headers["access-control-allow-methods"]
 
 
 def test_an_allowed_preflight_still_passes(cors_client: TestClient) -> None:

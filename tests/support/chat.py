@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from openai.types.responses import ResponseCompletedEvent, ResponseUsage
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
+from functions.chat.http import uploads
 from functions.chat.http.routes import body_limits, router
 from functions.chat.runtime import ChatRuntime
 from functions.chat.settings import ChatSettings
@@ -22,7 +23,7 @@ from todo_common.web import Services, build_app
 
 def chat_app(services: Services, model: Model, **settings: Any) -> FastAPI:
     chat_settings = dataclasses.replace(ChatSettings.from_environ({}), **settings)
-    app = build_app("chat", services, [router], body_limits=body_limits(chat_settings))
+    app = build_app("chat", services, [router, uploads.router], body_limits=body_limits(chat_settings))
     app.state.chat = ChatRuntime.build(services, chat_settings, model, build_task_server())
     return app
 

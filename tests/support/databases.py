@@ -14,7 +14,7 @@ from infra.migrate import upgrade
 from todo_common.db import Database
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/todo_chat_test"
-TABLES = ("message", "conversation", "task", "rate_window")
+TABLES = ("attachment", "message", "conversation", "task", "rate_window")
 # Each run gets databases of its own (the name in TEST_POSTGRES_URL plus this suffix), so two runs on one server
 # (CI and a teammate, two worktrees) never drop each other's databases.
 RUN_ID = secrets.token_hex(4)

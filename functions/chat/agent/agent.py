@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -119,15 +119,25 @@ async def _call(server: MCPServer, name: str, run: AgentRun, arguments_json: str
     return structured, bool(getattr(result, "is_error", False))
 
 
-def history_to_input(messages: Sequence[ContextMessage], max_chars: int) -> list[TResponseInputItem]:
+# What an image counts for against the context's character budget (its data URL is no measure of what it costs).
+IMAGE_CHARS = 1_000
+
+
+def history_to_input(
+    messages: Sequence[ContextMessage],
+    max_chars: int,
+    attached: Mapping[str, Sequence[dict[str, Any]]] | None = None,
+) -> list[TResponseInputItem]:
     """The agent's input rebuilt from stored messages, oldest first, earlier tool calls and results included, the
     newest that fit in `max_chars` (the newest message always). An answer that did not complete gives the model
-    its tool calls (they did happen) but not its partial text, which is no finished reply."""
+    its tool calls (they did happen) but not its partial text, which is no finished reply. `attached`: the input
+    parts of the files each user message carries, by message id (`attachments.content`)."""
     groups: list[list[TResponseInputItem]] = []
     used = 0
     for message in reversed(messages):
-        group = _items_of(message)
-        size = sum(len(json.dumps(item)) for item in group)
+        parts = (attached or {}).get(message.id)
+        group = _items_of(message, parts)
+        size = sum(len(json.dumps(item)) for item in group) - _image_chars(parts)
         if groups and used + size > max_chars:
             break
         used += size
@@ -135,10 +145,19 @@ def history_to_input(messages: Sequence[ContextMessage], max_chars: int) -> list
     return [item for group in reversed(groups) for item in group]
 
 
-def _items_of(message: ContextMessage) -> list[TResponseInputItem]:
+def _image_chars(parts: Sequence[dict[str, Any]] | None) -> int:
+    """How much less than their JSON a message's images count for: each counts `IMAGE_CHARS`."""
+    images = [part for part in parts or () if part.get("type") == "input_image"]
+    return sum(len(json.dumps(part)) - IMAGE_CHARS for part in images)
+
+
+def _items_of(message: ContextMessage, parts: Sequence[dict[str, Any]] | None = None) -> list[TResponseInputItem]:
     if message.item_type != "message":  # ChatKit's hidden context: for the model, never shown to the user
         hidden = (message.chatkit_item or {}).get("content")
         return [{"role": "system", "content": hidden if isinstance(hidden, str) else json.dumps(hidden)}]
+    if message.role == "user" and parts:
+        content: list[Any] = [{"type": "input_text", "text": user_text(message)}, *parts]
+        return [{"role": "user", "content": content}]
     if message.role == "user":
         return [{"role": "user", "content": user_text(message)}]
     items: list[TResponseInputItem] = []

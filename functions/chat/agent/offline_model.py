@@ -7,6 +7,7 @@ task tools a real model would, and streams its answer in several deltas.
     reopen <id> | undo <id> | mark <id> not done
     delete <id>
     rename <id> to <title> | update <id> <title>
+    add these (with a plain-text or CSV list attached: a task per line, at most 50)
 
 Anything else gets a short help message. The chosen output (a tool call, or text) is rendered here as the
 events a Responses model streams for it, in the API's order, so the agent runner reads it as it reads a real model.
@@ -46,9 +47,22 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
+from functions.chat.agent.offline_lists import (
+    ADD_LIST,
+    ATTACHED_PREFIX,
+    MAX_LIST_TASKS,
+    attached_texts,
+    list_summary,
+    titles_in,
+)
+
 HELP = (
     "I can manage your tasks. Try: “add buy milk”, “list”, “list pending”, “done 3”, “reopen 3”, “delete 3” "
     "or “rename 3 to buy oat milk”."
+)
+NO_LIST = (
+    "Attach a plain-text or CSV file with one task per line, then say “add these”. (Without a model key I cannot "
+    "read images.)"
 )
 _DELTA_WORDS = 3
 
@@ -161,6 +175,9 @@ class OfflineModel(Model):
         """The model's output for this input: a tool call for a new command (or for the tool the run forces, with
         what arguments the text gives), else text."""
         last = _as_dict(items[-1]) if items else {}
+        listed = _list_request(items)
+        if listed is not None:
+            return _list_output(listed, items, last)
         if last.get("type") == "function_call_output":
             call = next(
                 (
@@ -172,13 +189,49 @@ class OfflineModel(Model):
             )
             answer = describe_result(str(call.get("name")), _json(last.get("output")))
             return [_message(answer, f"msg_offline_{len(items)}")]
-        command = parse_command(_text(last)) if last.get("role") == "user" else None
+        command = parse_command(_said(last)) if last.get("role") == "user" else None
         if forced is not None and last.get("role") == "user" and (command is None or command[0] != forced):
-            command = forced_call(forced, _text(last))
+            command = forced_call(forced, _said(last))
         if command is None:
             return [_message(HELP, f"msg_offline_{len(items)}")]
         tool, arguments = command
         return [_function_call(tool, arguments, f"call_{secrets.token_hex(8)}")]
+
+
+def _list_request(items: list[Any]) -> dict[str, Any] | None:
+    """The user message of this run when it asks to add an attached list ("add these"), else None."""
+    user = next((_as_dict(i) for i in reversed(items) if _as_dict(i).get("role") == "user"), None)
+    if user is None:
+        return None
+    first = (_said(user).strip().splitlines() or [""])[0]
+    return user if ADD_LIST.match(" ".join(first.split()).rstrip(".!")) else None
+
+
+def _list_output(user: dict[str, Any], items: list[Any], last: dict[str, Any]) -> list[TResponseOutputItem]:
+    """An attached list's tasks: an `add_task` call for each, then, once they ran, how many were added."""
+    texts = attached_texts(user.get("content"))
+    if not texts:
+        return [_message(NO_LIST, f"msg_offline_{len(items)}")]
+    titles: list[str] = []
+    left_out = 0
+    for name, text in texts:
+        found, more = titles_in(name, text)
+        titles.extend(found)
+        left_out += more
+    left_out += max(len(titles) - MAX_LIST_TASKS, 0)
+    titles = titles[:MAX_LIST_TASKS]
+    names = ", ".join(name for name, _ in texts)
+    if last.get("type") == "function_call_output":
+        start = max(i for i, item in enumerate(items) if _as_dict(item).get("role") == "user")
+        outputs = [
+            _json(_as_dict(i).get("output")) for i in items[start:] if _as_dict(i).get("type") == "function_call_output"
+        ]
+        failed = sum(1 for output in outputs if not isinstance(output, dict) or "error" in output)
+        summary = list_summary(names, len(outputs) - failed, failed, left_out)
+        return [_message(summary, f"msg_offline_{len(items)}")]
+    if not titles:
+        return [_message(f"I found no tasks in {names}: it needs one task per line.", f"msg_offline_{len(items)}")]
+    return [_function_call("add_task", {"title": title}, f"call_{secrets.token_hex(8)}") for title in titles]
 
 
 def render_response(output: list[TResponseOutputItem]) -> ModelResponse:
@@ -347,12 +400,14 @@ def _as_dict(item: Any) -> dict[str, Any]:
     return dump() if callable(dump) else {}
 
 
-def _text(item: dict[str, Any]) -> str:
+def _said(item: dict[str, Any]) -> str:
+    """What a user item says: its text, without what it carries (attached files are parts after the first)."""
     content = item.get("content")
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+        texts = [str(part.get("text", "")) for part in content if isinstance(part, dict) and "text" in part]
+        return texts[0] if texts and not texts[0].startswith(ATTACHED_PREFIX) else ""
     return ""
 
 

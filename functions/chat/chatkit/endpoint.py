@@ -100,6 +100,8 @@ class ChatKitEndpoint:
             assert isinstance(result, StreamingResult)
             async for chunk in result:
                 yield chunk
+        except ApiError as refused:  # changed since the request's checks (an attachment another thread just took)
+            yield error_event(refused.message, allow_retry=True)
         except Exception:
             logger.exception("ChatKit stream failed")
             yield error_event("Something went wrong while answering; try again.", allow_retry=True)

@@ -44,8 +44,10 @@ from chatkit.types import (
 
 from functions.chat.agent import composer
 from functions.chat.agent.transcription import NO_PROVIDER, Transcriber, check_audio
+from functions.chat.attachments.service import AttachmentService
 from functions.chat.caller import Caller
 from functions.chat.chatkit import task_actions
+from functions.chat.chatkit.attachments import ChatAttachmentStore
 from functions.chat.chatkit.context import ChatKitContext
 from functions.chat.chatkit.store import ChatStore, save_feedback
 from functions.chat.chatkit.view import TurnView
@@ -80,9 +82,12 @@ class ThreadNotOpen(Exception):
 
 
 class TodoChatKitServer(ChatKitServer[ChatKitContext]):
-    def __init__(self, store: ChatStore, turns: TurnService, transcriber: Transcriber | None) -> None:
-        super().__init__(store)
+    def __init__(
+        self, store: ChatStore, turns: TurnService, transcriber: Transcriber | None, attachments: AttachmentService
+    ) -> None:
+        super().__init__(store, ChatAttachmentStore(attachments))
         self.chat_store = store  # typed as ours, for what ChatKit's Store interface does not have
+        self.attachments = attachments
         self.turns = turns
         self.transcriber = transcriber  # None: no provider, no dictation
 
@@ -116,9 +121,10 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
 
     async def guard(self, request: ChatKitReq, context: ChatKitContext) -> None:
         """Refuse, before any stream starts, what ChatKit would fail on later: a composer tool or model this server
-        does not offer (400), another user's or an unknown thread (403/404), a tool output nobody asked for (409),
-        an action whose sender is not a widget (4xx), dictation without a provider, over the rate limit or with
-        audio the provider would refuse."""
+        does not offer (400), another user's or an unknown thread (403/404), attachments that are not the caller's,
+        not uploaded or held by another thread (4xx), a tool output nobody asked for (409), an action whose sender
+        is not a widget (4xx), dictation without a provider, over the rate limit or with audio the provider would
+        refuse."""
         if isinstance(request, InputTranscribeReq):
             await self._check_dictation(request, context)
         if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
@@ -128,6 +134,10 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
             thread = await self.store.load_thread(thread_id, context)
             if isinstance(request, _ADDING_REQUESTS) and thread.status.type != "active":
                 raise ThreadNotOpen(thread.status.reason or f"This conversation is {thread.status.type}.")
+        if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)) and request.params.input.attachments:
+            await asyncio.to_thread(
+                self.attachments.check_for_message, context.caller, request.params.input.attachments, thread_id
+            )
         if isinstance(request, ThreadsAddClientToolOutputReq):
             last = await self.store.load_thread_items(request.params.thread_id, None, 1, "desc", context)
             item = last.data[0] if last.data else None

@@ -29,6 +29,7 @@ from chatkit.types import (
 )
 from sqlmodel import Session, col, select
 
+from functions.chat.attachments.service import AttachmentService
 from functions.chat.caller import Caller
 from functions.chat.chatkit.context import ChatKitContext
 from functions.chat.chatkit.task_widgets import current_tasks
@@ -48,8 +49,9 @@ def not_supported(what: str) -> ApiError:
 
 
 class ChatStore(Store[ChatKitContext]):
-    def __init__(self, turns: TurnStore) -> None:
+    def __init__(self, turns: TurnStore, attachments: AttachmentService) -> None:
         self.turns = turns  # the one writer of a turn's rows: the items ChatKit stores are written there
+        self.attachments = attachments
 
     def generate_thread_id(self, context: ChatKitContext) -> str:
         return context.new_thread_id or new_id("thr")
@@ -98,7 +100,13 @@ class ChatStore(Store[ChatKitContext]):
         return await _read(context.caller, work)
 
     async def delete_thread(self, thread_id: str, context: ChatKitContext) -> None:
-        await _write(context.caller, lambda s: conversations.delete_conversation(s, context.user_id, thread_id))
+        await asyncio.to_thread(
+            conversations.delete_conversation_and_files,
+            context.database,
+            self.attachments.files,
+            context.user_id,
+            thread_id,
+        )
 
     # -- items ---------------------------------------------------------------------------------------------
 
@@ -125,7 +133,9 @@ class ChatStore(Store[ChatKitContext]):
             tasks = current_tasks(session, context.user_id, [*([anchor] if anchor else []), *rows])
 
             def shown(row: Message) -> list[ThreadItem]:
-                expanded = items_of(conversations.settled(row, conversation.turn_lease_until), tasks)
+                expanded = [
+                    self._fresh(i) for i in items_of(conversations.settled(row, conversation.turn_lease_until), tasks)
+                ]
                 return list(reversed(expanded)) if direction == "desc" else expanded
 
             items: list[ThreadItem] = []
@@ -170,7 +180,7 @@ class ChatStore(Store[ChatKitContext]):
             found = next((item for item in items_of(row, tasks) if item.id == item_id), None) if row else None
             if found is None:
                 raise NotFoundError(item_id)
-            return found
+            return self._fresh(found)
 
         return await _read(context.caller, work)
 
@@ -215,16 +225,25 @@ class ChatStore(Store[ChatKitContext]):
 
         await _write(context.caller, work)
 
-    # -- attachments: not supported --------------------------------------------------------------------------
+    def _fresh(self, item: ThreadItem) -> ThreadItem:
+        """A stored user message's attachments with their preview links made again (the stored ones expired)."""
+        if not isinstance(item, UserMessageItem) or not item.attachments:
+            return item
+        return item.model_copy(update={"attachments": [self.attachments.refreshed(a) for a in item.attachments]})
+
+    # -- attachments ------------------------------------------------------------------------------------------
 
     async def save_attachment(self, attachment: Attachment, context: ChatKitContext) -> None:
-        raise not_supported("Attachments")
+        """ChatKit saves an attachment when it is made (the row is written then, by the attachment store) and when
+        a message carries it into a thread: then it is attached to that conversation."""
+        if attachment.thread_id is not None:
+            await asyncio.to_thread(self.attachments.attach, context.caller, attachment.id, attachment.thread_id)
 
     async def load_attachment(self, attachment_id: str, context: ChatKitContext) -> Attachment:
-        raise not_supported("Attachments")
+        return await asyncio.to_thread(self.attachments.load, context.caller, attachment_id)
 
     async def delete_attachment(self, attachment_id: str, context: ChatKitContext) -> None:
-        raise not_supported("Attachments")
+        """Nothing left to do: ChatKit asks the attachment store first, which deleted the row and its file."""
 
 
 def save_feedback(caller: Caller, thread_id: str, item_ids: list[str], kind: str) -> None:

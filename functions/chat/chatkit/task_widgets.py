@@ -103,12 +103,25 @@ def template(name: str) -> WidgetTemplate:
 
 
 def states_of(calls: Iterable[ToolCallRecord]) -> list[TaskListState | ConfirmDeleteState]:
-    """The widgets a turn's tool calls make: one per successful task call that shows or asks something."""
+    """The widgets a turn's tool calls make: one per successful task call that shows or asks something, calls of
+    the same change in a row sharing one (an attached list's fifty `add_task` calls are one "Added" list)."""
     states: list[TaskListState | ConfirmDeleteState] = []
+    changed_last = False
     for call in calls:
         state = _state_of(call)
-        if state is not None:
-            states.append(state)
+        if state is None:
+            continue
+        changes = call.name in _CHANGE_HEADINGS
+        previous = states[-1] if states and changes and changed_last else None
+        if (
+            isinstance(previous, TaskListState)
+            and isinstance(state, TaskListState)
+            and previous.heading == state.heading
+        ):
+            previous.tasks.extend(state.tasks)
+            continue
+        states.append(state)
+        changed_last = changes
     return states
 
 

@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from chatkit.types import (
-    AttachmentsCreateReq,
-    AttachmentsDeleteReq,
     ChatKitReq,
     InputTranscribeReq,
     ThreadsAddStructuredInputReq,
@@ -24,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
+from functions.chat.attachments.policy import AttachmentPolicy
 from functions.chat.caller import Caller
 from functions.chat.chatkit import task_actions
 from functions.chat.chatkit.endpoint import ChatKitStream
@@ -40,6 +39,7 @@ from functions.chat.tasks.operations import TaskSearchPage
 from functions.chat.turn.events import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
 from functions.chat.turn.store import TurnStore
 from todo_common.errors import ApiError, error_responses
+from todo_common.files.local import ROUTE
 from todo_common.models import INTEGER_MAX, TaskId
 from todo_common.pagination import invalid_cursor, is_position
 from todo_common.text import StoredText, no_nul
@@ -58,8 +58,11 @@ _FAILURE_STATUS = {"timeout": 504, "database_unavailable": 503, "conversation_de
 
 def body_limits(settings: ChatSettings) -> dict[str, int]:
     """The routes whose bodies may exceed the app's limit: ChatKit's, for dictation's audio (its route then holds
-    every other request type to the app's limit)."""
-    return {r"/api/[^/]+/chatkit": settings.transcribe_max_bytes}
+    every other request type to the app's limit), and the local store's uploads (the largest attachment)."""
+    return {
+        r"/api/[^/]+/chatkit": settings.transcribe_max_bytes,
+        rf"{ROUTE}/.+": AttachmentPolicy.from_settings(settings).largest,
+    }
 
 
 def runtime_of(request: Request) -> ChatRuntime:
@@ -273,10 +276,6 @@ def _parse_chatkit(raw: bytes) -> ChatKitReq:
         if invalid:
             raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from None
         raise ApiError(422, "invalid_chatkit_request", "The body is not a ChatKit request this server knows.") from None
-    if isinstance(parsed, (AttachmentsCreateReq, AttachmentsDeleteReq)):
-        raise not_supported("Attachments")
     if isinstance(parsed, ThreadsAddStructuredInputReq):
         raise not_supported("Structured input")
-    if isinstance(parsed, (ThreadsCreateReq, ThreadsAddUserMessageReq)) and parsed.params.input.attachments:
-        raise not_supported("Attachments")
     return parsed

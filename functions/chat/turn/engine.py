@@ -4,6 +4,7 @@ yields. A composer's options, stored with the user's message, shape the run: a f
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,20 +18,37 @@ from openai.types.responses import ResponseReasoningSummaryTextDoneEvent, Respon
 from functions.chat.agent.agent import AgentRun, history_to_input
 from functions.chat.agent.composer import TurnOptions, stored_options
 from functions.chat.agent.messages import ContextMessage
+from functions.chat.attachments.content import InputPart, attached_parts, attachments_of
+from functions.chat.attachments.policy import AttachmentPolicy
 from functions.chat.caller import Caller
 from functions.chat.turn.events import AgentEvent, TextDelta, ThoughtDone, ToolFinished, ToolStarted, UsageReported
 from functions.chat.turn.thoughts import MAX_THOUGHT_CHARS, MAX_THOUGHTS, ThoughtRecord
+from todo_common.files import FileStore
 from todo_common.tool_calls import ToolCallRecord
 
 MAX_AGENT_TURNS = 10
 
 
+@dataclass(frozen=True)
+class AttachedFiles:
+    """Where the files messages carry are read, and their limits."""
+
+    store: FileStore
+    policy: AttachmentPolicy
+
+
 class TurnEngine:
     def __init__(
-        self, agent: Agent[AgentRun], *, max_context_chars: int, models: Mapping[str, Model] | None = None
+        self,
+        agent: Agent[AgentRun],
+        *,
+        max_context_chars: int,
+        models: Mapping[str, Model] | None = None,
+        files: AttachedFiles | None = None,
     ) -> None:
         self.agent = agent
         self.max_context_chars = max_context_chars
+        self.files = files  # where the files the messages carry are read from; None: none are shown
         self.models = dict(models or {})  # the allow-listed models a composer may pick, besides the agent's own
         # One for every run: without it, each run makes a RunConfig of its own, whose model provider (unused: the
         # agent has its model) it then closes in two more tasks after the run.
@@ -40,9 +58,10 @@ class TurnEngine:
         """The agent's answer to the last message of `context`, as it streams, then the tokens it used. Raises what
         the model raises."""
         run = AgentRun(caller)
+        attached = await self._attached(context)
         result = Runner.run_streamed(
             self.agent,
-            history_to_input(context, self.max_context_chars),
+            history_to_input(context, self.max_context_chars, attached),
             context=run,
             max_turns=MAX_AGENT_TURNS,
             run_config=self._run_config(stored_options(context[-1].chatkit_item) if context else TurnOptions()),
@@ -53,6 +72,12 @@ class TurnEngine:
                 yield event
         usage = result.context_wrapper.usage
         yield UsageReported(usage.input_tokens, usage.output_tokens)
+
+    async def _attached(self, context: Sequence[ContextMessage]) -> dict[str, list[InputPart]]:
+        """The input parts of the files the context's messages carry (read only when some message carries one)."""
+        if self.files is None or not any(attachments_of(message) for message in context):
+            return {}
+        return await asyncio.to_thread(attached_parts, self.files.store, self.files.policy, context)
 
     def _run_config(self, options: TurnOptions) -> RunConfig:
         """The run as the composer asked: its tool called first, its model (one of `models`) answering."""

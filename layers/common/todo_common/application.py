@@ -39,7 +39,7 @@ def build_app(
         app.add_middleware(
             JsonCorsMiddleware,
             allow_origins=list(services.settings.allowed_origins),
-            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-Id", "Last-Event-ID", "Mcp-Protocol-Version"],
             expose_headers=["X-Request-Id", "Retry-After", "Content-Disposition", "WWW-Authenticate"],
             max_age=600,

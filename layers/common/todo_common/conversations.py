@@ -20,8 +20,10 @@ from sqlmodel import Session, col, select
 
 from todo_common import keyset
 from todo_common.clip import clip
+from todo_common.db import Database
 from todo_common.errors import forbidden, not_found
-from todo_common.models import PREVIEW_MAX, Conversation, Message, table_of, utcnow
+from todo_common.files import FileStore
+from todo_common.models import PREVIEW_MAX, Attachment, Conversation, Message, table_of, utcnow
 from todo_common.pagination import decode_cursor, encode_cursor, invalid_cursor
 from todo_common.text import contains_pattern
 
@@ -313,10 +315,30 @@ def rename_conversation(session: Session, user_id: str, conversation_id: str, ti
     return conversation
 
 
-def delete_conversation(session: Session, user_id: str, conversation_id: str) -> None:
+def delete_conversation(session: Session, user_id: str, conversation_id: str) -> list[str]:
+    """Delete the user's conversation with its messages and attachments; the storage keys of the files of those
+    attachments, for the caller to delete once this is committed."""
     owned_conversation(session, user_id, conversation_id, for_update=True)
+    keys = (
+        session.execute(
+            sa.delete(Attachment)
+            .where(col(Attachment.conversation_id) == conversation_id)
+            .returning(col(Attachment.storage_key))
+        )
+        .scalars()
+        .all()
+    )
     session.execute(sa.delete(Message).where(col(Message.conversation_id) == conversation_id))
     session.execute(sa.delete(Conversation).where(col(Conversation.id) == conversation_id))
+    return [str(key) for key in keys]
+
+
+def delete_conversation_and_files(database: Database, files: FileStore, user_id: str, conversation_id: str) -> None:
+    """Delete the user's conversation (403/404 as `owned_conversation`), then its attachments' files: after the
+    commit, so a delete that fails or is refused never loses a file a kept message shows."""
+    keys = database.write(lambda session: delete_conversation(session, user_id, conversation_id))
+    if keys:
+        files.delete(keys)
 
 
 def allocate_seq(session: Session, conversation_id: str, *, counts_as_message: bool) -> int:

@@ -21,6 +21,7 @@ from sqlmodel import Field, SQLModel
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
 PREVIEW_MAX = 160
+ATTACHMENT_NAME_MAX = 255
 # The largest value an INTEGER column (task ids, message `seq`) holds: a number past it is no id, and PostgreSQL
 # would refuse it only once it reached the database.
 INTEGER_MAX = 2**31 - 1
@@ -132,6 +133,33 @@ class Task(SQLModel, table=True):
     completed: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Attachment(SQLModel, table=True):
+    """A file a user uploads for a message: `pending` from ChatKit's `attachments.create` until a message of theirs
+    attaches it to its conversation (`attached`), deleted with that conversation. The bytes are in the file store
+    (`todo_common.files`) under `storage_key`."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('image', 'file')", name="ck_attachment_kind"),
+        sa.CheckConstraint("status IN ('pending', 'attached')", name="ck_attachment_status"),
+        sa.Index("ix_attachment_user", "user_id", "created_at"),
+        sa.Index("ix_attachment_conversation", "conversation_id"),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("atc"), primary_key=True, max_length=64)
+    user_id: str = Field(max_length=255)
+    conversation_id: str | None = Field(
+        default=None, max_length=64, sa_column_args=[sa.ForeignKey("conversation.id", ondelete="CASCADE")]
+    )
+    name: str = Field(max_length=ATTACHMENT_NAME_MAX)
+    mime_type: str = Field(max_length=127)
+    size: int = Field(sa_type=sa.BigInteger)
+    kind: str = Field(max_length=8)
+    storage_key: str = Field(max_length=255)
+    status: str = Field(default="pending", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated
 
 from aws_lambda_powertools import Logger
@@ -10,6 +11,7 @@ from fastapi import Depends, Request
 
 from todo_common.auth import TokenVerifier
 from todo_common.db import Database
+from todo_common.files import FileStore, file_store
 from todo_common.logs import configure_logging
 from todo_common.settings import Settings
 
@@ -20,6 +22,11 @@ class Services:
     database: Database
     verifier: TokenVerifier
     logger: Logger
+
+    @cached_property
+    def files(self) -> FileStore:
+        """Where attachments' bytes are: made on first use (a request that touches no file never builds it)."""
+        return file_store(self.settings)
 
     @classmethod
     def from_settings(cls, settings: Settings, service: str) -> Services:

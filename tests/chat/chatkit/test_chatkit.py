@@ -10,8 +10,6 @@ import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
 from chatkit.actions import Action
 from chatkit.types import (
-    AttachmentCreateParams,
-    AttachmentsCreateReq,
     InputTranscribeParams,
     InputTranscribeReq,
     ItemFeedbackParams,
@@ -167,15 +165,11 @@ def test_another_users_thread_is_403_on_every_request_type(chatkit: ChatKitClien
     assert bobs.id not in [t["id"] for t in listed["data"]]
 
 
-def test_attachments_are_not_supported_and_dictation_needs_a_provider(chatkit: ChatKitClient) -> None:
-    attach = chatkit.post(
-        AttachmentsCreateReq(params=AttachmentCreateParams(name="a.png", size=3, mime_type="image/png"))
-    )
+def test_dictation_needs_a_provider(chatkit: ChatKitClient) -> None:
     dictate = chatkit.post(
         InputTranscribeReq(params=InputTranscribeParams(audio_base64="AAAA", mime_type="audio/webm"))
     )
-    assert [attach.status_code, dictate.status_code] == [400, 400]
-    assert attach.json()["error"]["code"] == "not_supported"
+    assert dictate.status_code == 400
     assert dictate.json()["error"]["code"] == "dictation_unavailable"  # no OpenAI key here
 
 

@@ -262,7 +262,6 @@ def test_hidden_context_reaches_the_model_and_never_the_user(
     from functions.chat.caller import Caller
     from functions.chat.chatkit.context import ChatKitContext
     from functions.chat.chatkit.store import ChatStore
-    from functions.chat.turn.store import TurnStore
 
     model = ScriptedModel([[assistant_message("one")], [assistant_message("two")]])
     with TestClient(chat_app(services, model)) as client:
@@ -278,8 +277,8 @@ def test_hidden_context_reaches_the_model_and_never_the_user(
         )
         import asyncio
 
-        turns = TurnStore(database, history_limit=20, rate_limit_per_minute=100)
-        asyncio.run(ChatStore(turns).add_thread_item(thread_id, hidden, ChatKitContext(Caller(ALICE, database))))
+        store: ChatStore = client.app.state.chat.chatkit.server.chat_store  # type: ignore[attr-defined]
+        asyncio.run(store.add_thread_item(thread_id, hidden, ChatKitContext(Caller(ALICE, database))))
         request = ThreadsAddUserMessageReq(
             params=ThreadAddUserMessageParams(thread_id=thread_id, input=user_input("food?"))
         )

@@ -1,0 +1,87 @@
+"""What a user may attach, written once: the types the model's input knows how to show (images as image input,
+text files as text), a size limit per kind, how many per message, how long a name. Each refusal is a 4xx with its
+code in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from functions.chat.settings import ChatSettings
+from todo_common.errors import ApiError
+from todo_common.models import ATTACHMENT_NAME_MAX
+from todo_common.text import one_line
+
+Kind = Literal["image", "file"]
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+TEXT_TYPES = ("text/plain", "text/csv", "text/markdown")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """An upload as the client declared it, checked: its clean name, its media type (no parameters), its kind."""
+
+    name: str
+    mime_type: str
+    kind: Kind
+    size: int
+
+
+@dataclass(frozen=True)
+class AttachmentPolicy:
+    image_max_bytes: int
+    text_max_bytes: int
+    per_message: int
+
+    @classmethod
+    def from_settings(cls, settings: ChatSettings) -> AttachmentPolicy:
+        return cls(
+            settings.attachment_image_max_bytes, settings.attachment_text_max_bytes, settings.attachments_per_message
+        )
+
+    @property
+    def largest(self) -> int:
+        return max(self.image_max_bytes, self.text_max_bytes)
+
+    def max_bytes(self, mime_type: str) -> int:
+        return self.image_max_bytes if kind_of(mime_type) == "image" else self.text_max_bytes
+
+    def declared(self, name: str, mime_type: str, size: int) -> Declared:
+        """The upload ChatKit's `attachments.create` describes, or the reason it is refused."""
+        media = mime_type.split(";", 1)[0].strip().lower()
+        if media not in IMAGE_TYPES + TEXT_TYPES:
+            raise ApiError(
+                415,
+                "attachment_type_not_allowed",
+                f"Files of type {media or 'unknown'} cannot be attached. Attach an image (PNG, JPEG, WebP, GIF) or a "
+                "text file (plain text, CSV, Markdown).",
+            )
+        clean = one_line(name)
+        if not clean or len(clean) > ATTACHMENT_NAME_MAX:
+            raise ApiError(422, "invalid_attachment_name", f"A file name needs 1 to {ATTACHMENT_NAME_MAX} characters.")
+        if size < 1:
+            raise ApiError(422, "attachment_empty", "The file is empty.")
+        self.check_size(media, size)
+        return Declared(clean, media, kind_of(media), size)
+
+    def check_size(self, mime_type: str, size: int) -> None:
+        limit = self.max_bytes(mime_type)
+        if size > limit:
+            what = "Images" if kind_of(mime_type) == "image" else "Text files"
+            raise ApiError(413, "attachment_too_large", f"{what} are limited to {_bytes(limit)}.")
+
+    def check_count(self, count: int) -> None:
+        if count > self.per_message:
+            raise ApiError(422, "too_many_attachments", f"A message can carry at most {self.per_message} attachments.")
+
+
+def kind_of(mime_type: str) -> Kind:
+    return "image" if mime_type in IMAGE_TYPES else "file"
+
+
+def _bytes(size: int) -> str:
+    if size % (1024 * 1024) == 0:
+        return f"{size // (1024 * 1024)} MiB"
+    if size % 1024 == 0:
+        return f"{size // 1024} KiB"
+    return f"{size} bytes"
