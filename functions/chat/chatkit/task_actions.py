@@ -44,6 +44,7 @@ from functions.chat.chatkit.task_widgets import (
 from functions.chat.chatkit.view import assistant_message
 from functions.chat.tasks import operations as tasks
 from functions.chat.tasks.operations import TaskChange, TaskToolError, task_not_found
+from functions.chat.turn import items
 from functions.chat.turn.store import TurnStore
 from functions.chat.turn.types import WidgetRow
 from todo_common import conversations
@@ -201,8 +202,7 @@ def _answer(
         if deleting
         else f"You cancelled: “{state.title}” (#{state.task_id}) was not deleted."
     )
-    conversation = conversations.owned_conversation(session, caller.user_id, card.conversation_id)
-    message = conversations.append_message(session, conversation, role="assistant", content=text)
+    message = items.add_answer(session, caller.user_id, card.conversation_id, text)
     return assistant_message(message.id, message.conversation_id, message.created_at, text), change
 
 
