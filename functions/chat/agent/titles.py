@@ -73,8 +73,9 @@ def cleaned(text: str) -> str:
 
 
 def clean_clip(question: str) -> str:
-    """The question as a title: its first line as one line of visible text (`one_line`), no final punctuation,
-    capitalized, cut at a word."""
+    """The question as a title, the one rule for every conversation a first message names (plain chat and ChatKit
+    at once, the title model's fallback after the answer): its first line as one line of visible text (`one_line`:
+    controls and bidi marks gone), no final punctuation, capitalized, cut at a word."""
     line = next((line for line in question.strip().splitlines() if one_line(line)), "")
     flat = one_line(line).rstrip(".!?…,;: ")
     return _clip_words(flat[:1].upper() + flat[1:], CLIP_CHARS)

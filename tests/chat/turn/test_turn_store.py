@@ -47,7 +47,7 @@ def test_a_claim_stores_the_question_and_a_streaming_answer_and_holds_the_lease(
     assert [m.content for m in start.context] == ["add milk"]
     held = database.read(lambda s: s.get(Conversation, start.conversation_id))
     assert held is not None and held.turn_owner == start.lease.owner
-    assert held.created_at == held.updated_at and held.title == "add milk"
+    assert held.created_at == held.updated_at and held.title == "Add milk"
 
 
 def test_a_second_claim_is_busy_while_the_first_holds_the_lease(store: TurnStore, database: Database) -> None:
