@@ -40,7 +40,10 @@ def seed_tasks(database: Database, user: str, *titles: str, completed: bool | Co
     """Tasks of `user` with these titles, written in one statement, their ids in order; `completed`: all of them, or
     the positions (from 1) of those done."""
     now = utcnow()
-    done = (lambda n: completed) if isinstance(completed, bool) else (lambda n: n in completed)
+
+    def done(n: int) -> bool:
+        return completed if isinstance(completed, bool) else n in completed
+
     rows = [
         {"user_id": user, "title": title, "description": "", "completed": done(n), "created_at": now, "updated_at": now}
         for n, title in enumerate(titles, 1)
