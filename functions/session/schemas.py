@@ -24,6 +24,14 @@ class SessionRequest(BaseModel):
         return self
 
 
+class ModelChoice(BaseModel):
+    """A model ChatKit's composer may pick (`composer.models`): the chat function's allow-list."""
+
+    id: str = Field(description="Sent as `inference_options.model`.")
+    label: str
+    default: bool = Field(description="The model a message without a choice runs with.")
+
+
 class ChatSession(BaseModel):
     token: str = Field(description="Bearer token for the chat function; for this user only.")
     expires_at: datetime = Field(description="When the token stops working; renew before then.")
@@ -35,4 +43,9 @@ class ChatSession(BaseModel):
         default=False,
         description="Whether ChatKit's composer should offer dictation (`composer.dictation.enabled`): the chat "
         "function has a speech-to-text provider.",
+    )
+    models: list[ModelChoice] = Field(
+        default_factory=list,
+        description="The models ChatKit's composer may offer (`composer.models`), the default first: what the chat "
+        "function allows (`CHAT_MODEL`, then `CHAT_MODELS`).",
     )

@@ -373,3 +373,15 @@ def test_deploy_docs_list_every_template_parameter() -> None:
     text = DEPLOY_DOC.read_text()
     table = text.split("Parameters asked by `--guided`:", 1)[1].split("\n\n", 2)[1]
     assert parameters == set(re.findall(r"`(\w+)`", " ".join(line.split(" | ")[0] for line in table.splitlines())))
+
+
+def test_the_session_offers_the_models_the_chat_function_allows(resources: dict[str, Any]) -> None:
+    """The session function lists the composer's models from the chat function's own model variables."""
+
+    def variables(name: str) -> dict[str, Any]:
+        environment: dict[str, Any] = resources[name]["Properties"]["Environment"]["Variables"]
+        return environment
+
+    chat, session = variables("ChatFunction"), variables("SessionFunction")
+    models = {name: value for name, value in chat.items() if name in ("CHAT_MODEL", "CHAT_MODELS")}
+    assert models and {name: session.get(name) for name in models} == models

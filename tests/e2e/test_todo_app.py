@@ -374,7 +374,7 @@ def test_chatkit_composer_tools_commands_and_task_links_through_the_double(stack
     assert [tool["id"] for tool in options["composer"]["tools"]] == ["plan_my_day", "whats_left", "add_task"]
     assert all(tool["icon"] for tool in options["composer"]["tools"])
     assert options["commands"]["enabled"] is True
-    # The session function names no speech provider and no models: dictation stays off, no model picker.
+    # The session function names no speech provider and one model (no CHAT_MODELS): dictation stays off, no picker.
     expect(element).to_have_attribute("data-dictation", "off")
     assert options["composer"]["dictation"] == {"enabled": False}
     assert "models" not in options["composer"]
