@@ -52,6 +52,7 @@ QUESTIONS = [
     (FIRST_LINE_DIRTY, FIRST_LINE_CLEAN),
     ("  add buy milk please!  ", "Add buy milk please"),
     ("remember to water the plants on the balcony every morning", "Remember to water the plants on the…"),
+    ("?!", "?!"),  # nothing but punctuation keeps it: a title, and one the title model may replace
 ]
 
 
