@@ -73,6 +73,23 @@ def test_a_first_message_titles_its_conversation_by_one_rule_in_plain_chat_and_c
     assert clean_clip(question) == title
 
 
+def test_a_first_message_with_nothing_visible_leaves_its_conversation_untitled_in_plain_chat_and_chatkit(
+    served: str, services: Services, history_client: TestClient, tokens: Tokens
+) -> None:
+    question = "\x1b\x07\u202e"
+    plain = TestClient(chat_app(services, OfflineModel()))
+    answer = plain.post(f"/api/{ALICE}/chat", json={"message": question}, headers=tokens.headers(ALICE))
+    assert answer.status_code == 200, answer.text
+    conversation = f"/api/{ALICE}/conversations/{answer.json()['conversation_id']}"
+    assert history_client.get(conversation, headers=tokens.headers(ALICE)).json()["title"] is None
+
+    with over_socket(served, tokens, ALICE) as chatkit:
+        events = chatkit.events(ThreadsCreateReq(params=ThreadCreateParams(input=user_input(question))))
+    assert [e["type"] for e in events if e["type"] in ("thread.updated", "error")] == []
+    thread = f"/api/{ALICE}/conversations/{events[0]['thread']['id']}"
+    assert history_client.get(thread, headers=tokens.headers(ALICE)).json()["title"] is None
+
+
 def test_renames_keep_one_clean_line(
     served: str, database: Database, history_client: TestClient, tokens: Tokens
 ) -> None:

@@ -65,7 +65,7 @@ class TurnLeases:
         values = self.values(user_id, conversation_id or new_id("thr"), owner=new_id("turn"))
         values.update(user_msg=new_id("msg"), assistant_msg=new_id("msg"), text=text, client_id=client_message_id)
         if conversation_id is None:
-            values["title"] = clean_clip(text)
+            values["title"] = clean_clip(text) or None  # nothing visible: untitled, as in ChatKit
         try:
             rows = self._claim_rows(values, new=conversation_id is None)
         except IntegrityError:
