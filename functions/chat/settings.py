@@ -7,9 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from todo_common.settings import ConfigurationError, EnvironmentSource, SecretReader, read_aws_secret
+from todo_common.settings import (
+    DEFAULT_CHAT_MODEL,
+    ConfigurationError,
+    EnvironmentSource,
+    SecretReader,
+    allowed_models,
+    chat_models,
+    read_aws_secret,
+)
 
-DEFAULT_CHAT_MODEL = "gpt-5-mini"
 ReasoningSummary = Literal["auto", "concise", "detailed"]
 DEFAULT_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
 # A ChatKit dictation body: a minute of compressed audio (Opus at up to 128 kbit/s: 960 kB), base64 in JSON.
@@ -50,8 +57,8 @@ class ChatSettings:
 
     @property
     def allowed_models(self) -> tuple[str, ...]:
-        """The models a user may pick: the chat model and `CHAT_MODELS`."""
-        return (self.chat_model, *(m for m in self.chat_models if m != self.chat_model))
+        """The models a user may pick: the chat model and `CHAT_MODELS` (what the session function offers)."""
+        return allowed_models(self.chat_model, self.chat_models)
 
     transcribe_model: str = DEFAULT_TRANSCRIBE_MODEL
     transcribe_max_bytes: int = DEFAULT_TRANSCRIBE_MAX_BYTES
@@ -73,14 +80,15 @@ class ChatSettings:
         summary = _reasoning_summary(source.get("CHAT_REASONING_SUMMARY"))
         if summary is False:
             source.problems.append("CHAT_REASONING_SUMMARY must be auto, concise or detailed")
+        chat_model, others = chat_models(source)
         settings = cls(
             openai_api_key=source.get("OPENAI_API_KEY"),
             openai_base_url=(source.get("OPENAI_BASE_URL") or "").rstrip("/") or None,
             openai_api=api,
-            chat_model=source.get("CHAT_MODEL") or DEFAULT_CHAT_MODEL,
+            chat_model=chat_model,
             title_model=source.get("CHAT_TITLE_MODEL") or None,
             reasoning_summary=summary or None,
-            chat_models=tuple(m.strip() for m in (source.get("CHAT_MODELS") or "").split(",") if m.strip()),
+            chat_models=others,
             history_limit=source.get_int("CHAT_HISTORY_LIMIT", 12, minimum=1, maximum=200),
             rate_limit_per_minute=source.get_int("CHAT_RATE_LIMIT_PER_MINUTE", 20, minimum=1, maximum=10_000),
             max_followers_per_user=source.get_int("CHAT_MAX_FOLLOWERS_PER_USER", 10, minimum=1, maximum=1_000),

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
-from functions.session.schemas import ChatSession, SessionRequest
+from functions.session.schemas import ChatSession, ModelChoice, SessionRequest
 from todo_common import conversations
 from todo_common.auth import mint_chat_token
 from todo_common.errors import error_responses
@@ -48,6 +48,10 @@ def create_session(
         conversation_id=conversation_id,
         dictation=services.settings.dictation,
         attachments=services.settings.attachments,
+        models=[
+            ModelChoice(id=name, label=name, default=index == 0)
+            for index, name in enumerate(services.settings.offered_models)
+        ],
     )
     return JSONResponse(
         session.model_dump(mode="json", exclude_none=True),

@@ -24,6 +24,14 @@ class SessionRequest(BaseModel):
         return self
 
 
+class ModelChoice(BaseModel):
+    """A model ChatKit's composer may pick (`composer.models`): the chat function's allow-list."""
+
+    id: str = Field(description="Sent as `inference_options.model`.")
+    label: str
+    default: bool = Field(description="The model a message without a choice runs with.")
+
+
 class ChatSession(BaseModel):
     token: str = Field(description="Bearer token for the chat function; for this user only.")
     expires_at: datetime = Field(description="When the token stops working; renew before then.")
@@ -39,4 +47,9 @@ class ChatSession(BaseModel):
     attachments: bool = Field(
         default=True,
         description="Whether ChatKit's composer should offer attachments (`composer.attachments.enabled`).",
+    )
+    models: list[ModelChoice] = Field(
+        default_factory=list,
+        description="The models ChatKit's composer may offer (`composer.models`), the default first: what the chat "
+        "function allows (`CHAT_MODEL`, then `CHAT_MODELS`).",
     )

@@ -466,3 +466,15 @@ def test_only_chat_and_history_reach_the_bucket_with_least_privilege(resources: 
         variables = resources[name]["Properties"]["Environment"]["Variables"]
         assert variables["CHAT_ATTACHMENTS_BUCKET"] == {"Ref": "AttachmentsBucket"}, name
     assert "CHAT_ATTACHMENTS_BUCKET" not in resources["SessionFunction"]["Properties"]["Environment"]["Variables"]
+
+
+def test_the_session_offers_the_models_the_chat_function_allows(resources: dict[str, Any]) -> None:
+    """The session function lists the composer's models from the chat function's own model variables."""
+
+    def variables(name: str) -> dict[str, Any]:
+        environment: dict[str, Any] = resources[name]["Properties"]["Environment"]["Variables"]
+        return environment
+
+    chat, session = variables("ChatFunction"), variables("SessionFunction")
+    models = {name: value for name, value in chat.items() if name in ("CHAT_MODEL", "CHAT_MODELS")}
+    assert models and {name: session.get(name) for name in models} == models

@@ -106,7 +106,7 @@ def test_message_survives_a_reload_and_add_task_shows_success(
     expect(badge).to_have_text("add_task: Success", timeout=30_000)
     expect(page.locator(".msg.assistant .text").last).to_contain_text("buy milk")
     expect(page.locator("#conversations .conv")).to_have_count(1)
-    expect(page.locator("#title")).to_have_text("add buy milk")
+    expect(page.locator("#title")).to_have_text("Add buy milk")  # the question's clean clip
     screenshot = os.environ.get("BROWSER_SCREENSHOT")
     if screenshot:  # the README's picture (docs/img/dev-chat.png), in the dark scheme
         page.emulate_media(color_scheme="dark")
@@ -114,7 +114,7 @@ def test_message_survives_a_reload_and_add_task_shows_success(
         page.emulate_media(color_scheme="light")
 
     page.reload()
-    expect(page.locator("#conversations .conv").first).to_contain_text("add buy milk", timeout=30_000)
+    expect(page.locator("#conversations .conv").first).to_contain_text("Add buy milk", timeout=30_000)
     expect(page.locator(".msg.user .text").first).to_have_text("add buy milk")
     expect(page.locator(".badge.success")).to_have_count(1)
 

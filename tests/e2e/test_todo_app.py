@@ -70,8 +70,9 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         folder = tmp_path_factory.mktemp("e2e")
         database, auth_url = prepare_sqlite(folder), str(folder / "auth.sqlite")
     try:
-        # The offline model types at a person's reading pace, so a Stop can land while an answer is being written.
-        paced = {"CHAT_OFFLINE_CHARS_PER_SECOND": str(PACE)}
+        # The offline model types at a person's reading pace, so a Stop can land while an answer is being written;
+        # the composer may pick a second model.
+        paced = {"CHAT_OFFLINE_CHARS_PER_SECOND": str(PACE), "CHAT_MODEL": "gpt-test", "CHAT_MODELS": "gpt-big"}
         with todo_app(database, auth_url, paced, CHATKIT_DOMAIN_KEY=DOMAIN_KEY, CHATKIT_WAIT_MS="1500") as running:
             yield running
     finally:
@@ -376,10 +377,10 @@ def test_chatkit_composer_tools_commands_and_task_links_through_the_double(stack
     assert [tool["id"] for tool in options["composer"]["tools"]] == ["plan_my_day", "whats_left", "add_task"]
     assert all(tool["icon"] for tool in options["composer"]["tools"])
     assert options["commands"]["enabled"] is True
-    # The session function names no speech provider and no models: dictation stays off, no model picker.
+    # The session function names no speech provider (dictation stays off) and the chat function's two models, the
+    # default first: the composer's model picker.
     expect(element).to_have_attribute("data-dictation", "off")
     assert options["composer"]["dictation"] == {"enabled": False}
-    assert "models" not in options["composer"]
     # It takes attachments (its default): the composer offers the backend's allow-list, uploaded in two phases.
     assert options["composer"]["attachments"] == {
         "enabled": True,
@@ -396,6 +397,10 @@ def test_chatkit_composer_tools_commands_and_task_links_through_the_double(stack
         "maxCount": 4,
     }
     assert options["api"]["uploadStrategy"] == {"type": "two_phase"}
+    assert options["composer"]["models"] == [
+        {"id": "gpt-test", "label": "gpt-test", "default": True},
+        {"id": "gpt-big", "label": "gpt-big", "default": False},
+    ]
 
     sent: list[dict[str, Any]] = []
     answered: list[int] = []

@@ -8,12 +8,13 @@ from datetime import datetime
 
 from fastapi.testclient import TestClient
 
+from functions.chat.settings import ChatSettings
 from functions.session.routes import router
 from tests.support.factories import seed_conversation
 from tests.support.tokens import Tokens
 from todo_common.auth import TokenVerifier
 from todo_common.db import Database
-from todo_common.settings import Settings
+from todo_common.settings import DEFAULT_CHAT_MODEL, Settings
 from todo_common.web import Services, build_app
 
 ALICE, BOB = "user_alice", "user_bob"
@@ -99,3 +100,21 @@ def test_the_session_tells_chatkit_whether_to_offer_attachments(services: Servic
         with TestClient(app) as client:
             body = client.post(f"/api/{ALICE}/chatkit/session", headers=tokens.headers(ALICE)).json()
         assert body["attachments"] is attachments
+
+
+def test_the_session_offers_the_chat_functions_models_default_first(services: Services, tokens: Tokens) -> None:
+    base = {"CHAT_TOKEN_SECRET": "s" * 32, "BETTER_AUTH_SECRET": "b" * 32}
+    environ = {**base, "CHAT_MODEL": "gpt-test", "CHAT_MODELS": " gpt-big, gpt-test ,gpt-small,gpt-big "}
+    assert Settings.from_environ(environ).offered_models == ("gpt-test", "gpt-big", "gpt-small")
+    assert Settings.from_environ(base).offered_models == (DEFAULT_CHAT_MODEL,)  # the chat function's default alone
+    # The chat function allows exactly what the session offers, read from the same variables.
+    assert ChatSettings.from_environ(environ).allowed_models == Settings.from_environ(environ).offered_models
+
+    configured = dataclasses.replace(services.settings, offered_models=("gpt-test", "gpt-big"))
+    app = build_app("session", dataclasses.replace(services, settings=configured), [router])
+    with TestClient(app) as client:
+        body = client.post(f"/api/{ALICE}/chatkit/session", headers=tokens.headers(ALICE)).json()
+    assert body["models"] == [
+        {"id": "gpt-test", "label": "gpt-test", "default": True},
+        {"id": "gpt-big", "label": "gpt-big", "default": False},
+    ]

@@ -118,16 +118,6 @@ def chatkit_client(
         yield client
 
 
-def seed_tasks(database: Database, user: str, *titles: str, completed: bool = False) -> list[int]:
-    def work(session: Any) -> list[int]:
-        tasks = [Task(user_id=user, title=title, completed=completed) for title in titles]
-        session.add_all(tasks)
-        session.flush()
-        return [task.id for task in tasks if task.id is not None]
-
-    return database.write(work)
-
-
 def events_of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [event for event in events if event["type"] == kind]
 

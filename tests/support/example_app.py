@@ -9,17 +9,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from infra.exampledev import EXAMPLE, Stack
-from tests.support.server import free_port
+from tests.support.server import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -33,26 +31,17 @@ def required(reason: str) -> None:
     pytest.skip(reason)
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], name: str, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                pytest.fail(f"{name} did not come up: {output[-4000:]}")
-            time.sleep(0.25)
-
-
 @contextmanager
-def running(command: list[str], environ: Mapping[str, str], cwd: Path, ready_url: str, name: str) -> Iterator[None]:
+def running(
+    command: list[str], environ: Mapping[str, str], cwd: Path, base: str, ready_path: str, name: str
+) -> Iterator[None]:
     process = subprocess.Popen(
         command, cwd=cwd, env=dict(environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
-        wait_until_up(ready_url, process, name)
+        if not wait_until_up(base, 90, path=ready_path, alive=lambda: process.poll() is None):
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            pytest.fail(f"{name} did not come up: {output[-4000:]}")
         yield
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -93,9 +82,9 @@ def todo_app(
     next_bin = str(EXAMPLE / "node_modules" / ".bin" / "next")
     app_port = stack.app_url.rsplit(":", 1)[1]
     with (
-        running([sys.executable, "-m", "infra.devserver"], backend, ROOT, f"{stack.api_url}/healthz", "the backend"),
+        running([sys.executable, "-m", "infra.devserver"], backend, ROOT, stack.api_url, "/healthz", "the backend"),
         running(
-            [next_bin, "start", "-H", "127.0.0.1", "-p", app_port], app, EXAMPLE, f"{stack.app_url}/sign-in", "next"
+            [next_bin, "start", "-H", "127.0.0.1", "-p", app_port], app, EXAMPLE, stack.app_url, "/sign-in", "next"
         ),
     ):
         yield stack

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ from sqlmodel import Session, col, select
 from todo_common import conversations
 from todo_common.conversations import CHAT_ITEM
 from todo_common.db import Database
-from todo_common.models import Conversation, Message
+from todo_common.models import Conversation, Message, Task, table_of, utcnow
 
 
 def seed_conversation(
@@ -33,6 +34,28 @@ def add_message(database: Database, conversation_id: str, content: str, role: st
         return conversations.append_message(session, conversation, role=role, content=content, **fields)
 
     return database.write(work)
+
+
+def seed_tasks(database: Database, user: str, *titles: str, completed: bool | Container[int] = False) -> list[int]:
+    """Tasks of `user` with these titles, written in one statement, their ids in order; `completed`: all of them, or
+    the positions (from 1) of those done."""
+    now = utcnow()
+
+    def done(n: int) -> bool:
+        return completed if isinstance(completed, bool) else n in completed
+
+    rows = [
+        {"user_id": user, "title": title, "description": "", "completed": done(n), "created_at": now, "updated_at": now}
+        for n, title in enumerate(titles, 1)
+    ]
+    task = table_of(Task)
+    insert = sa.insert(task).returning(task.c.id, sort_by_parameter_order=True)
+    return database.write(lambda session: list(session.connection().execute(insert, rows).scalars()))
+
+
+def numbered(count: int) -> list[str]:
+    """Task titles "task 1" to "task `count`"."""
+    return [f"task {n}" for n in range(1, count + 1)]
 
 
 def all_messages(session: Session, conversation_id: str) -> list[Message]:

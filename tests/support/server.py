@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 import uvicorn
@@ -41,12 +42,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_until_up(base: str, seconds: float = 60) -> bool:
-    """Whether the server at `base` answered `/healthz` within `seconds`."""
+def wait_until_up(
+    base: str, seconds: float = 60, *, path: str = "/healthz", alive: Callable[[], bool] = lambda: True
+) -> bool:
+    """Whether the server at `base` answered `path` with 200 within `seconds` (False at once when `alive` says the
+    server's process ended)."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}{path}", timeout=1).status_code == 200:
                 return True
         except httpx.HTTPError:
             pass

@@ -10,7 +10,8 @@ export type ChatSession = {
   chat_url: string;
   user_id: string;
   conversation_id?: string;
-  /** The models this backend lets the composer pick, when it offers a choice (lib/composer.ts). */
+  /** The models this backend lets the composer pick (`CHAT_MODEL`, then `CHAT_MODELS`), its default first
+   * (lib/composer.ts shows a picker when there are two or more). */
   models?: { id: string; label?: string; default?: boolean }[];
   /** Whether this backend can transcribe ChatKit's dictation; absent means it cannot. */
   dictation?: boolean;

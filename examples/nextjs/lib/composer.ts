@@ -41,9 +41,10 @@ export const ATTACHMENTS = {
   maxCount: 4,
 } satisfies Omit<NonNullable<ComposerOption["attachments"]>, "enabled">;
 
-/** The models the session response offers (when it has a list), as the composer's model picker takes them. */
+/** The models the session response offers (the chat function's allow-list, its default first), as the composer's
+ * model picker takes them; no picker when there is nothing to choose between (one model, or none listed). */
 function modelOptions(models: ChatSession["models"]): ModelOption[] | undefined {
-  if (!Array.isArray(models) || models.length === 0) return undefined;
+  if (!Array.isArray(models) || models.length < 2) return undefined;
   return models.map((model) => ({ id: model.id, label: model.label ?? model.id, default: model.default === true }));
 }
 

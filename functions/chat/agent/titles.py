@@ -73,10 +73,11 @@ def cleaned(text: str) -> str:
 
 
 def clean_clip(question: str) -> str:
-    """The question as a title: its first line as one line of visible text (`one_line`), no final punctuation,
-    capitalized, cut at a word."""
-    line = next((line for line in question.strip().splitlines() if one_line(line)), "")
-    flat = one_line(line).rstrip(".!?…,;: ")
+    """The question as a title, the one rule for every conversation a first message names (plain chat and ChatKit
+    at once, the title model's fallback after the answer): its first line as one line of visible text (`one_line`:
+    controls and bidi marks gone), no final punctuation (unless it is all there is), capitalized, cut at a word."""
+    line = one_line(next((line for line in question.strip().splitlines() if one_line(line)), ""))
+    flat = line.rstrip(".!?…,;: ") or line
     return _clip_words(flat[:1].upper() + flat[1:], CLIP_CHARS)
 
 

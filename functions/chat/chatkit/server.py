@@ -53,7 +53,6 @@ from functions.chat.chatkit.store import ChatStore, save_feedback
 from functions.chat.chatkit.view import TurnView
 from functions.chat.turn.events import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
 from functions.chat.turn.service import TurnService
-from functions.chat.turn.store import TurnStore
 from functions.chat.turn.types import DATABASE_ERRORS
 from todo_common.errors import ApiError, not_found
 from todo_common.models import utcnow
@@ -194,7 +193,7 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
         async for event in events:
             for out in view.render(event):
                 yield out
-            async for extra in _task_events(event, thread.id, context.caller, self.turns.store):
+            async for extra in _task_events(event, thread.id, context.caller, self.turns):
                 yield extra
             if isinstance(event, TurnFailed):
                 raise CustomStreamError(event.message, allow_retry=event.code != "conversation_deleted")
@@ -237,7 +236,7 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
 
 
 async def _task_events(
-    event: TurnEvent, thread_id: str, caller: Caller, turns: TurnStore
+    event: TurnEvent, thread_id: str, caller: Caller, turns: TurnService
 ) -> AsyncIterator[ThreadStreamEvent]:
     """What a turn's task tools add to ChatKit's stream: a `tasks.changed` effect when a tool changed a task,
     and, once the answer is done, the widgets of its tool calls (stored after it, so a reload has them there)."""

@@ -44,7 +44,8 @@ from functions.chat.chatkit.task_widgets import (
 from functions.chat.chatkit.view import assistant_message
 from functions.chat.tasks import operations as tasks
 from functions.chat.tasks.operations import TaskChange, TaskToolError, task_not_found
-from functions.chat.turn.store import TurnStore
+from functions.chat.turn import items
+from functions.chat.turn.service import TurnService
 from functions.chat.turn.types import WidgetRow
 from todo_common import conversations
 from todo_common.errors import ApiError, not_found
@@ -201,8 +202,7 @@ def _answer(
         if deleting
         else f"You cancelled: “{state.title}” (#{state.task_id}) was not deleted."
     )
-    conversation = conversations.owned_conversation(session, caller.user_id, card.conversation_id)
-    message = conversations.append_message(session, conversation, role="assistant", content=text)
+    message = items.add_answer(session, caller.user_id, card.conversation_id, text)
     return assistant_message(message.id, message.conversation_id, message.created_at, text), change
 
 
@@ -250,13 +250,13 @@ def _rendered(caller: Caller, row_id: str) -> WidgetItem:
 
 
 async def add_turn_widgets(
-    caller: Caller, turns: TurnStore, thread_id: str, calls: list[ToolCallRecord]
+    caller: Caller, turns: TurnService, thread_id: str, calls: list[ToolCallRecord]
 ) -> list[WidgetItem]:
     """Store the widgets a turn's tool calls make (after its answer) and return them rendered."""
     widgets = [WidgetRow(new_id("wgt"), stored_state(state)) for state in states_of(calls)]
     if not widgets:
         return []
-    rows = await asyncio.to_thread(turns.items.add_widgets, caller.user_id, thread_id, widgets)
+    rows = await turns.add_widgets(caller, thread_id, widgets)
     return await asyncio.to_thread(caller.database.read, lambda s: _render(s, caller, rows))
 
 
@@ -271,7 +271,7 @@ QUESTIONS_SEARCHED = 50  # the newest widget rows of a conversation where an ope
 
 
 async def store_delete_questions(
-    caller: Caller, turns: TurnStore, conversation_id: str, answer_id: str, calls: list[ToolCallRecord]
+    caller: Caller, turns: TurnService, conversation_id: str, answer_id: str, calls: list[ToolCallRecord]
 ) -> None:
     """Keep the deletes a plain turn asked about as confirm-card rows (the same rows, and the same one-answer rule,
     as ChatKit's cards). The card of each question has an id derived from its answer, so a retry that replays the
@@ -285,7 +285,7 @@ async def store_delete_questions(
         for index, state in enumerate(questions)
     ]
     try:
-        await asyncio.to_thread(turns.items.add_widgets, caller.user_id, conversation_id, cards)
+        await turns.add_widgets(caller, conversation_id, cards)
     except IntegrityError:  # the same replay, stored at the same moment by another request
         return
 

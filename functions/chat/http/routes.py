@@ -37,7 +37,7 @@ from functions.chat.settings import ChatSettings
 from functions.chat.tasks import operations as tasks
 from functions.chat.tasks.operations import TaskSearchPage
 from functions.chat.turn.events import TurnCompleted, TurnEvent, TurnFailed, TurnRefused
-from functions.chat.turn.store import TurnStore
+from functions.chat.turn.service import TurnService
 from todo_common.errors import ApiError, error_responses
 from todo_common.files.local import ROUTE
 from todo_common.models import INTEGER_MAX, TaskId
@@ -99,7 +99,7 @@ async def chat(user_id: str, body: ChatRequest, request: Request, user: CurrentU
         )
     events = _asking_first(
         caller,
-        runtime.turns.store,
+        runtime.turns,
         await runtime.turns.open(caller, body.conversation_id, body.message, body.client_message_id),
     )
     if "text/event-stream" in request.headers.get("accept", ""):
@@ -136,7 +136,9 @@ async def stop(user_id: str, message_id: str, request: Request, user: CurrentUse
     return Response(status_code=202)
 
 
-async def _asking_first(caller: Caller, turns: TurnStore, events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
+async def _asking_first(
+    caller: Caller, turns: TurnService, events: AsyncIterator[TurnEvent]
+) -> AsyncIterator[TurnEvent]:
     """A plain turn's deletes that wait for the user: their questions are stored when the turn ends, for
     `confirm_delete` to answer."""
     async for event in events:

@@ -1,6 +1,6 @@
-"""The rows a turn shows beside its answer, written by the turn store: the items ChatKit stores (its question) and
-the widgets a turn shows (task cards, plain chat's delete cards). Every row goes through `sql.message_row` and every
-seq through `sql.allocate_seqs`, as the answer's."""
+"""The rows a turn shows beside its answer, written by the turn store: the items ChatKit stores (its question), the
+widgets a turn shows (task cards, plain chat's delete cards) and the short answer to a confirm card. Every row goes
+through `sql.message_row` and every seq through `sql.allocate_seqs`, as the answer's."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from functions.chat.turn.types import WIDGET_ITEM, ItemRow, WidgetRow
 from todo_common import conversations
 from todo_common.db import Database
 from todo_common.errors import ApiError
-from todo_common.models import Message, utcnow
+from todo_common.models import Message, new_id, utcnow
 
 
 class TurnItems:
@@ -87,6 +87,23 @@ class TurnItems:
             return list(session.exec(stored_rows).all())
 
         return self.database.write(work)
+
+
+def add_answer(session: Session, user_id: str, conversation_id: str, content: str) -> Message:
+    """A complete assistant message after the conversation's last, written in the caller's open transaction: a
+    confirm card's answer commits with the card's decision, or not at all. 403/404 unless the thread is the user's."""
+    conversations.owned_conversation(session, user_id, conversation_id)
+    values: dict[str, Any] = {"mid": new_id("msg"), "content": content}
+    row = sql.message_row(
+        message="CAST(:mid AS varchar)",
+        seq="last_seq",
+        role="assistant",
+        status="complete",
+        content="CAST(:content AS text)",
+        postgres=session.get_bind().dialect.name == "postgresql",
+    )
+    _append(session, user_id, conversation_id, [row], values, messages=True)
+    return session.get_one(Message, values["mid"])
 
 
 def _append(

@@ -25,14 +25,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from functions.chat.agent.messages import ContextMessage
+from functions.chat.agent.titles import clean_clip
 from functions.chat.turn import reads, refusals, sql
 from functions.chat.turn.types import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart
 from todo_common import conversations
-from todo_common.clip import clip
 from todo_common.db import Database
 from todo_common.models import new_id, utcnow
-
-TITLE_FROM_MESSAGE_CHARS = 60
 
 
 class NotClaimed(Exception):
@@ -67,7 +65,7 @@ class TurnLeases:
         values = self.values(user_id, conversation_id or new_id("thr"), owner=new_id("turn"))
         values.update(user_msg=new_id("msg"), assistant_msg=new_id("msg"), text=text, client_id=client_message_id)
         if conversation_id is None:
-            values["title"] = clip(text, TITLE_FROM_MESSAGE_CHARS)
+            values["title"] = clean_clip(text) or None  # nothing visible: untitled, as in ChatKit
         try:
             rows = self._claim_rows(values, new=conversation_id is None)
         except IntegrityError:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypeVar
 
 from functions.chat.agent.titles import TitleWriter
@@ -31,9 +32,18 @@ from functions.chat.turn.runner import (
 )
 from functions.chat.turn.stops import TurnStops
 from functions.chat.turn.store import TurnStore
-from functions.chat.turn.types import DATABASE_ERRORS, ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart
+from functions.chat.turn.types import (
+    DATABASE_ERRORS,
+    ConversationBusy,
+    Lease,
+    StoredTurn,
+    TurnLost,
+    TurnStart,
+    WidgetRow,
+)
 from todo_common import metrics
 from todo_common.errors import ApiError
+from todo_common.models import Message
 from todo_common.tool_calls import records_of
 
 T = TypeVar("T")
@@ -59,15 +69,13 @@ class TurnService:
         404, 409 for a reused key, 429) raise `ApiError` before any event; the events follow."""
         started = time.monotonic()
         try:
-            await asyncio.to_thread(self.store.leases.check_budget, caller.user_id)
-            first = await asyncio.to_thread(
-                self.store.leases.claim, caller.user_id, conversation_id, text, client_message_id=client_message_id
-            )
+            with _refusals_recorded():
+                await asyncio.to_thread(self.store.leases.check_budget, caller.user_id)
+                first = await asyncio.to_thread(
+                    self.store.leases.claim, caller.user_id, conversation_id, text, client_message_id=client_message_id
+                )
         except ConversationBusy:
             return self._after_wait(caller, conversation_id, text, client_message_id, started)
-        except ApiError as exc:
-            _record_refusal(exc)
-            raise
         if isinstance(first, StoredTurn) and first.answer is not None and first.answer.status == "streaming":
             return await self.followers.follow(caller.user_id, first.answer, first.user_message.id)
         return self._proceed(caller, first, started)
@@ -152,26 +160,21 @@ class TurnService:
 
     async def new_leased_conversation(self, caller: Caller) -> Lease:
         """A new, empty conversation whose lease the caller holds; 429 raises."""
-        try:
+        with _refusals_recorded():
             await asyncio.to_thread(self.store.leases.check_budget, caller.user_id)
             return await asyncio.to_thread(self.store.leases.create_leased, caller.user_id)
-        except ApiError as exc:
-            _record_refusal(exc)
-            raise
 
     async def take_lease(self, caller: Caller, conversation_id: str, *, counts_as_message: bool) -> Lease | None:
         """The conversation's lease, None while another turn holds it; 403/404/429 raise."""
         try:
-            if counts_as_message:
-                await asyncio.to_thread(self.store.leases.check_budget, caller.user_id)
-            return await asyncio.to_thread(
-                self.store.leases.take_lease, caller.user_id, conversation_id, counts_as_message=counts_as_message
-            )
+            with _refusals_recorded():
+                if counts_as_message:
+                    await asyncio.to_thread(self.store.leases.check_budget, caller.user_id)
+                return await asyncio.to_thread(
+                    self.store.leases.take_lease, caller.user_id, conversation_id, counts_as_message=counts_as_message
+                )
         except ConversationBusy:
             return None
-        except ApiError as exc:
-            _record_refusal(exc)
-            raise
 
     async def wait_for_lease(
         self, caller: Caller, conversation_id: str, *, counts_as_message: bool
@@ -229,15 +232,25 @@ class TurnService:
 
     async def check_rate(self, caller: Caller) -> None:
         """429 (with the wait) when the caller is over the message rate limit; counts nothing itself."""
-        try:
+        with _refusals_recorded():
             await asyncio.to_thread(self.store.leases.check_rate, caller.user_id)
-        except ApiError as exc:
-            _record_refusal(exc)
-            raise
+
+    async def add_widgets(self, caller: Caller, conversation_id: str, widgets: Sequence[WidgetRow]) -> list[Message]:
+        """Store the widgets a turn shows, after its answer (an id already stored is skipped); their rows."""
+        return await asyncio.to_thread(self.store.items.add_widgets, caller.user_id, conversation_id, widgets)
 
     def _wait_limit(self) -> float:
         """How long a message may wait for a busy conversation: what leaves its own turn half of the deadline."""
         return self.settings.turn_deadline_seconds / 2
+
+
+@contextmanager
+def _refusals_recorded() -> Iterator[None]:
+    try:
+        yield
+    except ApiError as exc:
+        _record_refusal(exc)
+        raise
 
 
 def _record_refusal(refused: ApiError) -> None:

@@ -13,15 +13,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from functions.chat.agent.titles import clean_clip
 from functions.chat.turn import reads, sql
 from functions.chat.turn.events import UsageReported
 from functions.chat.turn.items import TurnItems
-from functions.chat.turn.leases import TITLE_FROM_MESSAGE_CHARS, TurnLeases
+from functions.chat.turn.leases import TurnLeases
 from functions.chat.turn.reads import TurnReads
 from functions.chat.turn.thoughts import ThoughtRecord, stored_thoughts
 from functions.chat.turn.types import STOP_REQUESTED, Lease, TurnLost, TurnStart
 from todo_common import conversations
-from todo_common.clip import clip
 from todo_common.db import Database
 from todo_common.models import new_id, utcnow
 from todo_common.tool_calls import ToolCallRecord, stored
@@ -95,7 +95,7 @@ class TurnStore:
             session.execute(sql.statement(f"WITH {sql.ALLOCATED} {answer}"), values)
             messages = reads.context_of(context, self.history_limit)
             last_user = next((m for m in reversed(messages) if m.role == "user"), None)
-            title = clip(last_user.content, TITLE_FROM_MESSAGE_CHARS) if last_user else ""
+            title = clean_clip(last_user.content) if last_user else ""
             set_title = sa.text("UPDATE conversation SET title = :title WHERE id = :cid AND title IS NULL")
             # A title set meanwhile (a rename) is kept.
             titled = (

@@ -341,21 +341,6 @@ def delete_conversation_and_files(database: Database, files: FileStore, user_id:
         files.delete(keys)
 
 
-def allocate_seq(session: Session, conversation_id: str, *, counts_as_message: bool) -> int:
-    """The next ordering key of the conversation (and its message count, in the same statement)."""
-    values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1, "updated_at": utcnow()}
-    if counts_as_message:
-        values["message_count"] = Conversation.message_count + 1
-    statement = (
-        sa.update(Conversation)
-        .where(col(Conversation.id) == conversation_id)
-        .values(**values)
-        .returning(col(Conversation.last_seq))
-    )
-    seq = session.execute(statement).scalar_one()
-    return int(seq)
-
-
 def append_message(
     session: Session,
     conversation: Conversation,
@@ -365,17 +350,23 @@ def append_message(
     status: str = "complete",
     tool_calls: Sequence[dict[str, Any]] = (),
     client_message_id: str | None = None,
-    message_id: str | None = None,
     item_type: str = CHAT_ITEM,
     chatkit_item: dict[str, Any] | None = None,
-    created_at: datetime | None = None,
 ) -> Message:
-    seq = allocate_seq(session, conversation.id, counts_as_message=item_type == CHAT_ITEM)
-    now = created_at or utcnow()
+    """A message after the conversation's last, for seeding sample data (the chat function writes its rows through
+    its turn store): its seq, and the message count of a chat message, in one statement."""
+    now = utcnow()
+    counted = 1 if item_type == CHAT_ITEM else 0
+    seq = session.execute(
+        sa.update(Conversation)
+        .where(col(Conversation.id) == conversation.id)
+        .values(last_seq=Conversation.last_seq + 1, message_count=Conversation.message_count + counted, updated_at=now)
+        .returning(col(Conversation.last_seq))
+    ).scalar_one()
     message = Message(
         conversation_id=conversation.id,
         user_id=conversation.user_id,
-        seq=seq,
+        seq=int(seq),
         role=role,
         item_type=item_type,
         content=content,
@@ -386,8 +377,6 @@ def append_message(
         created_at=now,
         updated_at=now,
     )
-    if message_id is not None:
-        message.id = message_id
     session.add(message)
     session.flush()
     return message

@@ -11,7 +11,7 @@ message instead of a 500 later.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +23,7 @@ CHAT_TOKEN_ISSUER = "todo-chat/session"
 DEFAULT_CHAT_TOKEN_AUDIENCE = "todo-chat/chat"
 
 DEFAULT_SECRETS_MAX_AGE_SECONDS = 300
+DEFAULT_CHAT_MODEL = "gpt-5-mini"
 
 SecretReader = Callable[[str], str]
 UrlSource = Callable[[bool], str]
@@ -51,6 +52,9 @@ class Settings:
     max_request_bytes: int = 64 * 1024
     dictation: bool = False  # whether the chat function has a speech-to-text provider (the session tells ChatKit)
     attachments: bool = True  # whether ChatKit's composer offers attachments (the session tells ChatKit)
+    offered_models: tuple[str, ...] = (
+        DEFAULT_CHAT_MODEL,
+    )  # what the chat function lets a composer pick, default first
     log_level: str = "INFO"
     service_name: str = "todo-chat"
 
@@ -101,6 +105,7 @@ class Settings:
                 bool(source.environ.get("OPENAI_API_KEY") or source.environ.get("OPENAI_API_KEY_SECRET_ARN")),
             ),
             attachments=source.get_bool("CHAT_ATTACHMENTS", True),
+            offered_models=allowed_models(*chat_models(source)),
             log_level=(source.get("LOG_LEVEL") or "INFO").upper(),
             service_name=source.get("POWERTOOLS_SERVICE_NAME") or "todo-chat",
         )
@@ -159,6 +164,18 @@ def normalize_database_url(url: str) -> str:
 def secret_arn_name(name: str) -> str:
     """`BETTER_AUTH_SECRET` → `BETTER_AUTH_SECRET_ARN`; `DATABASE_URL` → `DATABASE_URL_SECRET_ARN`."""
     return f"{name}_ARN" if name.endswith("_SECRET") else f"{name}_SECRET_ARN"
+
+
+def chat_models(source: EnvironmentSource) -> tuple[str, tuple[str, ...]]:
+    """The chat function's model (`CHAT_MODEL`) and the others a ChatKit composer may pick (`CHAT_MODELS`, a comma
+    list), read where both the chat and the session function read them."""
+    others = tuple(m.strip() for m in (source.get("CHAT_MODELS") or "").split(",") if m.strip())
+    return source.get("CHAT_MODEL") or DEFAULT_CHAT_MODEL, others
+
+
+def allowed_models(chat_model: str, others: Iterable[str]) -> tuple[str, ...]:
+    """The models a user may pick, each once: the chat model first (the default), then the others in their order."""
+    return tuple(dict.fromkeys((chat_model, *others)))
 
 
 class EnvironmentSource:

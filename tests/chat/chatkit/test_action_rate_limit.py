@@ -10,8 +10,8 @@ from chatkit.actions import Action
 from chatkit.types import ThreadCustomActionParams, ThreadsCustomActionReq, ThreadsSyncCustomActionReq
 
 from tests.support.chat import chat_app
-from tests.support.chatkit import ChatKitClient, seed_tasks, widget_row
-from tests.support.factories import seed_conversation
+from tests.support.chatkit import ChatKitClient, widget_row
+from tests.support.factories import seed_conversation, seed_tasks
 from tests.support.server import Server
 from tests.support.tokens import Tokens
 from todo_common.db import Database

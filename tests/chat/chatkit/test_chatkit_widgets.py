@@ -25,7 +25,7 @@ from sqlmodel import select
 from functions.chat.agent.offline_model import OfflineModel
 from tests.support.chat import chat_app
 from tests.support.chatkit import ChatKitClient, user_input, widget_row
-from tests.support.factories import seed_conversation
+from tests.support.factories import seed_conversation, seed_tasks
 from tests.support.server import Server
 from tests.support.tokens import Tokens
 from todo_common.db import Database
@@ -38,16 +38,6 @@ ALICE, BOB = "user_alice", "user_bob"
 def served(services: Services, model: Any, tokens: Tokens) -> Iterator[ChatKitClient]:
     with Server(chat_app(services, model)) as base, httpx.Client(base_url=base, timeout=60) as http:
         yield ChatKitClient(http, tokens, ALICE)
-
-
-def seed_tasks(database: Database, user: str, *titles: str) -> list[int]:
-    def work(session: Any) -> list[int]:
-        tasks = [Task(user_id=user, title=title) for title in titles]
-        session.add_all(tasks)
-        session.flush()
-        return [task.id for task in tasks if task.id is not None]
-
-    return database.write(work)
 
 
 def task(database: Database, task_id: int) -> Task | None:

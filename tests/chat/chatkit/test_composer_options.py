@@ -19,7 +19,8 @@ from functions.chat.agent.offline_model import OfflineModel
 from functions.chat.agent.providers import provider_model
 from functions.chat.settings import ChatSettings
 from tests.support.chat import chat_app
-from tests.support.chatkit import chatkit_client, done_items, over_socket, seed_tasks, user_input
+from tests.support.chatkit import chatkit_client, done_items, over_socket, user_input
+from tests.support.factories import seed_tasks
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.server import Server
 from tests.support.tokens import Tokens

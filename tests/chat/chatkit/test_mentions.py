@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from functions.chat.agent.offline_model import OfflineModel
 from tests.support.chat import chat_app
+from tests.support.factories import seed_tasks
 from tests.support.tokens import Tokens
 from todo_common.db import Database
 from todo_common.models import Task
@@ -26,21 +27,11 @@ from todo_common.web import Services
 ALICE, BOB = "user_alice", "user_bob"
 
 
-def add_tasks(database: Database, user: str, *titles: str) -> list[int]:
-    def work(session: Any) -> list[int]:
-        tasks = [Task(user_id=user, title=title) for title in titles]
-        session.add_all(tasks)
-        session.flush()
-        return [task.id or 0 for task in tasks]
-
-    return database.write(work)
-
-
 def test_tag_search_finds_only_the_callers_tasks_page_by_page(
     services: Services, database: Database, tokens: Tokens
 ) -> None:
-    add_tasks(database, ALICE, "walk dog", "walk cat", "100% done", "buy milk")
-    add_tasks(database, BOB, "walk bob's dog")
+    seed_tasks(database, ALICE, "walk dog", "walk cat", "100% done", "buy milk")
+    seed_tasks(database, BOB, "walk bob's dog")
     client = TestClient(chat_app(services, OfflineModel()))
     url = f"/api/{ALICE}/tasks/search"
     first = client.get(url, params={"q": "walk", "limit": 1}, headers=tokens.headers(ALICE)).json()
@@ -81,7 +72,7 @@ def post(client: TestClient, tokens: Tokens, request: ThreadsCreateReq) -> str:
 def test_a_tagged_task_is_the_one_completed_when_two_share_its_title(
     services: Services, database: Database, tokens: Tokens
 ) -> None:
-    first, second = add_tasks(database, ALICE, "walk dog", "walk dog")
+    first, second = seed_tasks(database, ALICE, "walk dog", "walk dog")
     with TestClient(chat_app(services, OfflineModel())) as client:
         post(client, tokens, tagged("done ", "walk dog", second))
     done = {t.id: t.completed for t in database.read(lambda s: list(s.exec(select(Task))))}
@@ -91,7 +82,7 @@ def test_a_tagged_task_is_the_one_completed_when_two_share_its_title(
 def test_the_model_reads_the_tagged_task_and_the_quoted_text(
     services: Services, database: Database, tokens: Tokens
 ) -> None:
-    [task_id] = add_tasks(database, ALICE, "walk dog")
+    [task_id] = seed_tasks(database, ALICE, "walk dog")
     model = ScriptedModel([[assistant_message("Which one?")]])
     with TestClient(chat_app(services, model)) as client:
         post(client, tokens, tagged("what about ", "walk dog", task_id, quoted="the dog needs a walk"))

@@ -15,7 +15,8 @@ from agents.testing import assistant_message, function_call
 from functions.chat.agent.providers import provider_model
 from functions.chat.settings import ChatSettings
 from tests.support.chat import chat_app, parse_sse
-from tests.support.chatkit import done_items, over_socket, seed_tasks
+from tests.support.chatkit import done_items, over_socket
+from tests.support.factories import seed_tasks
 from tests.support.fake_openai import FakeOpenAI, reasoning_step
 from tests.support.server import Server
 from tests.support.tokens import Tokens

@@ -10,7 +10,8 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 
 from functions.chat.agent.offline_model import OfflineModel
 from functions.chat.chatkit.view import MAX_TASK_LINKS
-from tests.support.chatkit import chatkit_client, done_items, seed_tasks
+from tests.support.chatkit import chatkit_client, done_items
+from tests.support.factories import seed_tasks
 from tests.support.tokens import Tokens
 from todo_common.db import Database
 from todo_common.web import Services

@@ -12,7 +12,7 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from sqlmodel import col, select
 
 from tests.support.chat import chat_app
-from tests.support.chatkit import seed_tasks
+from tests.support.factories import seed_tasks
 from tests.support.server import Server
 from tests.support.tokens import Tokens
 from todo_common.db import Database

@@ -14,8 +14,9 @@ from functions.chat.agent.offline_model import OfflineModel
 from functions.chat.tasks.operations import LIST_PAGE_SIZE
 from tests.support.chat import chat_app
 from tests.support.chatkit import over_socket, streamed_events, user_input
+from tests.support.factories import numbered, seed_tasks
 from tests.support.server import Server
-from tests.support.task_tools import call_tool, seed_tasks
+from tests.support.task_tools import call_tool
 from tests.support.tokens import Tokens
 from todo_common.db import Database
 from todo_common.web import Services
@@ -25,7 +26,7 @@ MANY = 5000
 
 
 def test_list_tasks_pages_through_5000_tasks_with_n_more(database: Database) -> None:
-    ids = seed_tasks(database, ALICE, MANY, every_done=4)
+    ids = seed_tasks(database, ALICE, *numbered(MANY), completed=range(4, MANY + 1, 4))
     first = call_tool(database, ALICE, "list_tasks").structured_content
     assert len(json.dumps(first)) < 10_000
     assert first["count"] == len(first["tasks"]) == LIST_PAGE_SIZE == 50
@@ -49,7 +50,7 @@ def test_list_tasks_pages_through_5000_tasks_with_n_more(database: Database) -> 
 def test_a_chatkit_reload_of_a_list_of_5000_tasks_is_bounded(
     services: Services, database: Database, tokens: Tokens
 ) -> None:
-    seed_tasks(database, ALICE, MANY)
+    seed_tasks(database, ALICE, *numbered(MANY))
     model = ScriptedModel([[function_call("list_tasks", {}, call_id="call_1")], [assistant_message("Here they are.")]])
     with Server(chat_app(services, model)) as base, over_socket(base, tokens, ALICE) as chatkit:
         streamed = chatkit.post(ThreadsCreateReq(params=ThreadCreateParams(input=user_input("list"))))
@@ -66,7 +67,7 @@ def test_a_chatkit_reload_of_a_list_of_5000_tasks_is_bounded(
 def test_the_offline_model_says_how_many_more_and_how_to_see_them(
     services: Services, database: Database, tokens: Tokens
 ) -> None:
-    ids = seed_tasks(database, ALICE, 60)
+    ids = seed_tasks(database, ALICE, *numbered(60))
     with TestClient(chat_app(services, OfflineModel())) as client:
         first = client.post(f"/api/{ALICE}/chat", json={"message": "list"}, headers=tokens.headers(ALICE)).json()
         assert f"…and 10 more: say “list after {ids[49]}”" in first["response"]

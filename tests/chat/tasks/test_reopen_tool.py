@@ -9,7 +9,8 @@ import pytest
 from sqlmodel import select
 
 from functions.chat.agent.offline_model import OfflineModel, describe_result, parse_command
-from tests.support.chatkit import chatkit_client, done_items, events_of, seed_tasks
+from tests.support.chatkit import chatkit_client, done_items, events_of
+from tests.support.factories import seed_tasks
 from tests.support.tokens import Tokens
 from todo_common.db import Database
 from todo_common.models import Task

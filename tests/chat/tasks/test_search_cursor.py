@@ -10,7 +10,7 @@ from agents.testing import ScriptedModel
 from fastapi.testclient import TestClient
 
 from tests.support.chat import chat_app
-from tests.support.task_tools import seed_tasks
+from tests.support.factories import numbered, seed_tasks
 from tests.support.tokens import Tokens
 from todo_common.db import Database
 from todo_common.web import Services
@@ -28,7 +28,7 @@ def client(services: Services) -> Iterator[TestClient]:
 def test_a_cursor_no_task_id_can_be_is_invalid_cursor(
     client: TestClient, database: Database, tokens: Tokens, cursor: int
 ) -> None:
-    seed_tasks(database, ALICE, 3)
+    seed_tasks(database, ALICE, *numbered(3))
     response = client.get(f"/api/{ALICE}/tasks/search", params={"cursor": cursor}, headers=tokens.headers(ALICE))
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_cursor"
@@ -37,7 +37,7 @@ def test_a_cursor_no_task_id_can_be_is_invalid_cursor(
 def test_the_cursors_it_hands_out_page_through_every_match(
     client: TestClient, database: Database, tokens: Tokens
 ) -> None:
-    ids = seed_tasks(database, ALICE, 5)
+    ids = seed_tasks(database, ALICE, *numbered(5))
     seen: list[int] = []
     params: dict[str, int] = {"limit": 2}
     while True:

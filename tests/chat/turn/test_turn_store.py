@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from functions.chat.agent.agent import STOPPED_NOTE, history_to_input
+from functions.chat.turn import items
 from functions.chat.turn.store import TurnStore
 from functions.chat.turn.types import ConversationBusy, Lease, StoredTurn, TurnLost, TurnStart
 from tests.support.factories import add_message, seed_conversation
@@ -46,7 +47,7 @@ def test_a_claim_stores_the_question_and_a_streaming_answer_and_holds_the_lease(
     assert [m.content for m in start.context] == ["add milk"]
     held = database.read(lambda s: s.get(Conversation, start.conversation_id))
     assert held is not None and held.turn_owner == start.lease.owner
-    assert held.created_at == held.updated_at and held.title == "add milk"
+    assert held.created_at == held.updated_at and held.title == "Add milk"
 
 
 def test_a_second_claim_is_busy_while_the_first_holds_the_lease(store: TurnStore, database: Database) -> None:
@@ -223,3 +224,30 @@ def test_the_agent_input_rebuilt_from_each_kind_of_stored_row(database: Database
         start = store.start_reply(lease, ALICE)
     assert history_to_input(start.context, 100_000) == expected_input(interrupted.id)
     assert [m.status for m in start.context if m.id == interrupted.id] == ["error"]
+
+
+def test_an_answer_written_in_an_open_transaction_commits_with_it_or_not_at_all(database: Database) -> None:
+    conversation = seed_conversation(database, ALICE)
+    add_message(database, conversation.id, "delete walk dog")
+
+    def answered_then_refused(session: Session) -> None:
+        items.add_answer(session, ALICE, conversation.id, "Deleted it.")
+        raise ApiError(409, "already_answered", "This question was already answered.")
+
+    with pytest.raises(ApiError):
+        database.write(answered_then_refused)
+    assert [m.content for m in messages(database, conversation.id)] == ["delete walk dog"]
+
+    answer = database.write(lambda session: items.add_answer(session, ALICE, conversation.id, "Deleted it."))
+    rows = messages(database, conversation.id)
+    assert [(m.id, m.role, m.status, m.content, m.seq) for m in rows[1:]] == [
+        (answer.id, "assistant", "complete", "Deleted it.", rows[0].seq + 1)
+    ]
+    assert answer.created_at is not None and answer.tool_calls == [] and answer.chatkit_item is None
+    stored = database.read(lambda s: s.get(Conversation, conversation.id))
+    assert stored is not None and stored.message_count == 2 and stored.last_seq == rows[1].seq
+
+    with pytest.raises(ApiError) as refused:
+        database.write(lambda session: items.add_answer(session, BOB, conversation.id, "not yours"))
+    assert refused.value.status == 403
+    assert len(messages(database, conversation.id)) == 2
