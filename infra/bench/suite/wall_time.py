@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 WORKERS = (0, 2)  # 0: everything in one process
 _SUMMARY = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
+_PYTEST_TIME = re.compile(r" in ([\d.]+)s")
 
 
 def run() -> str:
@@ -24,10 +25,11 @@ def run() -> str:
             "The whole suite (`python -m pytest --cov --cov-fail-under=90`, what `make test` runs after its installs "
             "and the example's build), in one process and on pytest-xdist workers (`-n N --dist loadscope`: each "
             "module whole on one worker), one run each, in turns. The machine is shared: the load average (1 min) "
-            "is given at the start and the end of each run; wall times follow the CPU the other processes leave.",
+            "is given at the start and the end of each run; wall times follow the CPU the other processes leave. "
+            "*pytest* is pytest's own time (without the interpreter's start).",
             "",
-            "| workers | wall | tests | load average start / end |",
-            "|---|---|---|---|",
+            "| workers | wall | pytest | tests | load average start / end |",
+            "|---|---|---|---|---|",
             *rows,
         ]
     )
@@ -43,5 +45,7 @@ def _row(workers: int) -> str:
     wall = time.perf_counter() - started
     summary = (result.stdout.strip().splitlines() or [""])[-1]
     counts = ", ".join(f"{n} {word}" for n, word in _SUMMARY.findall(summary)) or f"exit status {result.returncode}"
+    own = _PYTEST_TIME.search(summary)
     label = "1 (one process)" if workers == 0 else str(workers)
-    return f"| {label} | {wall:.0f} s | {counts} | {load_before:.1f} / {os.getloadavg()[0]:.1f} |"
+    pytest_time = f"{float(own.group(1)):.0f} s" if own else "—"
+    return f"| {label} | {wall:.0f} s | {pytest_time} | {counts} | {load_before:.1f} / {os.getloadavg()[0]:.1f} |"
