@@ -24,9 +24,13 @@ dev: install  ## run the three functions behind one local gateway (SQLite, offli
 
 # The whole suite measures branch coverage and holds it at 90% or more; a chosen subset (PYTEST_ARGS) does not.
 COVERAGE := $(if $(PYTEST_ARGS),,--cov --cov-fail-under=90)
+# Parallel workers (pytest-xdist), one a core by default; each module runs whole on one worker, so a module's own
+# server, browser or build is set up once. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+PARALLEL := -n $(TEST_WORKERS) --dist loadscope
 
 test: install test-needs  ## the whole suite, on SQLite and on PostgreSQL, with branch coverage (floor 90%)
-	$(PY) -m pytest $(COVERAGE) $(PYTEST_ARGS)
+	$(PY) -m pytest $(PARALLEL) $(COVERAGE) $(PYTEST_ARGS)
 
 # What the suite needs beyond the virtualenv, installed on first use and checked in a second afterwards: Chromium for
 # the browser tests, the built Next.js example, and the Lambda runtime's Python for the package and sandbox tests.
@@ -62,10 +66,10 @@ runtime-python: install
 		echo "installing python3.12 with pyenv"; pyenv install --skip-existing 3.12 && $(PY) -m infra.runtime_python; }
 
 test-sqlite: install
-	TEST_DATABASES=sqlite $(PY) -m pytest $(PYTEST_ARGS)
+	TEST_DATABASES=sqlite $(PY) -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 test-postgres: install
-	TEST_DATABASES=postgres $(PY) -m pytest $(PYTEST_ARGS)
+	TEST_DATABASES=postgres $(PY) -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 migrate: install  ## apply the migrations to $$DATABASE_URL (default: the local SQLite file)
 	$(PY) -m infra.migrate

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.support.databases import (
 from tests.support.jwks import JwksServer
 from tests.support.lambda_sandbox import Bundle
 from tests.support.tokens import Tokens
+from tests.support.workers import exclusive, shared_folder
 from todo_common.auth import TokenVerifier
 from todo_common.db import Database
 from todo_common.logs import configure_logging
@@ -124,12 +126,18 @@ _SAM_IDS = {"session": "SessionFunction", "history": "HistoryFunction", "chat": 
 
 @pytest.fixture(scope="session")
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Bundle]:
-    """The functions as `make package` builds them for this machine (once per session, for every sandbox test); with
+    """The functions as `make package` builds them for this machine (once per run, for every sandbox test); with
     `LAMBDA_BUNDLE_DIR` set to `sam build`'s output (`.aws-sam/build`), what `sam build` made."""
     sam_output = os.environ.get("LAMBDA_BUNDLE_DIR")
     if sam_output:
         built = Path(sam_output).resolve()
         return {name: Bundle(name, built / logical, built / "CommonLayer") for name, logical in _SAM_IDS.items()}
-    out = tmp_path_factory.mktemp("lambda") / "build"
-    package(out, host_architecture())
+    # Built by the first worker that needs them; the others wait for that build and share it (nothing writes to it).
+    folder = shared_folder(tmp_path_factory, "lambda")
+    out, built = folder / "build", folder / "built"
+    with exclusive(folder / "lock"):
+        if not built.exists():
+            shutil.rmtree(out, ignore_errors=True)
+            package(out, host_architecture())
+            built.touch()
     return {name: Bundle(name, out / "functions" / name, out / "layer") for name in _SAM_IDS}

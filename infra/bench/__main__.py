@@ -31,6 +31,7 @@ SECTIONS = {
     "quotas": "load.quotas",
     "package": "cold.package",
     "soak": "load.soak",
+    "suite": "suite.wall_time",
 }
 REPORT = Path("docs/benchmarks.md")
 _MARK = "<!-- section: {} -->"

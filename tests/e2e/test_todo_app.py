@@ -87,6 +87,15 @@ def chromium() -> Iterator[Any]:
         yield browser
 
 
+@pytest.fixture(autouse=True)
+def _pages_closed_after_each_test(chromium: Any) -> Iterator[None]:
+    """A test's pages are closed when it ends: an open page keeps connections to the app and the backend, which
+    would hold their graceful shutdown (a stack's teardown) until it is killed."""
+    yield
+    for context in chromium.contexts:
+        context.close()
+
+
 def new_page(chromium: Any, *, chatkit: bool, color_scheme: str = "light") -> Any:
     """A fresh browser (no cookies). ChatKit's script is the double, or unreachable as it is from this machine."""
     context = chromium.new_context(color_scheme=color_scheme, viewport={"width": 1280, "height": 860})
@@ -111,15 +120,7 @@ def sign_up(page: Any, stack: Stack, name: str) -> str:
     page.get_by_label("Name").fill(name)
     page.get_by_label("Email").fill(email_of(name))
     page.get_by_label("Password").fill(PASSWORD)
-    # Better Auth allows 3 sign-ins and sign-ups per 10 s from one address (all of these tests' users): the form
-    # then says so in words, and the same click goes through once the window has passed.
-    for _ in range(4):
-        with page.expect_response("**/api/auth/sign-up/email") as signed_up:
-            page.get_by_role("button", name="Sign up").click()
-        if signed_up.value.status != 429:
-            break
-        expect(page.get_by_test_id("sign-up").get_by_role("alert")).to_contain_text("Too many requests")
-        page.wait_for_timeout(3_500)
+    submit_past_the_rate_limit(page, "sign-up", "Sign up")
     page.wait_for_url(f"{stack.app_url}/dashboard/chat**")
     expect(page.get_by_test_id("signed-in-as")).to_have_text(name)
     session = page.evaluate("fetch('/api/auth/get-session').then((r) => r.json())")
@@ -128,6 +129,20 @@ def sign_up(page: Any, stack: Stack, name: str) -> str:
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
     assert header["alg"] == "EdDSA" and header["kid"], header
     return str(session["user"]["id"])
+
+
+def submit_past_the_rate_limit(page: Any, form: str, button: str) -> None:
+    """Clicks the form's button. Better Auth allows 3 sign-ins and sign-ups per 10 s from one address (all of these
+    tests' users): the form then says so in words, and the same click goes through once the window has passed."""
+    from playwright.sync_api import expect
+
+    for _ in range(4):
+        with page.expect_response(f"**/api/auth/{form}/email") as submitted:
+            page.get_by_role("button", name=button).click()
+        if submitted.value.status != 429:
+            return
+        expect(page.get_by_test_id(form).get_by_role("alert")).to_contain_text("Too many requests")
+        page.wait_for_timeout(3_500)
 
 
 RUN = secrets.token_hex(4)
@@ -278,11 +293,10 @@ def test_the_plain_chat_when_chatkit_cannot_load(stack: Stack, chromium: Any, tm
         page.goto(f"{stack.app_url}/sign-in?next={quote(elsewhere)}")
         page.get_by_label("Email").fill(email_of("Alice"))
         page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        submit_past_the_rate_limit(page, "sign-in", "Sign in")
         page.wait_for_url(f"{stack.app_url}/dashboard/chat**")
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url(f"{stack.app_url}/sign-in**")
-        page.wait_for_timeout(3_500)  # Better Auth allows 3 sign-ins per 10 s from one address
     for shot in ("plain-chat-light.png", "plain-chat-dark.png"):
         assert (tmp_path / shot).stat().st_size > 10_000
 

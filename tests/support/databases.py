@@ -11,13 +11,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from infra.migrate import upgrade
+from tests.support.workers import worker_name
 from todo_common.db import Database
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/todo_chat_test"
 TABLES = ("attachment", "message", "conversation", "task", "rate_window")
 # Each run gets databases of its own (the name in TEST_POSTGRES_URL plus this suffix), so two runs on one server
-# (CI and a teammate, two worktrees) never drop each other's databases.
-RUN_ID = secrets.token_hex(4)
+# (CI and a teammate, two worktrees) never drop each other's databases; and each of a run's parallel workers its own
+# (the worker's name last), so no worker empties a table another one is using.
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID", secrets.token_hex(4))[:8]
 
 
 def postgres_url() -> str:
@@ -27,7 +29,7 @@ def postgres_url() -> str:
 
 
 def run_database_name(name: str) -> str:
-    return f"{name}_{RUN_ID}"
+    return f"{name}_{RUN_ID}_{worker_name()}"
 
 
 def drop_postgres(url: str) -> None:

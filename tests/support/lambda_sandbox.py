@@ -25,6 +25,7 @@ import pytest
 
 from infra.runtime_python import runtime_python
 from tests.support.runtime_api import Outcome, RuntimeApi
+from tests.support.workers import exclusive
 from todo_common.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,14 +50,15 @@ def runtime_environment() -> Path:
     digest = hashlib.sha256(RUNTIME_REQUIREMENTS.read_bytes() + str(python).encode()).hexdigest()[:12]
     venv = ROOT / ".venv-lambda-runtime"
     stamp = venv / f".installed-{digest}"
-    if not stamp.exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "-r", str(RUNTIME_REQUIREMENTS)],
-            check=True,
-        )
-        stamp.touch()
+    with exclusive(ROOT / ".data" / "venv-lambda-runtime.lock"):
+        if not stamp.exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
+            subprocess.run(
+                [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "-r", str(RUNTIME_REQUIREMENTS)],
+                check=True,
+            )
+            stamp.touch()
     return venv
 
 

@@ -22,6 +22,7 @@ from functions.chat.tasks.mcp_http import mount_mcp
 from tests.support.chat import chat_app
 from tests.support.server import Server
 from tests.support.tokens import Tokens
+from tests.support.workers import exclusive
 from todo_common.web import Services
 
 PACKAGES = ("@modelcontextprotocol/conformance@0.1.16", "@modelcontextprotocol/inspector@0.15.0", "node@22.23.3")
@@ -40,20 +41,21 @@ def unavailable(reason: str) -> None:
 def conformance() -> list[str]:
     """The suite's command, installed once into `.data/` (npm registry)."""
     node, suite = TOOLS / "node_modules/.bin/node", TOOLS / "node_modules/.bin/conformance"
-    if not (node.exists() and suite.exists() and INSPECTOR.exists()):
-        if shutil.which("npm") is None:
-            unavailable("npm is not installed")
-        TOOLS.mkdir(parents=True, exist_ok=True)
-        (TOOLS / "package.json").write_text('{"private": true}\n')
-        installed = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--save-exact", *PACKAGES],
-            cwd=TOOLS,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if installed.returncode != 0:
-            unavailable(f"npm could not install the suite: {installed.stderr[-300:]}")
+    with exclusive(TOOLS.with_name("mcp-conformance.lock")):
+        if not (node.exists() and suite.exists() and INSPECTOR.exists()):
+            if shutil.which("npm") is None:
+                unavailable("npm is not installed")
+            TOOLS.mkdir(parents=True, exist_ok=True)
+            (TOOLS / "package.json").write_text('{"private": true}\n')
+            installed = subprocess.run(
+                ["npm", "install", "--no-audit", "--no-fund", "--save-exact", *PACKAGES],
+                cwd=TOOLS,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if installed.returncode != 0:
+                unavailable(f"npm could not install the suite: {installed.stderr[-300:]}")
     return [str(node), str(suite)]
 
 
