@@ -56,7 +56,7 @@ class ChatRuntime:
         )
         attachments = AttachmentService(files, policy)
         chatkit_server = TodoChatKitServer(
-            ChatStore(store, attachments), turns, Transcriber.from_settings(settings), attachments
+            ChatStore(store, attachments), turns, Transcriber.from_settings(settings), attachments, settings
         )
         actions = RateLimit(services.database, "action", settings.actions_per_minute)
         endpoint = ChatKitEndpoint(chatkit_server, Leasing(turns), actions, allow_cancel=settings.allow_cancel)

@@ -51,6 +51,7 @@ from functions.chat.chatkit.attachments import ChatAttachmentStore
 from functions.chat.chatkit.context import ChatKitContext
 from functions.chat.chatkit.store import ChatStore, save_feedback
 from functions.chat.chatkit.view import TurnView
+from functions.chat.settings import ChatSettings
 from functions.chat.turn.events import ToolFinished, TurnCompleted, TurnEvent, TurnFailed
 from functions.chat.turn.service import TurnService
 from functions.chat.turn.types import DATABASE_ERRORS
@@ -82,9 +83,15 @@ class ThreadNotOpen(Exception):
 
 class TodoChatKitServer(ChatKitServer[ChatKitContext]):
     def __init__(
-        self, store: ChatStore, turns: TurnService, transcriber: Transcriber | None, attachments: AttachmentService
+        self,
+        store: ChatStore,
+        turns: TurnService,
+        transcriber: Transcriber | None,
+        attachments: AttachmentService,
+        settings: ChatSettings,
     ) -> None:
         super().__init__(store, ChatAttachmentStore(attachments))
+        self.settings = settings
         self.chat_store = store  # typed as ours, for what ChatKit's Store interface does not have
         self.attachments = attachments
         self.turns = turns
@@ -92,7 +99,7 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
 
     def get_stream_options(self, thread: ThreadMetadata, context: ChatKitContext) -> StreamOptions:
         """A Stop button only where a stop reaches this function (docs/deploy.md, "Stop")."""
-        return StreamOptions(allow_cancel=self.turns.settings.allow_cancel)
+        return StreamOptions(allow_cancel=self.settings.allow_cancel)
 
     async def retry_target(self, request: ChatKitReq, context: ChatKitContext) -> bool:
         """`threads.retry_after_item` naming an answer (or its workflow) retries from the user message before it,
@@ -169,7 +176,7 @@ class TodoChatKitServer(ChatKitServer[ChatKitContext]):
     def _check_composer(self, options: InferenceOptions) -> None:
         """A composer tool or model this server does not offer is 400, before anything is stored."""
         composer.checked(
-            options.tool_choice.id if options.tool_choice else None, options.model, self.turns.settings.allowed_models
+            options.tool_choice.id if options.tool_choice else None, options.model, self.settings.allowed_models
         )
 
     async def _check_dictation(self, request: InputTranscribeReq, context: ChatKitContext) -> None:
