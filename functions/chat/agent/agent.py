@@ -57,6 +57,9 @@ class AgentRun:
 
     caller: Caller
     tool_results: dict[str, ToolCallRecord] = field(default_factory=dict)
+    # The SDK starts the tool calls of one answer at once; they run one after another, in the order the model made
+    # them (an attached list's tasks are added in the list's order; "add X, then complete it" finds X).
+    tool_calls_in_order: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def build_agent(model: Model, server: MCPServer, reasoning_summary: ReasoningSummary | None = None) -> Agent[AgentRun]:
@@ -76,7 +79,8 @@ def _in_process_tool(server: MCPServer, spec: Any) -> FunctionTool:
 
     async def invoke(context: ToolContext[AgentRun], arguments_json: str) -> str:
         run = context.context
-        result, failed = await _call(server, name, run, arguments_json)
+        async with run.tool_calls_in_order:
+            result, failed = await _call(server, name, run, arguments_json)
         run.tool_results[context.tool_call_id] = ToolCallRecord(
             call_id=context.tool_call_id,
             name=name,
