@@ -305,6 +305,8 @@ def test_a_delete_waits_for_the_users_answer_on_the_dev_page(
     page.click("#send")
     expect(page.locator("button.confirm-delete")).to_be_visible()
     assert database.read(lambda s: s.get(Task, milk)) is not None  # asked, not deleted
+    # The question's buttons take a click once its answer has ended (disabled until then, not deaf).
+    expect(page.locator("button.confirm-delete")).to_be_enabled()
     page.click("button.confirm-delete")
     expect(page.locator(".msg.user .text").last).to_have_text("Yes, delete it.")
     expect(page.locator(".msg.assistant .status")).to_have_count(0)
