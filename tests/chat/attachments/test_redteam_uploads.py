@@ -1,0 +1,145 @@
+"""An outside tester's attacks on the attachments surface, through the real chat app: upload links used after
+their attachment is gone, files declared as images that are not images, and what held."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chatkit.types import (
+    AttachmentDeleteParams,
+    AttachmentsDeleteReq,
+    ThreadCreateParams,
+    ThreadDeleteParams,
+    ThreadsCreateReq,
+    ThreadsDeleteReq,
+)
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from functions.chat.agent.offline_model import OfflineModel
+from tests.support.attachments import PNG, carrying, create, local_path, put, uploaded
+from tests.support.chat import chat_app
+from tests.support.chatkit import ChatKitClient
+from tests.support.tokens import Tokens
+from todo_common.db import Database
+from todo_common.files.local import LocalFileStore
+from todo_common.models import Attachment
+from todo_common.web import Services
+
+ALICE, BOB = "user_alice", "user_bob"
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(chat_app(services, OfflineModel()), raise_server_exceptions=False) as http:
+        yield http
+
+
+@pytest.fixture
+def alice(client: TestClient, tokens: Tokens) -> ChatKitClient:
+    return ChatKitClient(client, tokens, ALICE)
+
+
+@pytest.fixture
+def bob(client: TestClient, tokens: Tokens) -> ChatKitClient:
+    return ChatKitClient(client, tokens, BOB)
+
+
+@pytest.fixture
+def files(services: Services) -> LocalFileStore:
+    store = services.files
+    assert isinstance(store, LocalFileStore)
+    return store
+
+
+def error_code(response: Any) -> str:
+    return str(response.json()["error"]["code"])
+
+
+def stored_keys(files: LocalFileStore) -> set[str]:
+    return {path.name for path in files.directory.rglob("*") if path.is_file()} if files.directory.exists() else set()
+
+
+def row_ids(database: Database) -> set[str]:
+    return set(database.read(lambda s: list(s.exec(select(Attachment.id)))))
+
+
+def test_an_upload_link_of_a_deleted_attachment_stores_nothing(
+    alice: ChatKitClient, database: Database, files: LocalFileStore
+) -> None:
+    """Create, delete, then PUT through the link (valid ten minutes): a file no row knows would stay for good, and
+    the round repeated stores without bound what `MAX_PENDING` is meant to bound."""
+    attachment = create(alice, "list.txt", "text/plain", 5).json()
+    deleted = alice.post(AttachmentsDeleteReq(params=AttachmentDeleteParams(attachment_id=attachment["id"])))
+    assert deleted.status_code == 200, deleted.text
+    late = put(alice, attachment, b"milk\n")
+    assert late.status_code == 404, late.text
+    assert error_code(late) == "attachment_not_found"
+    assert files.read(attachment["id"], 10) is None
+    assert attachment["id"] not in row_ids(database)
+
+
+def test_an_upload_link_of_a_deleted_conversations_attachment_stores_nothing(
+    alice: ChatKitClient, database: Database, files: LocalFileStore
+) -> None:
+    attachment = uploaded(alice, "list.txt", "text/plain", b"milk\n")
+    events = alice.events(ThreadsCreateReq(params=ThreadCreateParams(input=carrying("one", attachment["id"]))))
+    thread_id = events[0]["thread"]["id"]
+    deleted = alice.post(ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=thread_id)))
+    assert deleted.status_code == 200, deleted.text
+    assert files.read(attachment["id"], 10) is None
+    late = put(alice, attachment, b"eggs\n")
+    assert late.status_code == 404, late.text
+    assert files.read(attachment["id"], 10) is None
+    assert stored_keys(files) == set()
+
+
+@pytest.mark.parametrize(
+    ("mime_type", "content"),
+    [
+        ("image/png", b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
+        ("image/jpeg", PNG),
+        ("image/gif", b"GIF87 is not quite a header"),
+        ("image/webp", b"RIFF\x10\x00\x00\x00WAVEfmt "),
+    ],
+    ids=["svg-as-png", "png-as-jpeg", "bad-gif", "wav-as-webp"],
+)
+def test_a_file_declared_as_an_image_that_is_not_one_is_refused_when_sent(
+    alice: ChatKitClient, database: Database, mime_type: str, content: bytes
+) -> None:
+    """The model's input sends these bytes as an image data URL; the model's API refuses an image it cannot decode,
+    and the file stays among the conversation's newest, so every later turn would fail the same way."""
+    image = uploaded(alice, "photo", mime_type, content)
+    response = alice.post(ThreadsCreateReq(params=ThreadCreateParams(input=carrying("look", image["id"]))))
+    assert response.status_code == 415, response.text
+    assert error_code(response) == "attachment_not_an_image"
+    assert response.json()["error"]["message"]
+    assert alice.thread_ids() == []
+
+
+def test_a_real_image_of_each_allowed_type_is_carried(alice: ChatKitClient) -> None:
+    headers = {
+        "image/png": PNG,
+        "image/jpeg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
+        "image/gif": b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
+        "image/webp": b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10",
+    }
+    ids = [uploaded(alice, f"i{n}", mime, content)["id"] for n, (mime, content) in enumerate(headers.items())]
+    events = alice.events(ThreadsCreateReq(params=ThreadCreateParams(input=carrying("look", *ids))))
+    assert events[0]["type"] == "thread.created", events
+
+
+def test_another_users_preview_and_upload_links_name_only_their_key(
+    alice: ChatKitClient, bob: ChatKitClient, files: LocalFileStore
+) -> None:
+    """A link signed for one key does not work for another (Bob's link pointed at Alice's key)."""
+    mine = uploaded(alice, "dot.png", "image/png", PNG)
+    bobs = create(bob, "dot.png", "image/png", len(PNG)).json()
+    swapped_put = local_path(bobs["upload_descriptor"]["url"]).replace(bobs["id"], mine["id"])
+    swapped_get = local_path(bobs["preview_url"]).replace(bobs["id"], mine["id"])
+    overwrite = bob.client.put(swapped_put, content=b"x" * len(PNG), headers={"Content-Type": "image/png"})
+    peek = bob.client.get(swapped_get)
+    assert [overwrite.status_code, peek.status_code] == [403, 403]
+    assert files.read(mine["id"], 1000) == PNG
