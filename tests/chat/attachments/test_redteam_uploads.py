@@ -143,3 +143,22 @@ def test_another_users_preview_and_upload_links_name_only_their_key(
     peek = bob.client.get(swapped_get)
     assert [overwrite.status_code, peek.status_code] == [403, 403]
     assert files.read(mine["id"], 1000) == PNG
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["\u200b", "\u200e", "\u200f", "\u061c", "\ufeff", "\u2060", "\u200f\u200b \u200e"],
+    ids=["zero-width-space", "lrm", "rlm", "arabic-letter-mark", "bom", "word-joiner", "mixed"],
+)
+def test_a_name_of_only_invisible_characters_is_refused(alice: ChatKitClient, database: Database, name: str) -> None:
+    """Bidi marks (LRM, RLM, ALM) and zero-width characters show nothing: a name of only those is no name."""
+    response = create(alice, name, "text/plain", 5)
+    assert response.status_code == 422, response.text
+    assert error_code(response) == "invalid_attachment_name"
+    assert row_ids(database) == set()
+
+
+def test_bidi_marks_are_taken_out_of_a_name(alice: ChatKitClient) -> None:
+    response = create(alice, "inv\u200foice\u200e.\u061ctxt\u200b", "text/plain", 5)
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "invoice.txt"
