@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from functions.chat.attachments.policy import AttachmentPolicy
 from functions.chat.caller import Caller
+from todo_common.db import Database
 from todo_common.errors import ApiError
 from todo_common.files import FileStore
 from todo_common.models import Attachment, new_id, utcnow
@@ -200,6 +201,15 @@ class AttachmentService:
         return self.shown(
             attachment.id, attachment.name, attachment.mime_type, attachment.type, thread_id=attachment.thread_id
         )
+
+
+def upload_state(database: Database, key: str) -> str | None:
+    """Whose bytes an upload link may write under `key`: the status of the attachment stored there ("pending" or
+    "attached"), None when no attachment has it (deleted with its conversation or from the composer: a link outlives
+    its row, and a file written then would belong to nobody and never be removed)."""
+    return database.read(
+        lambda session: session.exec(select(Attachment.status).where(Attachment.storage_key == key)).first()
+    )
 
 
 def storage_key(attachment_id: str) -> str:
