@@ -18,7 +18,11 @@ from chatkit.types import (
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from functions.chat.agent.messages import ContextMessage
 from functions.chat.agent.offline_model import OfflineModel
+from functions.chat.attachments.content import attached_parts
+from functions.chat.attachments.policy import AttachmentPolicy
+from functions.chat.settings import ChatSettings
 from tests.support.attachments import PNG, carrying, create, local_path, put, uploaded
 from tests.support.chat import chat_app
 from tests.support.chatkit import ChatKitClient
@@ -113,6 +117,24 @@ def test_a_file_declared_as_an_image_that_is_not_one_is_refused_when_sent(
     assert error_code(response) == "attachment_not_an_image"
     assert response.json()["error"]["message"]
     assert alice.thread_ids() == []
+
+
+def test_the_model_is_not_shown_an_image_that_is_not_one(files: LocalFileStore) -> None:
+    """Bytes that changed after the message's check (the upload link works until the file is attached) are named to
+    the model, not sent as an image."""
+    files.write("atc_swapped", b"<html>not a picture</html>")
+    files.write("atc_dot", PNG)
+    item = {
+        "type": "user_message",
+        "attachments": [
+            {"id": "atc_swapped", "name": "photo.png", "mime_type": "image/png"},
+            {"id": "atc_dot", "name": "dot.png", "mime_type": "image/png"},
+        ],
+    }
+    message = ContextMessage("msg_1", "user", "message", "look", [], "complete", None, item)
+    parts = attached_parts(files, AttachmentPolicy.from_settings(ChatSettings()), [message])["msg_1"]
+    assert parts[0] == {"type": "input_text", "text": "The user attached “photo.png”, but it cannot be read."}
+    assert parts[1]["type"] == "input_image" and parts[1]["image_url"].startswith("data:image/png;base64,")
 
 
 def test_a_real_image_of_each_allowed_type_is_carried(alice: ChatKitClient) -> None:
