@@ -144,6 +144,7 @@ class AttachmentService:
                     409, "attachment_not_uploaded", f"“{row.name}” has not been uploaded yet; wait for its upload."
                 )
             self.policy.check_size(row.mime_type, len(content))
+            self.policy.check_content(row.mime_type, content)
 
     def load(self, caller: Caller, attachment_id: str) -> ChatKitAttachment:
         """The caller's attachment as a message shows it (no upload link; an image's preview link made now)."""
