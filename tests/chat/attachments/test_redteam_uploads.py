@@ -22,12 +22,15 @@ from functions.chat.agent.messages import ContextMessage
 from functions.chat.agent.offline_model import OfflineModel
 from functions.chat.attachments.content import attached_parts
 from functions.chat.attachments.policy import AttachmentPolicy
+from functions.chat.attachments.service import AttachmentService
+from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
 from tests.support.attachments import PNG, carrying, create, local_path, put, uploaded
 from tests.support.chat import chat_app
 from tests.support.chatkit import ChatKitClient
 from tests.support.tokens import Tokens
 from todo_common.db import Database
+from todo_common.errors import ApiError
 from todo_common.files.local import LocalFileStore
 from todo_common.models import Attachment
 from todo_common.web import Services
@@ -135,6 +138,28 @@ def test_the_model_is_not_shown_an_image_that_is_not_one(files: LocalFileStore) 
     parts = attached_parts(files, AttachmentPolicy.from_settings(ChatSettings()), [message])["msg_1"]
     assert parts[0] == {"type": "input_text", "text": "The user attached “photo.png”, but it cannot be read."}
     assert parts[1]["type"] == "input_image" and parts[1]["image_url"].startswith("data:image/png;base64,")
+
+
+def test_attaching_to_a_conversation_deleted_meanwhile_is_refused_in_words(
+    alice: ChatKitClient, bob: ChatKitClient, services: Services, database: Database
+) -> None:
+    """A message's checks pass, then its conversation is deleted (another tab) before ChatKit attaches the file:
+    the attach is refused as a missing conversation, not failed on the foreign key (a generic 500); and attaching
+    names a conversation of the caller's only."""
+    thread_id = alice.events(ThreadsCreateReq(params=ThreadCreateParams(input=carrying("hi"))))[0]["thread"]["id"]
+    bobs_thread = bob.events(ThreadsCreateReq(params=ThreadCreateParams(input=carrying("hi"))))[0]["thread"]["id"]
+    text = uploaded(alice, "list.txt", "text/plain", b"milk\n")
+    deleted = alice.post(ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=thread_id)))
+    assert deleted.status_code == 200, deleted.text
+    attachments = AttachmentService(services.files, AttachmentPolicy.from_settings(ChatSettings()))
+    with pytest.raises(ApiError) as gone:
+        attachments.attach(Caller(ALICE, database), text["id"], thread_id)
+    with pytest.raises(ApiError) as anothers:
+        attachments.attach(Caller(ALICE, database), text["id"], bobs_thread)
+    assert (gone.value.status, gone.value.code) == (404, "not_found")
+    assert (anothers.value.status, anothers.value.code) == (403, "forbidden")
+    status = database.read(lambda s: s.exec(select(Attachment).where(Attachment.id == text["id"])).one())
+    assert (status.status, status.conversation_id) == ("pending", None)
 
 
 def test_a_real_image_of_each_allowed_type_is_carried(alice: ChatKitClient) -> None:
