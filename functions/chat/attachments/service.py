@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from functions.chat.attachments.policy import AttachmentPolicy
 from functions.chat.caller import Caller
+from todo_common.conversations import owned_conversation
 from todo_common.db import Database
 from todo_common.errors import ApiError
 from todo_common.files import FileStore
@@ -152,9 +153,13 @@ class AttachmentService:
         return self.shown(row.id, row.name, row.mime_type, row.kind)
 
     def attach(self, caller: Caller, attachment_id: str, thread_id: str) -> None:
-        """The message of `thread_id` carries this attachment now; one another conversation holds is refused."""
+        """The message of `thread_id` carries this attachment now; one another conversation holds is refused, and so
+        is a conversation that is not the caller's or is gone (deleted since the message's checks)."""
 
         def work(session: Session) -> str:
+            if not _exists(session, caller, attachment_id):
+                raise not_found()
+            owned_conversation(session, caller.user_id, thread_id, for_update=True)  # a delete waits, or went first
             key = session.execute(
                 sa.update(Attachment)
                 .where(
