@@ -52,7 +52,11 @@ def test_the_browser_uploads_with_the_presigned_put(store: S3FileStore, client: 
     assert set(query["X-Amz-SignedHeaders"][0].split(";")) >= {"content-type", "content-length", "x-amz-tagging"}
     assert 300 <= int(query["X-Amz-Expires"][0]) <= 600
     assert target.method == "PUT"
-    assert target.headers == {"Content-Type": "image/png", "x-amz-tagging": f"{TAG_KEY}={PENDING}"}
+    assert target.headers == {
+        "Content-Type": "image/png",
+        "x-amz-tagging": f"{TAG_KEY}={PENDING}",
+        "If-None-Match": "*",
+    }
 
     sent: list[httpx.Request] = []
     with httpx.Client(event_hooks={"request": [sent.append]}, timeout=10) as browser:

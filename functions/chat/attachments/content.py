@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from functions.chat.agent.messages import ContextMessage
-from functions.chat.attachments.policy import AttachmentPolicy, kind_of
+from functions.chat.attachments.policy import AttachmentPolicy, is_readable, kind_of
 from functions.chat.attachments.service import storage_key
 from todo_common.files import FileStore
 
@@ -53,7 +53,7 @@ def attached_parts(
 def _part(files: FileStore, policy: AttachmentPolicy, attachment_id: str, name: str, mime_type: str) -> InputPart:
     limit = policy.max_bytes(mime_type)
     content = files.read(storage_key(attachment_id), limit)
-    if content is None or len(content) > limit:
+    if content is None or len(content) > limit or not is_readable(mime_type, content):
         return _note(f"The user attached “{name}”, but it cannot be read.")
     if kind_of(mime_type) == "image":
         return {"type": "input_image", "image_url": f"data:{mime_type};base64,{base64.b64encode(content).decode()}"}

@@ -70,9 +70,31 @@ class AttachmentPolicy:
             what = "Images" if kind_of(mime_type) == "image" else "Text files"
             raise ApiError(413, "attachment_too_large", f"{what} are limited to {_bytes(limit)}.")
 
+    def check_content(self, mime_type: str, content: bytes) -> None:
+        """An image's bytes begin as its type's do: the model's API refuses an image it cannot decode, and the file
+        would stay among the conversation's newest, failing every later turn too."""
+        if not is_readable(mime_type, content):
+            raise ApiError(
+                415, "attachment_not_an_image", f"This file is not a {mime_type.removeprefix('image/').upper()} image."
+            )
+
     def check_count(self, count: int) -> None:
         if count > self.per_message:
             raise ApiError(422, "too_many_attachments", f"A message can carry at most {self.per_message} attachments.")
+
+
+def is_readable(mime_type: str, content: bytes) -> bool:
+    """A text file always is (decoded leniently); an image when it starts with its format's signature."""
+    if mime_type == "image/webp":
+        return content[:4] == b"RIFF" and content[8:12] == b"WEBP"
+    return kind_of(mime_type) != "image" or content.startswith(_IMAGE_SIGNATURES.get(mime_type, ()))
+
+
+_IMAGE_SIGNATURES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+}
 
 
 def kind_of(mime_type: str) -> Kind:

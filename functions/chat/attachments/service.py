@@ -15,6 +15,8 @@ from sqlmodel import Session, col, select
 
 from functions.chat.attachments.policy import AttachmentPolicy
 from functions.chat.caller import Caller
+from todo_common.conversations import owned_conversation
+from todo_common.db import Database
 from todo_common.errors import ApiError
 from todo_common.files import FileStore
 from todo_common.models import Attachment, new_id, utcnow
@@ -143,6 +145,7 @@ class AttachmentService:
                     409, "attachment_not_uploaded", f"“{row.name}” has not been uploaded yet; wait for its upload."
                 )
             self.policy.check_size(row.mime_type, len(content))
+            self.policy.check_content(row.mime_type, content)
 
     def load(self, caller: Caller, attachment_id: str) -> ChatKitAttachment:
         """The caller's attachment as a message shows it (no upload link; an image's preview link made now)."""
@@ -150,9 +153,13 @@ class AttachmentService:
         return self.shown(row.id, row.name, row.mime_type, row.kind)
 
     def attach(self, caller: Caller, attachment_id: str, thread_id: str) -> None:
-        """The message of `thread_id` carries this attachment now; one another conversation holds is refused."""
+        """The message of `thread_id` carries this attachment now; one another conversation holds is refused, and so
+        is a conversation that is not the caller's or is gone (deleted since the message's checks)."""
 
         def work(session: Session) -> str:
+            if not _exists(session, caller, attachment_id):
+                raise not_found()
+            owned_conversation(session, caller.user_id, thread_id, for_update=True)  # a delete waits, or went first
             key = session.execute(
                 sa.update(Attachment)
                 .where(
@@ -200,6 +207,15 @@ class AttachmentService:
         return self.shown(
             attachment.id, attachment.name, attachment.mime_type, attachment.type, thread_id=attachment.thread_id
         )
+
+
+def upload_state(database: Database, key: str) -> str | None:
+    """Whose bytes an upload link may write under `key`: the status of the attachment stored there ("pending" or
+    "attached"), None when no attachment has it (deleted with its conversation or from the composer: a link outlives
+    its row, and a file written then would belong to nobody and never be removed)."""
+    return database.read(
+        lambda session: session.exec(select(Attachment.status).where(Attachment.storage_key == key)).first()
+    )
 
 
 def storage_key(attachment_id: str) -> str:

@@ -9,6 +9,7 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import QueryParams
 
+from functions.chat.attachments.service import not_found, upload_state
 from todo_common.errors import ApiError
 from todo_common.files.local import ROUTE, LinkRefused, LocalFileStore, valid_key
 from todo_common.web import ServicesDep
@@ -35,9 +36,16 @@ async def upload(key: str, request: Request, services: ServicesDep) -> Response:
     body = await request.body()
     if len(body) > int(size):
         raise ApiError(413, "upload_too_large", f"This link takes at most {size} bytes.")
-    if store.is_attached(key):
+    state = await asyncio.to_thread(upload_state, services.database, key)
+    if state is None:
+        raise not_found()
+    if state != "pending" or store.is_attached(key):
         raise ApiError(409, "attachment_attached", "A message carries this file already; it cannot be replaced.")
     await asyncio.to_thread(store.write, key, body)
+    if await asyncio.to_thread(upload_state, services.database, key) is None:
+        # Deleted while the bytes were written: its deletion may have removed the file before this wrote it.
+        await asyncio.to_thread(store.delete, [key])
+        raise not_found()
     return Response(status_code=204)
 
 

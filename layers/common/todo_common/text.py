@@ -32,11 +32,13 @@ def no_nul(value: str) -> str:
 
 StoredText = Annotated[str, AfterValidator(no_nul)]
 
-# Controls (C0, DEL, C1) become spaces in a title; bidi embeddings, overrides and isolates (U+202A-E, U+2066-9)
-# and lone surrogates are dropped. Multi-line text keeps its line breaks and tabs.
+# Controls (C0, DEL, C1) become spaces in a title; bidi embeddings, overrides and isolates (U+202A-E, U+2066-9),
+# bidi marks (U+061C, U+200E-F), zero-width space, word joiner and BOM (U+200B, U+2060, U+FEFF) and lone surrogates
+# are dropped: none shows anything, so a text of only those would look empty. ZWNJ/ZWJ (U+200C-D) stay: scripts and
+# emoji sequences need them. Multi-line text keeps its line breaks and tabs.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_INVISIBLE = re.compile(r"[\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_INVISIBLE = re.compile(r"[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 def one_line(text: str) -> str:

@@ -76,11 +76,14 @@ class S3FileStore:
                 "ContentType": mime_type,
                 "ContentLength": size,
                 "Tagging": tagging,
+                "IfNoneMatch": "*",
             },
             ExpiresIn=UPLOAD_SECONDS,
         )
-        # Content-Length is signed too, but a browser sets it itself (and may not set it by hand).
-        return UploadTarget(url=url, method="PUT", headers={"Content-Type": mime_type, "x-amz-tagging": tagging})
+        # Content-Length is signed too, but a browser sets it itself (and may not set it by hand). If-None-Match: the
+        # link writes a key once, so a file a message carries is never replaced nor tagged pending again (412).
+        headers = {"Content-Type": mime_type, "x-amz-tagging": tagging, "If-None-Match": "*"}
+        return UploadTarget(url=url, method="PUT", headers=headers)
 
     def download_url(self, key: str, mime_type: str) -> str:
         return self.client.generate_presigned_url(
