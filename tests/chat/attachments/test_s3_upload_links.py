@@ -13,7 +13,7 @@ import pytest
 from tests.support.s3 import attachments_lifecycle_rules, expires, moto_s3
 from todo_common.files.s3 import ATTACHED, TAG_KEY, S3FileStore
 
-BUCKET = "todo-chat-attachments-redteam"
+BUCKET = "todo-chat-attachments-links"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def tags_of(client: Any, key: str) -> dict[str, str]:
 def test_an_attached_file_is_not_replaced_through_its_upload_link(store: S3FileStore, client: Any) -> None:
     """Replaced, it would be bytes the message's checks never saw (an image that is not one), and the PUT's signed
     `attachment=pending` tag would put the conversation's file back under the one-day expiry."""
-    key = "atc_redteam_replaced"
+    key = "atc_links_replaced"
     target = store.upload_target(key, "text/plain", 5)
     first = httpx.put(target.url, content=b"milk\n", headers=target.headers, timeout=10)
     assert first.status_code == 200, first.text
@@ -48,7 +48,7 @@ def test_an_attached_file_is_not_replaced_through_its_upload_link(store: S3FileS
 
 
 def test_the_upload_link_cannot_drop_its_no_overwrite_condition(store: S3FileStore) -> None:
-    target = store.upload_target("atc_redteam_signed", "image/png", 10)
+    target = store.upload_target("atc_links_signed", "image/png", 10)
     signed = parse_qs(urlsplit(target.url).query)["X-Amz-SignedHeaders"][0].split(";")
     assert "if-none-match" in signed
     assert target.headers.get("If-None-Match") == "*"
