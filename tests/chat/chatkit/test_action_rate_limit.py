@@ -11,6 +11,7 @@ from chatkit.types import ThreadCustomActionParams, ThreadsCustomActionReq, Thre
 
 from tests.support.chat import chat_app
 from tests.support.chatkit import ChatKitClient, widget_row
+from tests.support.clock import early_in_a_minute
 from tests.support.factories import seed_conversation, seed_tasks
 from tests.support.server import Server
 from tests.support.tokens import Tokens
@@ -42,6 +43,7 @@ def test_widget_actions_over_the_rate_limit_are_refused_in_words(
     app = chat_app(services, ScriptedModel([]), actions_per_minute=2)
     with Server(app) as base, httpx.Client(base_url=base, timeout=30) as http:
         client = ChatKitClient(http, tokens, ALICE)
+        early_in_a_minute()  # the actions share one minute's window
         assert client.post(
             ThreadsSyncCustomActionReq(params=params(thread.id, widget, "task.complete", walk))
         ).is_success

@@ -15,6 +15,7 @@ from sqlmodel import select
 from functions.chat.settings import ChatSettings
 from functions.chat.tasks.mcp_http import mount_mcp
 from tests.support.chat import chat_app
+from tests.support.clock import early_in_a_minute
 from tests.support.server import Server
 from tests.support.tokens import Tokens
 from todo_common.db import Database
@@ -44,6 +45,7 @@ def add(url: str, token: str, title: str, request_id: int) -> httpx.Response:
 
 def test_tool_calls_over_the_rate_limit_are_refused_in_words(mcp_url: str, tokens: Tokens, database: Database) -> None:
     alice = tokens.chat(ALICE)
+    early_in_a_minute()  # the four calls share one minute's window
     for index in range(3):
         answer = add(mcp_url, alice, f"task {index}", index)
         assert answer.status_code == 200, answer.text
