@@ -24,10 +24,10 @@ dev: install  ## run the three functions behind one local gateway (SQLite, offli
 
 # The whole suite measures branch coverage and holds it at 90% or more; a chosen subset (PYTEST_ARGS) does not.
 COVERAGE := $(if $(PYTEST_ARGS),,--cov --cov-fail-under=90)
-# Parallel workers (pytest-xdist): four on two cores by default, since much of the suite waits on servers, browsers
+# Parallel workers (pytest-xdist): three on two cores by default, since much of the suite waits on servers, browsers
 # and subprocesses; each module runs whole on one worker, so a module's own server, browser or build is set up once.
 # TEST_WORKERS=0 runs everything in one process.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 PARALLEL := -n $(TEST_WORKERS) --dist loadscope
 
 test: install test-needs  ## the whole suite, on SQLite and on PostgreSQL, with branch coverage (floor 90%)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-WORKERS = (0, 4)  # 0: everything in one process; 4: `make test`'s default
+WORKERS = (0, 3)  # 0: everything in one process; 3: `make test`'s default
 _SUMMARY = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
 _PYTEST_TIME = re.compile(r" in ([\d.]+)s")
 

@@ -294,7 +294,11 @@ def test_a_message_to_a_busy_conversation_waits_and_turns_never_interleave(
             )
         )
         runner.start()
-        time.sleep(0.3)
+        # The second message is sent once the first turn holds the conversation (its answer is streaming).
+        deadline = time.monotonic() + 30
+        while not any(m.status == "streaming" for m in rows(database, existing.id)):
+            assert time.monotonic() < deadline, "the first turn never started"
+            time.sleep(0.02)
         second = httpx.post(
             f"{base}/api/{ALICE}/chat",
             json={"message": "list", "conversation_id": existing.id},
