@@ -205,3 +205,26 @@ def test_chromium_uploads_cross_origin_under_the_templates_cors_rule(store: S3Fi
         target = store.upload_target("user_a/att_cors/other.png", "image/png", 64)  # a new URL: no cached preflight
         assert "Failed to fetch" in str(page.evaluate(put, {**arguments, "url": target.url}))
         assert store.read("user_a/att_cors/other.png", 10) is None
+
+
+def test_an_attached_file_is_not_replaced_through_its_upload_link(store: S3FileStore, client: Any) -> None:
+    """Replaced, it would be bytes the message's checks never saw (an image that is not one), and the PUT's signed
+    `attachment=pending` tag would put the conversation's file back under the one-day expiry."""
+    key = "atc_links_replaced"
+    target = store.upload_target(key, "text/plain", 5)
+    first = httpx.put(target.url, content=b"milk\n", headers=target.headers, timeout=10)
+    assert first.status_code == 200, first.text
+    store.mark_attached(key)
+
+    again = httpx.put(target.url, content=b"eggs\n", headers=target.headers, timeout=10)
+    assert again.status_code == 412, again.text
+    assert store.read(key, 10) == b"milk\n"
+    assert tags_of(client, key) == {TAG_KEY: ATTACHED}
+    assert not any(expires(rule, key, tags_of(client, key)) for rule in attachments_lifecycle_rules())
+
+
+def test_the_upload_link_cannot_drop_its_no_overwrite_condition(store: S3FileStore) -> None:
+    target = store.upload_target("atc_links_signed", "image/png", 10)
+    signed = parse_qs(urlsplit(target.url).query)["X-Amz-SignedHeaders"][0].split(";")
+    assert "if-none-match" in signed
+    assert target.headers.get("If-None-Match") == "*"

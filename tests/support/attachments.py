@@ -64,3 +64,8 @@ def carrying(text: str, *attachment_ids: str) -> UserMessageInput:
         attachments=list(attachment_ids),
         inference_options=InferenceOptions(),
     )
+
+
+def error_code(response: Any) -> str:
+    """The machine-readable code of an error answer."""
+    return str(response.json()["error"]["code"])

@@ -3,9 +3,6 @@ their attachment is gone, files declared as images that are not images, and what
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from chatkit.types import (
     AttachmentDeleteParams,
@@ -15,20 +12,16 @@ from chatkit.types import (
     ThreadsCreateReq,
     ThreadsDeleteReq,
 )
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from functions.chat.agent.messages import ContextMessage
-from functions.chat.agent.offline_model import OfflineModel
 from functions.chat.attachments.content import attached_parts
 from functions.chat.attachments.policy import AttachmentPolicy
 from functions.chat.attachments.service import AttachmentService
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
-from tests.support.attachments import PNG, carrying, create, local_path, put, uploaded
-from tests.support.chat import chat_app
+from tests.support.attachments import PNG, carrying, create, error_code, local_path, put, uploaded
 from tests.support.chatkit import ChatKitClient
-from tests.support.tokens import Tokens
 from todo_common.db import Database
 from todo_common.errors import ApiError
 from todo_common.files.local import LocalFileStore
@@ -36,33 +29,6 @@ from todo_common.models import Attachment
 from todo_common.web import Services
 
 ALICE, BOB = "user_alice", "user_bob"
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(chat_app(services, OfflineModel()), raise_server_exceptions=False) as http:
-        yield http
-
-
-@pytest.fixture
-def alice(client: TestClient, tokens: Tokens) -> ChatKitClient:
-    return ChatKitClient(client, tokens, ALICE)
-
-
-@pytest.fixture
-def bob(client: TestClient, tokens: Tokens) -> ChatKitClient:
-    return ChatKitClient(client, tokens, BOB)
-
-
-@pytest.fixture
-def files(services: Services) -> LocalFileStore:
-    store = services.files
-    assert isinstance(store, LocalFileStore)
-    return store
-
-
-def error_code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def row_ids(database: Database) -> set[str]:

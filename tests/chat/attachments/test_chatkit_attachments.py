@@ -6,7 +6,6 @@ fresh links, and a deleted conversation taking its attachments' rows and files w
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,13 +23,11 @@ from chatkit.types import (
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from functions.chat.agent.offline_model import OfflineModel
 from functions.chat.attachments.policy import AttachmentPolicy
 from functions.chat.attachments.service import MAX_PENDING, PENDING_HOURS, AttachmentService
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
-from tests.support.attachments import PNG, carrying, create, local_path, put, uploaded
-from tests.support.chat import chat_app
+from tests.support.attachments import PNG, carrying, create, error_code, local_path, put, uploaded
 from tests.support.chatkit import ChatKitClient, streamed_events
 from tests.support.tokens import Tokens
 from todo_common.db import Database
@@ -42,35 +39,8 @@ from todo_common.web import Services
 ALICE, BOB = "user_alice", "user_bob"
 
 
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(chat_app(services, OfflineModel()), raise_server_exceptions=False) as http:
-        yield http
-
-
-@pytest.fixture
-def alice(client: TestClient, tokens: Tokens) -> ChatKitClient:
-    return ChatKitClient(client, tokens, ALICE)
-
-
-@pytest.fixture
-def bob(client: TestClient, tokens: Tokens) -> ChatKitClient:
-    return ChatKitClient(client, tokens, BOB)
-
-
-@pytest.fixture
-def files(services: Services) -> LocalFileStore:
-    store = services.files
-    assert isinstance(store, LocalFileStore)
-    return store
-
-
 def rows(database: Database) -> list[Attachment]:
     return database.read(lambda s: list(s.exec(select(Attachment).order_by(col(Attachment.created_at)))))
-
-
-def error_code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def test_create_gives_a_pending_row_an_upload_link_and_an_image_preview(
