@@ -110,7 +110,9 @@ class LocalFileStore:
         return path.with_name(path.name + _ATTACHED)
 
     def _signed(self, method: str, key: str, mime_type: str, size: int | None) -> dict[str, str]:
-        expires = int(self.clock()) + self.ttl_seconds
+        # Cut to the minute, never later than the TTL: every read within a minute makes the same link, so a reload
+        # shows the same preview (and a browser's cache keeps it) instead of a link that differs by a second.
+        expires = (int(self.clock()) + self.ttl_seconds) // 60 * 60
         query = {"type": mime_type, "expires": str(expires)}
         if size is not None:
             query["size"] = str(size)
