@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := layers/common/requirements.txt functions/chat/requirements.txt requirements-dev.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-sqlite test-postgres test-needs chromium native-strip runtime-python compiler example-built \
+.PHONY: install dev test test-sqlite test-postgres test-needs example-background chromium native-strip runtime-python compiler example-built \
 	migrate bench lint format events events-run token openapi example example-dev smoke package soak clean sam-build sam-test \
 	build-CommonLayer build-SessionFunction build-HistoryFunction build-ChatFunction
 
@@ -28,14 +28,16 @@ COVERAGE := $(if $(PYTEST_ARGS),,--cov --cov-fail-under=90)
 # and subprocesses; each module runs whole on one worker, so a module's own server, browser or build is set up once.
 # TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 3
-PARALLEL := -n $(TEST_WORKERS) --dist loadscope
+# Modules are handed out in the suite's order (tests/conftest.py puts the long ones first), not by their test count.
+PARALLEL := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
-test: install test-needs  ## the whole suite, on SQLite and on PostgreSQL, with branch coverage (floor 90%)
+test: example-background install test-needs  ## the whole suite, on SQLite and on PostgreSQL, with branch coverage (floor 90%)
 	$(PY) -m pytest $(PARALLEL) $(COVERAGE) $(PYTEST_ARGS)
 
 # What the suite needs beyond the virtualenv, installed on first use and checked in a second afterwards: Chromium for
-# the browser tests, the built Next.js example, and the Lambda runtime's Python for the package and sandbox tests.
-test-needs: chromium native-strip runtime-python compiler example-built
+# the browser tests and the Lambda runtime's Python for the package and sandbox tests. The built Next.js example
+# comes from `example-background`; its tests wait for that build (tests/support/example_app.py).
+test-needs: chromium native-strip runtime-python compiler
 
 # A strip that reads arm64 libraries, so the arm64 bundle of the package tests is built as deployed: binutils for
 # aarch64 or llvm-strip, else Debian's binutils-aarch64-linux-gnu is installed.
@@ -124,6 +126,15 @@ EXAMPLE_STAMP := $(EXAMPLE)/.next/built-from
 example-built:
 	@if [ "$$(cat $(EXAMPLE_STAMP) 2>/dev/null)" = "$(EXAMPLE_KEY)" ]; then echo "$(EXAMPLE): built, unchanged since its last build"; \
 	else $(MAKE) --no-print-directory example && echo "$(EXAMPLE_KEY)" > $(EXAMPLE_STAMP); fi
+
+# The example's build (about a minute and a half on 2 cores) runs beside the virtualenv's install and the suite's first
+# modules, under the lock its tests take before they use it; its output goes to EXAMPLE_LOG.
+EXAMPLE_LOCK := .data/example-build.lock
+EXAMPLE_LOG := .data/example-build.log
+example-background: compiler
+	@mkdir -p .data && echo "building the Next.js example in the background (output in $(EXAMPLE_LOG))"
+	@MAKEFLAGS= MAKELEVEL= setsid flock $(EXAMPLE_LOCK) $(MAKE) --no-print-directory example-built \
+		</dev/null >$(EXAMPLE_LOG) 2>&1 &
 
 package: install  ## build the layer and functions for Lambda (no Docker) into build/ (ARCH=arm64|x86_64)
 	$(PY) -m infra.package

@@ -15,6 +15,8 @@ from tests.support.chat import chat_app
 from tests.support.tokens import Tokens
 from todo_common.web import Services, build_app
 
+pytestmark = pytest.mark.long
+
 ALICE = "user_alice"
 FUZZ = settings(
     max_examples=50,

@@ -34,6 +34,8 @@ from todo_common import conversations
 from todo_common.db import Database
 from todo_common.settings import Settings
 
+pytestmark = pytest.mark.long
+
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 EXPECTED = {"session_create": 201, "history_delete_conversation": 204}

@@ -34,7 +34,7 @@ from todo_common.db import Database
 from todo_common.models import Message, Task
 from todo_common.web import Services
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.long]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ALICE, BOB = "user_alice", "user_bob"
 

@@ -33,11 +33,14 @@ from starlette.routing import Route
 
 from functions.chat.agent.offline_model import OfflineModel
 from tests.support.databases import enabled_backends
+from tests.support.example_app import built_example, required
 from tests.support.jwks import JwksServer
 from tests.support.server import Server, free_port
 from tests.support.tokens import Tokens
 from todo_common.settings import Settings
 from todo_common.web import Services
+
+pytestmark = pytest.mark.long
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "nextjs"
 ALICE, BOB = "user_alice", "user_bob"
@@ -46,11 +49,10 @@ DELTA_SECONDS = 0.15
 RATE_LIMIT = 4
 
 
-def required(reason: str) -> None:
-    """Locally a missing node or an unbuilt example skips; under CI it fails, so nothing hides behind a skip."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"the Next.js example is required under CI: {reason}")
-    pytest.skip(reason)
+@pytest.fixture(scope="module", autouse=True)
+def _built() -> None:
+    """Every test here runs the example's build or its node_modules (built in the background by `make test`)."""
+    built_example()
 
 
 class SlowOfflineModel(OfflineModel):
@@ -146,10 +148,6 @@ def next_url(next_server: str, backend_url: str) -> str:
 @pytest.fixture(scope="module")
 def next_server(backend_port: int, better_auth: tuple[BetterAuthStandIn, str]) -> Iterator[str]:
     backend_url = f"http://127.0.0.1:{backend_port}"
-    if shutil.which("node") is None:
-        required("node is not installed")
-    if not (EXAMPLE / ".next" / "BUILD_ID").exists():
-        required("the example is not built: `make test` builds it (or `make example`)")
     port = free_port()
     env = {
         **os.environ,
@@ -283,8 +281,6 @@ def test_the_cached_chat_token_belongs_to_the_user_it_was_minted_for(
 ) -> None:
     """lib/chat-session.ts, compiled by the example's TypeScript and run in node with the real Better Auth client
     against the real session function: after another user signs in, their id gets their own token."""
-    if shutil.which("node") is None or not (EXAMPLE / "node_modules" / "typescript").exists():
-        required("node or the example's node_modules are missing: `make test` installs them (or `make example`)")
     stand_in, auth_url = better_auth
     stand_in.signed_in = ALICE
 
@@ -558,8 +554,6 @@ WIDGET_FIXTURES = EXAMPLE / "fixtures" / "widgets"
 
 def check_widgets(fixtures: Path, out: Path) -> subprocess.CompletedProcess[str]:
     """`make example`'s check on one folder: the fixtures inlined under `satisfies WidgetRoot`, then tsc."""
-    if shutil.which("node") is None or not (EXAMPLE / "node_modules" / "@openai" / "chatkit").exists():
-        required("node or the example's node_modules are missing: `make test` installs them (or `make example`)")
     generated = subprocess.run(
         ["node", "scripts/widget-fixtures.mjs", str(fixtures), str(out)],
         cwd=EXAMPLE,
@@ -679,8 +673,6 @@ def test_the_task_api_pages_the_whole_list_and_maps_tags_to_entities(
 ) -> None:
     """lib/tasks.ts, compiled by the example's TypeScript and run in node against `next start` and the real task
     search: `list()` follows `next_cursor` past the 50-item page; a tag carries `data.task_id`."""
-    if shutil.which("node") is None or not (EXAMPLE / "node_modules" / "typescript").exists():
-        required("node or the example's node_modules are missing: `make test` installs them (or `make example`)")
     ids = [add_task(database, ALICE, f"task {n}", completed=n % 2 == 0) for n in range(60)]
     out = EXAMPLE / ".next" / "test-tasks"
     out.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,7 @@ from tests.support.databases import (
 )
 from tests.support.example_app import CHATKIT_SCRIPT, chromium_browser, todo_app
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.long]
 
 CHATKIT_DOUBLE = (Path(__file__).with_name("chatkit_double.js")).read_text()
 DOMAIN_KEY = "domain_pk_e2e"

@@ -18,17 +18,36 @@ import pytest
 
 from infra.exampledev import EXAMPLE, Stack
 from tests.support.server import free_port, wait_until_up
+from tests.support.workers import exclusive
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHATKIT_SCRIPT = "https://cdn.platform.openai.com/**"
 
 
+# `make test` builds the example in the background under this lock while the rest of the suite starts.
+BUILD_LOCK = ROOT / ".data" / "example-build.lock"
+
+
 def required(reason: str) -> None:
-    """Locally a missing node, build or browser skips; under CI it fails, so nothing hides behind a skip."""
+    """Locally a missing node or browser skips; under CI it fails, so nothing hides behind a skip."""
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"the todo app's browser tests need this under CI: {reason}")
+        pytest.fail(f"the Next.js example's tests need this under CI: {reason}")
     pytest.skip(reason)
+
+
+def built_example() -> None:
+    """The example built from its current sources: waits for `make test`'s background build, or builds it
+    (`make example-built`, a no-op when nothing changed), one process at a time."""
+    if shutil.which("node") is None:
+        required("node is not installed")
+    environ = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    with exclusive(BUILD_LOCK):
+        build = subprocess.run(
+            ["make", "--no-print-directory", "example-built"], cwd=ROOT, env=environ, capture_output=True, text=True
+        )
+    if build.returncode != 0:
+        pytest.fail(f"the Next.js example did not build:\n{(build.stdout + build.stderr)[-4000:]}")
 
 
 @contextmanager
@@ -58,10 +77,7 @@ def todo_app(
 ) -> Iterator[Stack]:
     """The backend on `database_url` (with `backend_settings`) and the app (Better Auth on `auth_database_url`, with
     `app_settings`), on free ports."""
-    if shutil.which("node") is None:
-        required("node is not installed")
-    if not (EXAMPLE / ".next" / "BUILD_ID").exists():
-        required("the example is not built: run `make example`")
+    built_example()
     stack = Stack(app_url=f"http://127.0.0.1:{free_port()}", api_url=f"http://127.0.0.1:{free_port()}")
     inherited = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}  # the offline model answers
     backend = {

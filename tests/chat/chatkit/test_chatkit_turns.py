@@ -36,6 +36,8 @@ from todo_common.db import Database
 from todo_common.models import Conversation, Message, Task, utcnow
 from todo_common.web import Services, build_app
 
+pytestmark = pytest.mark.long
+
 ALICE = "user_alice"
 
 

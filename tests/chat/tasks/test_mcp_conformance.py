@@ -25,6 +25,8 @@ from tests.support.tokens import Tokens
 from tests.support.workers import exclusive
 from todo_common.web import Services
 
+pytestmark = pytest.mark.long
+
 PACKAGES = ("@modelcontextprotocol/conformance@0.1.16", "@modelcontextprotocol/inspector@0.15.0", "node@22.23.3")
 TOOLS = Path(__file__).resolve().parents[3] / ".data" / "mcp-conformance"
 INSPECTOR = TOOLS / "node_modules/@modelcontextprotocol/inspector/cli/build/index.js"

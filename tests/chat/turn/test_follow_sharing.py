@@ -10,6 +10,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from functions.chat.agent.offline_model import HELP, OfflineModel
@@ -20,6 +21,8 @@ from tests.support.server import Server
 from tests.support.tokens import Tokens
 from todo_common.models import Message
 from todo_common.web import Services
+
+pytestmark = pytest.mark.long
 
 ALICE = "user_alice"
 

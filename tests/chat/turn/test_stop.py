@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
 from chatkit.types import ThreadAddUserMessageParams, ThreadCreateParams, ThreadsAddUserMessageReq, ThreadsCreateReq
 from fastapi.testclient import TestClient
@@ -23,6 +24,8 @@ from tests.support.tokens import Tokens
 from todo_common.db import Database
 from todo_common.models import Message, Task
 from todo_common.web import Services
+
+pytestmark = pytest.mark.long
 
 ALICE, BOB = "user_alice", "user_bob"
 
