@@ -28,8 +28,7 @@ COVERAGE := $(if $(PYTEST_ARGS),,--cov --cov-fail-under=90)
 # and subprocesses; each module runs whole on one worker, so a module's own server, browser or build is set up once.
 # TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 3
-# Modules are handed out in the suite's order (tests/conftest.py puts the long ones first), not by their test count.
-PARALLEL := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+PARALLEL := -n $(TEST_WORKERS)
 
 test: example-background install test-needs  ## the whole suite, on SQLite and on PostgreSQL, with branch coverage (floor 90%)
 	$(PY) -m pytest $(PARALLEL) $(COVERAGE) $(PYTEST_ARGS)

@@ -23,9 +23,10 @@ def run() -> str:
             "## Test suite time",
             "",
             "The whole suite (`python -m pytest --cov --cov-fail-under=90`, what `make test` runs after its installs "
-            "and the example's build), in one process and on pytest-xdist workers (`-n N --dist loadscope`: each "
-            "module whole on one worker), one run each, in turns. The machine is shared: the load average (1 min) "
-            "is given at the start and the end of each run; wall times follow the CPU the other processes leave. "
+            "and beside the example's build), in one process and on pytest-xdist workers (`-n N`: each module whole "
+            "on one worker, the long ones handed out first), one run each, in turns. The machine is shared: the load "
+            "average (1 min) is given at the start and the end of each run; wall times follow the CPU the other "
+            "processes leave. "
             "*pytest* is pytest's own time (without the interpreter's start).",
             "",
             "| workers | wall | pytest | tests | load average start / end |",
@@ -36,7 +37,7 @@ def run() -> str:
 
 
 def _row(workers: int) -> str:
-    command = [sys.executable, "-m", "pytest", "-q", "-n", str(workers), "--dist", "loadscope"]
+    command = [sys.executable, "-m", "pytest", "-q", "-n", str(workers)]
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     result = subprocess.run(
