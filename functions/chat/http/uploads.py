@@ -33,9 +33,7 @@ async def upload(key: str, request: Request, services: ServicesDep) -> Response:
     sent = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if sent != mime_type:
         raise ApiError(415, "wrong_content_type", f"This link takes a body of type {mime_type}, not {sent or 'none'}.")
-    body = await request.body()
-    if len(body) > int(size):
-        raise ApiError(413, "upload_too_large", f"This link takes at most {size} bytes.")
+    body = await _body_of_exactly(request, int(size))
     state = await asyncio.to_thread(upload_state, services.database, key)
     if state is None:
         raise not_found()
@@ -58,6 +56,19 @@ async def download(key: str, request: Request, services: ServicesDep) -> Respons
     if content is None:
         raise ApiError(404, "not_found", "Nothing was uploaded under this link.")
     return Response(content, media_type=mime_type, headers=_SERVED_HEADERS)
+
+
+async def _body_of_exactly(request: Request, size: int) -> bytes:
+    """The body, read no further than one byte past `size`: the link was signed for that many bytes, as S3's presigned
+    PUT signs its Content-Length."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > size:
+            raise ApiError(413, "upload_too_large", f"This link takes exactly {size} bytes; more were sent.")
+    if len(body) < size:
+        raise ApiError(400, "upload_incomplete", f"This link takes exactly {size} bytes; {len(body)} were sent.")
+    return bytes(body)
 
 
 def _local_store(files: object, key: str) -> LocalFileStore:

@@ -105,6 +105,19 @@ def test_the_upload_route_takes_only_what_its_link_was_signed_for(alice: ChatKit
     assert traversal.status_code == 404
 
 
+def test_the_upload_route_refuses_fewer_bytes_than_its_link_was_signed_for(
+    alice: ChatKitClient, database: Database, files: LocalFileStore
+) -> None:
+    """As S3 does (the presigned PUT signs its Content-Length): a short body is no upload, so the message that would
+    attach it is refused as not uploaded rather than carrying a truncated file."""
+    attachment = create(alice, "list.txt", "text/plain", 10).json()
+    short = put(alice, attachment, b"01234")
+    assert short.status_code == 400 and error_code(short) == "upload_incomplete"
+    assert "10 bytes" in short.json()["error"]["message"]
+    assert files.read(attachment["id"], 100) is None
+    assert put(alice, attachment, b"0123456789").status_code == 204
+
+
 def test_an_image_preview_is_served_through_its_signed_link(alice: ChatKitClient) -> None:
     attachment = uploaded(alice, "dot.png", "image/png", PNG)
     preview = alice.client.get(local_path(attachment["preview_url"]))
