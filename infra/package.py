@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.native_strip import GNU_MACHINES, StripOutcome, strip_native_libraries
-from infra.runtime_python import runtime_python
+from infra.runtime_python import VERSION, runtime_python
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("session", "history", "chat")
@@ -36,7 +36,7 @@ LOGICAL_IDS = {
     "HistoryFunction": "history",
     "ChatFunction": "chat",
 }
-PYTHON_VERSION = "3.12"
+PYTHON_VERSION = VERSION  # 3.12 unless LAMBDA_PYTHON_VERSION names another (infra/runtime_python.py)
 LAMBDA_UNZIPPED_LIMIT_MB = 250
 TARGET_MB = 120
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath")

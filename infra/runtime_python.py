@@ -1,20 +1,35 @@
-"""Where the Lambda runtime's Python (3.12) is on this machine: `$LAMBDA_PYTHON`, `python3.12` on PATH, or pyenv's.
+"""Where the Lambda runtime's Python (3.12 by default) is here: `$LAMBDA_PYTHON`, `python3.12` on PATH, or pyenv's.
 
+`LAMBDA_PYTHON_VERSION` (default 3.12, the template's runtime) names another runtime to build and run the bundles for,
+such as 3.13 to measure that runtime in the sandbox; the template still deploys python3.12.
 `python -m infra.runtime_python` prints it (`make test` uses that to know whether to install it with pyenv)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
-RUNTIME_VERSION = (3, 12)
-RUNTIME_NAME = f"python{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}"
+DEFAULT_VERSION = "3.12"
+
+
+def _runtime_version(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"3\.(\d+)", text.strip())
+    if match is None:
+        raise SystemExit(f"LAMBDA_PYTHON_VERSION must be 3.N (such as 3.12 or 3.13), not {text!r}")
+    return (3, int(match.group(1)))
+
+
+RUNTIME_VERSION = _runtime_version(os.environ.get("LAMBDA_PYTHON_VERSION") or DEFAULT_VERSION)
+VERSION = f"{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}"
+RUNTIME_NAME = f"python{VERSION}"
 
 
 def runtime_python() -> Path | None:
-    """The first candidate that really runs as 3.12 (a pyenv shim on PATH may exist and still refuse to run)."""
+    """The first candidate that really runs as the runtime's version (a pyenv shim on PATH may exist and still refuse
+    to run)."""
     candidates: list[str] = []
     if os.environ.get("LAMBDA_PYTHON"):
         candidates.append(os.environ["LAMBDA_PYTHON"])
@@ -22,10 +37,7 @@ def runtime_python() -> Path | None:
     if found:
         candidates.append(found)
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    candidates.extend(
-        str(p)
-        for p in sorted(pyenv.glob(f"{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}.*/bin/{RUNTIME_NAME}"), reverse=True)
-    )
+    candidates.extend(str(p) for p in sorted(pyenv.glob(f"{VERSION}.*/bin/{RUNTIME_NAME}"), reverse=True))
     for candidate in candidates:
         if _is_runtime(candidate):
             return Path(candidate)
@@ -43,7 +55,7 @@ def _is_runtime(executable: str) -> bool:
         )
     except OSError:
         return False
-    return result.returncode == 0 and result.stdout.strip() == f"{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}"
+    return result.returncode == 0 and result.stdout.strip() == VERSION
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.runtime_python import runtime_python
+from infra.runtime_python import DEFAULT_VERSION, RUNTIME_NAME, VERSION, runtime_python
 from tests.support.runtime_api import Outcome, RuntimeApi
 from tests.support.workers import exclusive
 from todo_common.settings import Settings
@@ -45,12 +45,12 @@ def runtime_environment() -> Path:
     per requirements file and reused: it is to the sandbox what /var/lang is to Lambda."""
     python = runtime_python()
     if python is None:
-        require("python3.12 (set LAMBDA_PYTHON)")
+        require(f"{RUNTIME_NAME} (set LAMBDA_PYTHON)")
         raise AssertionError("unreachable")
     digest = hashlib.sha256(RUNTIME_REQUIREMENTS.read_bytes() + str(python).encode()).hexdigest()[:12]
-    venv = ROOT / ".venv-lambda-runtime"
+    venv = ROOT / (".venv-lambda-runtime" if VERSION == DEFAULT_VERSION else f".venv-lambda-runtime-{VERSION}")
     stamp = venv / f".installed-{digest}"
-    with exclusive(ROOT / ".data" / "venv-lambda-runtime.lock"):
+    with exclusive(ROOT / ".data" / f"{venv.name[1:]}.lock"):
         if not stamp.exists():
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
@@ -102,7 +102,7 @@ class Sandbox:
             "PYTHONPATH": "/var/runtime",
             "LAMBDA_TASK_ROOT": str(bundle.function),
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{RUNTIME_NAME}",
             "AWS_LAMBDA_FUNCTION_NAME": f"todo-chat-{bundle.name}-sandbox",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024" if bundle.name == "chat" else "512",
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
