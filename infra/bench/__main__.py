@@ -18,6 +18,7 @@ SECTIONS = {
     "lambda_sandbox": "cold.lambda_sandbox",
     "snapstart": "cold.snapstart",
     "instructions": "cold.instructions",
+    "import_parts": "cold.import_parts",
     "history": "history.latency",
     "export": "history.export",
     "agent": "turn.agent",
