@@ -43,7 +43,7 @@ class ChatRuntime:
             daily_turns=settings.daily_turns,
             daily_tokens=settings.daily_tokens,
         )
-        policy = AttachmentPolicy.from_settings(settings)
+        policy = AttachmentPolicy.from_settings(settings, enabled=services.settings.attachments)
         files = LazyFileStore(lambda: services.files)
         engine = TurnEngine(
             build_agent(model, server, settings.reasoning_summary),

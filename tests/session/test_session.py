@@ -6,6 +6,7 @@ import dataclasses
 import time
 from datetime import datetime
 
+import pytest
 from fastapi.testclient import TestClient
 
 from functions.chat.settings import ChatSettings
@@ -14,7 +15,7 @@ from tests.support.factories import seed_conversation
 from tests.support.tokens import Tokens
 from todo_common.auth import TokenVerifier
 from todo_common.db import Database
-from todo_common.settings import DEFAULT_CHAT_MODEL, Settings
+from todo_common.settings import DEFAULT_CHAT_MODEL, ConfigurationError, Settings
 from todo_common.web import Services, build_app
 
 ALICE, BOB = "user_alice", "user_bob"
@@ -100,6 +101,18 @@ def test_the_session_tells_chatkit_whether_to_offer_attachments(services: Servic
         with TestClient(app) as client:
             body = client.post(f"/api/{ALICE}/chatkit/session", headers=tokens.headers(ALICE)).json()
         assert body["attachments"] is attachments
+
+
+def test_on_lambda_attachments_need_the_bucket() -> None:
+    """A Lambda function's disk is read-only and its links would point at itself: without CHAT_ATTACHMENTS_BUCKET
+    attachments are off there by default, and asking for them is a configuration error that names the bucket."""
+    lambda_base = {"CHAT_TOKEN_SECRET": "s" * 32, "BETTER_AUTH_SECRET": "b" * 32, "AWS_LAMBDA_FUNCTION_NAME": "chat"}
+    assert Settings.from_environ(lambda_base).attachments is False
+    bucket = {**lambda_base, "CHAT_ATTACHMENTS_BUCKET": "todo-chat-attachments"}
+    assert Settings.from_environ(bucket).attachments is True
+    assert Settings.from_environ({**bucket, "CHAT_ATTACHMENTS": "false"}).attachments is False
+    with pytest.raises(ConfigurationError, match="CHAT_ATTACHMENTS_BUCKET"):
+        Settings.from_environ({**lambda_base, "CHAT_ATTACHMENTS": "true"})
 
 
 def test_the_session_offers_the_chat_functions_models_default_first(services: Services, tokens: Tokens) -> None:

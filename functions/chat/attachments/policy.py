@@ -32,11 +32,15 @@ class AttachmentPolicy:
     image_max_bytes: int
     text_max_bytes: int
     per_message: int
+    enabled: bool = True  # CHAT_ATTACHMENTS (the shared settings: the session offers attachments by the same value)
 
     @classmethod
-    def from_settings(cls, settings: ChatSettings) -> AttachmentPolicy:
+    def from_settings(cls, settings: ChatSettings, enabled: bool = True) -> AttachmentPolicy:
         return cls(
-            settings.attachment_image_max_bytes, settings.attachment_text_max_bytes, settings.attachments_per_message
+            settings.attachment_image_max_bytes,
+            settings.attachment_text_max_bytes,
+            settings.attachments_per_message,
+            enabled,
         )
 
     @property
@@ -48,6 +52,7 @@ class AttachmentPolicy:
 
     def declared(self, name: str, mime_type: str, size: int) -> Declared:
         """The upload ChatKit's `attachments.create` describes, or the reason it is refused."""
+        self.check_count(1)
         media = mime_type.split(";", 1)[0].strip().lower()
         if media not in IMAGE_TYPES + TEXT_TYPES:
             raise ApiError(
@@ -79,6 +84,8 @@ class AttachmentPolicy:
             )
 
     def check_count(self, count: int) -> None:
+        if count and not self.enabled:
+            raise ApiError(400, "attachments_unavailable", "This deployment does not take attachments.")
         if count > self.per_message:
             raise ApiError(422, "too_many_attachments", f"A message can carry at most {self.per_message} attachments.")
 

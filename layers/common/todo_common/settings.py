@@ -104,7 +104,7 @@ class Settings:
                 "CHAT_DICTATION",
                 bool(source.environ.get("OPENAI_API_KEY") or source.environ.get("OPENAI_API_KEY_SECRET_ARN")),
             ),
-            attachments=source.get_bool("CHAT_ATTACHMENTS", True),
+            attachments=_attachments(source),
             offered_models=allowed_models(*chat_models(source)),
             log_level=(source.get("LOG_LEVEL") or "INFO").upper(),
             service_name=source.get("POWERTOOLS_SERVICE_NAME") or "todo-chat",
@@ -249,3 +249,13 @@ def database_url_source(environ: Mapping[str, str] | None = None) -> UrlSource |
         return read_aws_secret(arn, force_fetch=force, max_age=max_age).strip()
 
     return read
+
+
+def _attachments(source: EnvironmentSource) -> bool:
+    """Whether users may attach files: on by default where a store can keep them (a local folder; on Lambda, whose
+    disk is read-only and whose upload links would point at the function itself, only the S3 bucket)."""
+    no_store = bool(source.get("AWS_LAMBDA_FUNCTION_NAME")) and not source.get("CHAT_ATTACHMENTS_BUCKET")
+    wanted = source.get_bool("CHAT_ATTACHMENTS", not no_store)
+    if wanted and no_store:
+        source.problems.append("CHAT_ATTACHMENTS on Lambda needs CHAT_ATTACHMENTS_BUCKET (an S3 bucket for the files)")
+    return wanted

@@ -5,6 +5,7 @@ fresh links, and a deleted conversation taking its attachments' rows and files w
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import timedelta
 from typing import Any
@@ -23,11 +24,13 @@ from chatkit.types import (
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
+from functions.chat.agent.offline_model import OfflineModel
 from functions.chat.attachments.policy import AttachmentPolicy
 from functions.chat.attachments.service import MAX_PENDING, PENDING_HOURS, AttachmentService
 from functions.chat.caller import Caller
 from functions.chat.settings import ChatSettings
 from tests.support.attachments import PNG, carrying, create, error_code, local_path, put, uploaded
+from tests.support.chat import chat_app
 from tests.support.chatkit import ChatKitClient, streamed_events
 from tests.support.tokens import Tokens
 from todo_common.db import Database
@@ -82,6 +85,24 @@ def test_create_refuses_in_words(
     assert error_code(response) == code
     assert response.json()["error"]["message"]
     assert rows(database) == []
+
+
+def test_with_attachments_off_the_chat_function_takes_none(
+    alice: ChatKitClient, services: Services, tokens: Tokens, database: Database
+) -> None:
+    """CHAT_ATTACHMENTS=false is kept by the chat function too, not only left out of the session's answer: a client
+    that asks anyway is refused in words and nothing is stored."""
+    before = uploaded(alice, "list.txt", "text/plain", b"buy milk\n")
+    off = dataclasses.replace(services, settings=dataclasses.replace(services.settings, attachments=False))
+    with TestClient(chat_app(off, OfflineModel()), raise_server_exceptions=False) as http:
+        alice_off = ChatKitClient(http, tokens, ALICE)
+        refused = create(alice_off, "list.txt", "text/plain", 10)
+        message = alice_off.post(ThreadsCreateReq(params=ThreadCreateParams(input=carrying("add these", before["id"]))))
+    for response in (refused, message):
+        assert response.status_code == 400, response.text
+        assert error_code(response) == "attachments_unavailable"
+    assert [(row.id, row.status) for row in rows(database)] == [(before["id"], "pending")]
+    assert database.read(lambda s: list(s.exec(select(Message)))) == []
 
 
 def test_the_upload_route_takes_only_what_its_link_was_signed_for(alice: ChatKitClient, files: LocalFileStore) -> None:
