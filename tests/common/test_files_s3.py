@@ -153,10 +153,13 @@ def test_the_client_presigns_for_the_buckets_own_host(monkeypatch: pytest.Monkey
         )
 
 
-def test_file_store_is_s3_when_a_bucket_is_configured(settings: Settings) -> None:
-    chosen = file_store(settings, {"CHAT_ATTACHMENTS_BUCKET": " todo-chat-attachments-prod "})
+def test_file_store_is_s3_when_a_bucket_is_configured() -> None:
+    environ = {"CHAT_TOKEN_SECRET": "s" * 32, "BETTER_AUTH_SECRET": "b" * 32}
+    configured = Settings.from_environ({**environ, "CHAT_ATTACHMENTS_BUCKET": " todo-chat-attachments-prod "})
+    chosen = file_store(configured, {})
     assert isinstance(chosen, S3FileStore)
     assert chosen.bucket == "todo-chat-attachments-prod"
+    assert not isinstance(file_store(Settings.from_environ(environ), {}), S3FileStore)
 
 
 def test_the_store_imports_boto3_only_when_it_calls_s3() -> None:

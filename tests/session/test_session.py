@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +16,8 @@ from tests.support.factories import seed_conversation
 from tests.support.tokens import Tokens
 from todo_common.auth import TokenVerifier
 from todo_common.db import Database
+from todo_common.files import file_store
+from todo_common.files.local import LocalFileStore
 from todo_common.settings import DEFAULT_CHAT_MODEL, ConfigurationError, Settings
 from todo_common.web import Services, build_app
 
@@ -113,6 +116,21 @@ def test_on_lambda_attachments_need_the_bucket() -> None:
     assert Settings.from_environ({**bucket, "CHAT_ATTACHMENTS": "false"}).attachments is False
     with pytest.raises(ConfigurationError, match="CHAT_ATTACHMENTS_BUCKET"):
         Settings.from_environ({**lambda_base, "CHAT_ATTACHMENTS": "true"})
+
+
+def test_the_file_store_is_the_bucket_the_settings_read(tmp_path: Path) -> None:
+    """The bucket's name read once, by the settings (so also from Secrets Manager): on Lambda, attachments on means
+    the S3 store, never the local folder."""
+    environ = {
+        "CHAT_TOKEN_SECRET": "s" * 32,
+        "BETTER_AUTH_SECRET": "b" * 32,
+        "AWS_LAMBDA_FUNCTION_NAME": "todo-chat-chat-prod",
+        "CHAT_ATTACHMENTS_BUCKET_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bucket",
+        "CHAT_ATTACHMENTS_DIR": str(tmp_path),
+    }
+    settings = Settings.from_environ(environ, read_secret=lambda arn: "todo-chat-attachments")
+    assert settings.attachments
+    assert not isinstance(file_store(settings, environ), LocalFileStore)
 
 
 def test_the_session_offers_the_chat_functions_models_default_first(services: Services, tokens: Tokens) -> None:

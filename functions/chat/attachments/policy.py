@@ -85,9 +85,14 @@ class AttachmentPolicy:
 
     def check_count(self, count: int) -> None:
         if count and not self.enabled:
-            raise ApiError(400, "attachments_unavailable", "This deployment does not take attachments.")
+            raise unavailable()
         if count > self.per_message:
             raise ApiError(422, "too_many_attachments", f"A message can carry at most {self.per_message} attachments.")
+
+
+def unavailable() -> ApiError:
+    """CHAT_ATTACHMENTS=false: no upload is made, stored or carried by a message."""
+    return ApiError(400, "attachments_unavailable", "This deployment does not take attachments.")
 
 
 def is_readable(mime_type: str, content: bytes) -> bool:

@@ -22,7 +22,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
-from functions.chat.attachments.policy import AttachmentPolicy
 from functions.chat.caller import Caller
 from functions.chat.chatkit import task_actions
 from functions.chat.chatkit.endpoint import ChatKitStream
@@ -56,13 +55,11 @@ KEEPALIVE_SECONDS = 10.0
 _FAILURE_STATUS = {"timeout": 504, "database_unavailable": 503, "conversation_deleted": 409}
 
 
-def body_limits(settings: ChatSettings) -> dict[str, int]:
+def body_limits(settings: ChatSettings) -> dict[str, int | None]:
     """The routes whose bodies may exceed the app's limit: ChatKit's, for dictation's audio (its route then holds
-    every other request type to the app's limit), and the local store's uploads (the largest attachment)."""
-    return {
-        r"/api/[^/]+/chatkit": settings.transcribe_max_bytes,
-        rf"{ROUTE}/.+": AttachmentPolicy.from_settings(settings).largest,
-    }
+    every other request type to the app's limit), and the local store's uploads, which check their signed link first
+    and then read no more than the size it was signed for (None: the route bounds its own body)."""
+    return {r"/api/[^/]+/chatkit": settings.transcribe_max_bytes, rf"{ROUTE}/.+": None}
 
 
 def runtime_of(request: Request) -> ChatRuntime:

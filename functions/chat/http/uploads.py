@@ -9,9 +9,10 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import QueryParams
 
+from functions.chat.attachments.policy import unavailable
 from functions.chat.attachments.service import not_found, upload_state
 from todo_common.errors import ApiError
-from todo_common.files.local import ROUTE, LinkRefused, LocalFileStore, valid_key
+from todo_common.files.local import ROUTE, LinkRefused, LocalFileStore, link_number, valid_key
 from todo_common.web import ServicesDep
 
 # Out of the OpenAPI document: a client never builds these URLs, it follows the links ChatKit's answers give (which
@@ -26,14 +27,18 @@ _SERVED_HEADERS = {
 
 @router.put(f"{ROUTE}/{{key:path}}", status_code=204, summary="Upload an attachment's bytes (a signed link)")
 async def upload(key: str, request: Request, services: ServicesDep) -> Response:
+    if not services.settings.attachments:
+        raise unavailable()
     store = _local_store(services.files, key)
     query = request.query_params
-    mime_type, size = query.get("type", ""), query.get("size", "")
-    _verified(store, "PUT", key, mime_type, int(size) if size.isdigit() else -1, query)
+    mime_type, size = query.get("type", ""), link_number(query.get("size", ""))
+    if size is None:
+        raise ApiError(403, "invalid_upload_link", "The link is not a signed attachment link.")
+    _verified(store, "PUT", key, mime_type, size, query)
     sent = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if sent != mime_type:
         raise ApiError(415, "wrong_content_type", f"This link takes a body of type {mime_type}, not {sent or 'none'}.")
-    body = await _body_of_exactly(request, int(size))
+    body = await _body_of_exactly(request, size)
     state = await asyncio.to_thread(upload_state, services.database, key)
     if state is None:
         raise not_found()
@@ -59,8 +64,8 @@ async def download(key: str, request: Request, services: ServicesDep) -> Respons
 
 
 async def _body_of_exactly(request: Request, size: int) -> bytes:
-    """The body, read no further than one byte past `size`: the link was signed for that many bytes, as S3's presigned
-    PUT signs its Content-Length."""
+    """The body, read no further than one byte past `size` (the app's body limit leaves this route's body to it): the
+    link was signed for that many bytes, as S3's presigned PUT signs its Content-Length."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

@@ -23,7 +23,7 @@ def build_app(
     routers: Sequence[APIRouter],
     *,
     version: str = "1.0.0",
-    body_limits: Mapping[str, int] | None = None,
+    body_limits: Mapping[str, int | None] | None = None,
 ) -> FastAPI:
     """The app; `body_limits` gives the paths (regular expressions) whose bodies have their own limit."""
     app = FastAPI(title=title, version=version, docs_url=None, redoc_url=None, openapi_url="/openapi.json")

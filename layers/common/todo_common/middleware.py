@@ -137,9 +137,10 @@ class BodyLimitMiddleware:
     """Refuses bodies over the limit with 413 before any handler runs, whether or not Content-Length is sent.
 
     The (small) body is read here and replayed to the app, so a handler never sees a body cut short. A path matching
-    one of `path_limits` (a regular expression for the whole path) has that limit instead."""
+    one of `path_limits` (a regular expression for the whole path) has that limit instead; None there leaves the body
+    unread to a route that bounds it itself."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int | None] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.path_limits = [(re.compile(pattern), limit) for pattern, limit in (path_limits or {}).items()]
@@ -150,6 +151,9 @@ class BodyLimitMiddleware:
             return
         path = str(scope.get("path", ""))
         max_bytes = next((limit for pattern, limit in self.path_limits if pattern.fullmatch(path)), self.max_bytes)
+        if max_bytes is None:
+            await self.app(scope, receive, send)
+            return
         declared = _content_length(scope)
         if declared is not None and declared > max_bytes:
             await _too_large(max_bytes, scope, receive, send)

@@ -52,6 +52,7 @@ class Settings:
     max_request_bytes: int = 64 * 1024
     dictation: bool = False  # whether the chat function has a speech-to-text provider (the session tells ChatKit)
     attachments: bool = True  # whether ChatKit's composer offers attachments (the session tells ChatKit)
+    attachments_bucket: str | None = None  # S3 bucket of the attachments' files; None: a local folder
     offered_models: tuple[str, ...] = (
         DEFAULT_CHAT_MODEL,
     )  # what the chat function lets a composer pick, default first
@@ -82,6 +83,7 @@ class Settings:
             environment = "production"
 
         better_auth_url = source.get("BETTER_AUTH_URL")
+        bucket = (source.get("CHAT_ATTACHMENTS_BUCKET") or "").strip() or None
         settings = cls(
             environment=environment,  # type: ignore[arg-type]
             database_url=normalize_database_url(source.get("DATABASE_URL") or DEFAULT_SQLITE_URL),
@@ -104,7 +106,8 @@ class Settings:
                 "CHAT_DICTATION",
                 bool(source.environ.get("OPENAI_API_KEY") or source.environ.get("OPENAI_API_KEY_SECRET_ARN")),
             ),
-            attachments=_attachments(source),
+            attachments=_attachments(source, bucket),
+            attachments_bucket=bucket,
             offered_models=allowed_models(*chat_models(source)),
             log_level=(source.get("LOG_LEVEL") or "INFO").upper(),
             service_name=source.get("POWERTOOLS_SERVICE_NAME") or "todo-chat",
@@ -251,10 +254,10 @@ def database_url_source(environ: Mapping[str, str] | None = None) -> UrlSource |
     return read
 
 
-def _attachments(source: EnvironmentSource) -> bool:
+def _attachments(source: EnvironmentSource, bucket: str | None) -> bool:
     """Whether users may attach files: on by default where a store can keep them (a local folder; on Lambda, whose
     disk is read-only and whose upload links would point at the function itself, only the S3 bucket)."""
-    no_store = bool(source.get("AWS_LAMBDA_FUNCTION_NAME")) and not source.get("CHAT_ATTACHMENTS_BUCKET")
+    no_store = bool(source.get("AWS_LAMBDA_FUNCTION_NAME")) and bucket is None
     wanted = source.get_bool("CHAT_ATTACHMENTS", not no_store)
     if wanted and no_store:
         source.problems.append("CHAT_ATTACHMENTS on Lambda needs CHAT_ATTACHMENTS_BUCKET (an S3 bucket for the files)")

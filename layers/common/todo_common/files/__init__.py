@@ -81,13 +81,13 @@ class LazyFileStore:
 
 
 def file_store(settings: Settings, environ: Mapping[str, str] | None = None) -> FileStore:
-    """The deployment's store: S3 when `CHAT_ATTACHMENTS_BUCKET` is set (imported only then), else the local one
-    under `CHAT_ATTACHMENTS_DIR`, whose links point at `CHAT_ATTACHMENTS_URL` (the local gateway)."""
+    """The deployment's store: S3 when the settings name a bucket (`CHAT_ATTACHMENTS_BUCKET`; imported only then),
+    else the local one under `CHAT_ATTACHMENTS_DIR`, whose links point at `CHAT_ATTACHMENTS_URL` (the local
+    gateway)."""
     env = os.environ if environ is None else environ
-    bucket = env.get("CHAT_ATTACHMENTS_BUCKET", "").strip()
-    if bucket:
+    if settings.attachments_bucket is not None:
         s3 = importlib.import_module("todo_common.files.s3")  # boto3 only where a bucket is configured
-        store: FileStore = s3.S3FileStore(bucket)
+        store: FileStore = s3.S3FileStore(settings.attachments_bucket)
         return store
     from todo_common.files.local import LocalFileStore
 

@@ -76,12 +76,13 @@ class LocalFileStore:
 
     def verify(self, method: str, key: str, mime_type: str, size: int | None, expires: str, signature: str) -> None:
         """Raise `LinkRefused` unless this link was made here for exactly this request and has not expired."""
-        if not expires.isdigit():
+        expires_at = link_number(expires)
+        if expires_at is None:
             raise LinkRefused("The link is not a signed attachment link.")
-        expected = self._signature(method, key, mime_type, size, int(expires))
+        expected = self._signature(method, key, mime_type, size, expires_at)
         if not hmac.compare_digest(expected, signature):
             raise LinkRefused("The link's signature does not match.")
-        if int(expires) < self.clock():
+        if expires_at < self.clock():
             raise LinkRefused("The link has expired; ask for a new one.")
 
     def is_attached(self, key: str) -> bool:
@@ -125,3 +126,9 @@ class LocalFileStore:
 
     def _url(self, key: str, query: dict[str, str]) -> str:
         return f"{self.base_url}{ROUTE}/{quote(key)}?{urlencode(query)}"
+
+
+def link_number(text: str) -> int | None:
+    """A number of a link's query (a size, an expiry): ASCII digits only, at most 12 of them, else None (`isdigit`
+    also takes "²" and any length, which `int` refuses)."""
+    return int(text) if re.fullmatch(r"[0-9]{1,12}", text) else None
