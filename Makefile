@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := layers/common/requirements.txt functions/chat/requirements.txt requirements-dev.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-sqlite test-postgres test-needs example-background chromium native-strip runtime-python compiler example-built \
+.PHONY: install dev test test-sqlite test-postgres test-needs example-background example-fresh chromium native-strip runtime-python compiler example-built \
 	migrate bench lint format events events-run token openapi example example-dev smoke package soak clean sam-build sam-test \
 	build-CommonLayer build-SessionFunction build-HistoryFunction build-ChatFunction
 
@@ -108,7 +108,7 @@ EXAMPLE := examples/nextjs
 # better-sqlite3 (Better Auth's SQLite) is compiled from source: its prebuilt binaries come from outside the npm registry.
 NPM_CI := npm_config_build_from_source=true npm ci --no-audit --no-fund
 example:  ## the Next.js example: npm ci, tsc --noEmit (with the widget fixtures against ChatKit's WidgetRoot), next build
-	cd $(EXAMPLE) && $(NPM_CI) && node scripts/widget-fixtures.mjs && npx --no-install tsc --noEmit && \
+	rm -f $(EXAMPLE_STAMP) && cd $(EXAMPLE) && $(NPM_CI) && node scripts/widget-fixtures.mjs && npx --no-install tsc --noEmit && \
 		NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
 
 # URL and TOKEN reach the script through the environment (make exports command-line variables): no token in `ps`.
@@ -122,18 +122,26 @@ example-dev: install  ## the todo app: the backend (local gateway) and the Next.
 # build: the stamp holds the hash of their contents.
 EXAMPLE_KEY = $$(cd $(EXAMPLE) && git ls-files -co --exclude-standard -z . | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 EXAMPLE_STAMP := $(EXAMPLE)/.next/built-from
+# The key is taken before the build, so a file edited meanwhile is built next time (`make example` removes the stamp
+# first, so a build that stopped half-way is not taken for a finished one).
 example-built:
-	@if [ "$$(cat $(EXAMPLE_STAMP) 2>/dev/null)" = "$(EXAMPLE_KEY)" ]; then echo "$(EXAMPLE): built, unchanged since its last build"; \
-	else $(MAKE) --no-print-directory example && echo "$(EXAMPLE_KEY)" > $(EXAMPLE_STAMP); fi
+	@key="$(EXAMPLE_KEY)"; if [ "$$(cat $(EXAMPLE_STAMP) 2>/dev/null)" = "$$key" ]; then \
+		echo "$(EXAMPLE): built, unchanged since its last build"; \
+	else $(MAKE) --no-print-directory example && echo "$$key" > $(EXAMPLE_STAMP); fi
+
+# Exits 0 when the example is built from its current sources (the example's tests ask before they use it).
+example-fresh:
+	@[ "$$(cat $(EXAMPLE_STAMP) 2>/dev/null)" = "$(EXAMPLE_KEY)" ]
 
 # The example's build (about a minute and a half on 2 cores) runs beside the virtualenv's install and the suite's first
-# modules, under the lock its tests take before they use it; its output goes to EXAMPLE_LOG.
+# modules. It holds the lock exclusively (its tests hold it shared while they use the build, so a build of another
+# run waits for them); the lock is not passed on to npm's processes, and each build adds to the log once it holds it.
 EXAMPLE_LOCK := .data/example-build.lock
 EXAMPLE_LOG := .data/example-build.log
 example-background: compiler
 	@mkdir -p .data && echo "building the Next.js example in the background (output in $(EXAMPLE_LOG))"
-	@MAKEFLAGS= MAKELEVEL= setsid flock $(EXAMPLE_LOCK) $(MAKE) --no-print-directory example-built \
-		</dev/null >$(EXAMPLE_LOG) 2>&1 &
+	@MAKEFLAGS= MAKELEVEL= setsid flock -o $(EXAMPLE_LOCK) \
+		sh -c '$(MAKE) --no-print-directory example-built >>$(EXAMPLE_LOG) 2>&1' </dev/null >/dev/null 2>&1 &
 
 package: install  ## build the layer and functions for Lambda (no Docker) into build/ (ARCH=arm64|x86_64)
 	$(PY) -m infra.package

@@ -50,9 +50,10 @@ RATE_LIMIT = 4
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _built() -> None:
+def _built() -> Iterator[None]:
     """Every test here runs the example's build or its node_modules (built in the background by `make test`)."""
-    built_example()
+    with built_example():
+        yield
 
 
 class SlowOfflineModel(OfflineModel):

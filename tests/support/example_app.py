@@ -4,11 +4,13 @@ and the real backend (`python -m infra.devserver`), configured for each other as
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +20,6 @@ import pytest
 
 from infra.exampledev import EXAMPLE, Stack
 from tests.support.server import free_port, wait_until_up
-from tests.support.workers import exclusive
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,18 +37,40 @@ def required(reason: str) -> None:
     pytest.skip(reason)
 
 
-def built_example() -> None:
-    """The example built from its current sources: waits for `make test`'s background build, or builds it
-    (`make example-built`, a no-op when nothing changed), one process at a time."""
+@contextmanager
+def built_example() -> Iterator[None]:
+    """The example built from its current sources, for as long as the caller uses it: waits for `make test`'s
+    background build, or builds it (`make example-built`), then holds the build's lock shared, so that no build (of
+    another run in this checkout) replaces it meanwhile."""
     if shutil.which("node") is None:
         required("node is not installed")
+    BUILD_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with BUILD_LOCK.open("a") as lock:
+        while True:
+            fcntl.flock(lock, fcntl.LOCK_SH)  # waits for a build under way
+            if _make("example-fresh").returncode == 0:
+                break
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            try:  # not blocking: a worker of this run may be building it, or a run using it holds it shared
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                time.sleep(1)
+                continue
+            build = _make("example-built")
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            if build.returncode != 0:
+                pytest.fail(f"the Next.js example did not build:\n{(build.stdout + build.stderr)[-4000:]}")
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _make(target: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    with exclusive(BUILD_LOCK):
-        build = subprocess.run(
-            ["make", "--no-print-directory", "example-built"], cwd=ROOT, env=environ, capture_output=True, text=True
-        )
-    if build.returncode != 0:
-        pytest.fail(f"the Next.js example did not build:\n{(build.stdout + build.stderr)[-4000:]}")
+    return subprocess.run(
+        ["make", "--no-print-directory", target], cwd=ROOT, env=environ, capture_output=True, text=True
+    )
 
 
 @contextmanager
@@ -77,7 +100,6 @@ def todo_app(
 ) -> Iterator[Stack]:
     """The backend on `database_url` (with `backend_settings`) and the app (Better Auth on `auth_database_url`, with
     `app_settings`), on free ports."""
-    built_example()
     stack = Stack(app_url=f"http://127.0.0.1:{free_port()}", api_url=f"http://127.0.0.1:{free_port()}")
     inherited = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}  # the offline model answers
     backend = {
@@ -98,6 +120,7 @@ def todo_app(
     next_bin = str(EXAMPLE / "node_modules" / ".bin" / "next")
     app_port = stack.app_url.rsplit(":", 1)[1]
     with (
+        built_example(),
         running([sys.executable, "-m", "infra.devserver"], backend, ROOT, stack.api_url, "/healthz", "the backend"),
         running(
             [next_bin, "start", "-H", "127.0.0.1", "-p", app_port], app, EXAMPLE, stack.app_url, "/sign-in", "next"
