@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,16 +50,39 @@ def conformance() -> list[str]:
                 unavailable("npm is not installed")
             TOOLS.mkdir(parents=True, exist_ok=True)
             (TOOLS / "package.json").write_text('{"private": true}\n')
-            installed = subprocess.run(
-                ["npm", "install", "--no-audit", "--no-fund", "--save-exact", *PACKAGES],
-                cwd=TOOLS,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            if installed.returncode != 0:
-                unavailable(f"npm could not install the suite: {installed.stderr[-300:]}")
+            failed = _npm_install()
+            if failed:
+                unavailable(f"npm could not install the suite: {failed[-300:]}")
     return [str(node), str(suite)]
+
+
+def _npm_install(attempts: int = 3) -> str:
+    """Install the suite; '' when done, else why not. A registry connection that stalls (seen: `node@22`'s nested
+    `npm install` waiting on a socket for minutes) is cut by npm's own fetch timeout, and a whole attempt that still
+    hangs is killed with every process it started and tried again."""
+    environ = {**os.environ, "npm_config_fetch_timeout": "30000", "npm_config_update_notifier": "false"}
+    why = ""
+    for _ in range(attempts):
+        process = subprocess.Popen(
+            ["npm", "install", "--no-audit", "--no-fund", "--save-exact", *PACKAGES],
+            cwd=TOOLS,
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            _, errors = process.communicate(timeout=150)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            why = "npm install did not finish within 150 s"
+            continue
+        if process.returncode == 0:
+            return ""
+        why = errors
+    return why
 
 
 @pytest.fixture
