@@ -60,7 +60,7 @@ def _npm_install(attempts: int = 3) -> str:
     """Install the suite; '' when done, else why not. A registry connection that stalls (seen: `node@22`'s nested
     `npm install` waiting on a socket for minutes) is cut by npm's own fetch timeout, and a whole attempt that still
     hangs is killed with every process it started and tried again."""
-    environ = {**os.environ, "npm_config_fetch_timeout": "30000", "npm_config_update_notifier": "false"}
+    environ = {**os.environ, "npm_config_fetch_timeout": "60000", "npm_config_update_notifier": "false"}
     why = ""
     for _ in range(attempts):
         process = subprocess.Popen(
@@ -73,11 +73,11 @@ def _npm_install(attempts: int = 3) -> str:
             start_new_session=True,
         )
         try:
-            _, errors = process.communicate(timeout=150)
+            _, errors = process.communicate(timeout=240)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
-            why = "npm install did not finish within 150 s"
+            why = "npm install did not finish within 240 s"
             continue
         if process.returncode == 0:
             return ""
