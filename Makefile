@@ -106,7 +106,8 @@ openapi: install  ## regenerate docs/openapi/*.json
 
 EXAMPLE := examples/nextjs
 # better-sqlite3 (Better Auth's SQLite) is compiled from source: its prebuilt binaries come from outside the npm registry.
-NPM_CI := npm_config_build_from_source=true npm ci --no-audit --no-fund
+# A registry connection that stalls is cut after a minute and tried again (npm's default waits five).
+NPM_CI := npm_config_build_from_source=true npm_config_fetch_timeout=60000 npm ci --no-audit --no-fund
 example:  ## the Next.js example: npm ci, tsc --noEmit (with the widget fixtures against ChatKit's WidgetRoot), next build
 	rm -f $(EXAMPLE_STAMP) && cd $(EXAMPLE) && $(NPM_CI) && node scripts/widget-fixtures.mjs && npx --no-install tsc --noEmit && \
 		NEXT_TELEMETRY_DISABLED=1 npx --no-install next build

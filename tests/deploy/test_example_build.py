@@ -119,3 +119,28 @@ def test_a_second_make_test_keeps_the_first_builds_log(scratch: Path) -> None:
     subprocess.run(["flock", str(lock), "true"], check=True, timeout=30)  # both builds are done
     log = (scratch / ".data" / "example-build.log").read_bytes()
     assert b"npm: added 1 package" in log, log
+
+
+def test_a_build_that_holds_the_lock_too_long_fails_the_tests_with_its_log(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hung build (npm waiting on a registry socket, say) fails the example's tests after a bound, with the end of
+    the build's log, instead of holding the whole suite until CI's own limit."""
+    from tests.support import example_app
+
+    lock = scratch / ".data" / "example-build.lock"
+    lock.parent.mkdir(parents=True)
+    (scratch / ".data" / "example-build.log").write_text("npm: fetching next-15.tgz\n")
+    monkeypatch.setattr(example_app, "ROOT", scratch)
+    monkeypatch.setattr(example_app, "BUILD_LOCK", lock)
+    monkeypatch.setattr(example_app, "BUILD_WAIT_SECONDS", 2)
+    hung = subprocess.Popen(["flock", str(lock), "sleep", "30"])
+    try:
+        time.sleep(0.5)  # the stand-in build holds the lock
+        started = time.monotonic()
+        with pytest.raises(pytest.fail.Exception, match=r"npm: fetching next-15\.tgz"), example_app.built_example():
+            pass
+        assert time.monotonic() - started < 10
+    finally:
+        hung.kill()
+        hung.wait()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -28,6 +28,8 @@ CHATKIT_SCRIPT = "https://cdn.platform.openai.com/**"
 
 # `make test` builds the example in the background under this lock while the rest of the suite starts.
 BUILD_LOCK = ROOT / ".data" / "example-build.lock"
+BUILD_LOG = Path(".data") / "example-build.log"  # under ROOT
+BUILD_WAIT_SECONDS = 900  # a build (about a minute and a half) that holds the lock longer has hung
 
 
 def required(reason: str) -> None:
@@ -45,9 +47,10 @@ def built_example() -> Iterator[None]:
     if shutil.which("node") is None:
         required("node is not installed")
     BUILD_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + BUILD_WAIT_SECONDS
     with BUILD_LOCK.open("a") as lock:
         while True:
-            fcntl.flock(lock, fcntl.LOCK_SH)  # waits for a build under way
+            _shared_before(lock, deadline)  # waits for a build under way
             if _make("example-fresh").returncode == 0:
                 break
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -64,6 +67,19 @@ def built_example() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _shared_before(lock: IO[str], deadline: float) -> None:
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                log = ROOT / BUILD_LOG
+                tail = log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
+                pytest.fail(f"the Next.js example's build held its lock for {BUILD_WAIT_SECONDS} s:\n{tail}")
+            time.sleep(0.5)
 
 
 def _make(target: str) -> subprocess.CompletedProcess[str]:
