@@ -52,7 +52,7 @@ class AttachmentPolicy:
 
     def declared(self, name: str, mime_type: str, size: int) -> Declared:
         """The upload ChatKit's `attachments.create` describes, or the reason it is refused."""
-        self.check_count(1)
+        self.check_enabled()
         media = mime_type.split(";", 1)[0].strip().lower()
         if media not in IMAGE_TYPES + TEXT_TYPES:
             raise ApiError(
@@ -83,9 +83,13 @@ class AttachmentPolicy:
                 415, "attachment_not_an_image", f"This file is not a {mime_type.removeprefix('image/').upper()} image."
             )
 
-    def check_count(self, count: int) -> None:
-        if count and not self.enabled:
+    def check_enabled(self) -> None:
+        if not self.enabled:
             raise unavailable()
+
+    def check_count(self, count: int) -> None:
+        if count:
+            self.check_enabled()
         if count > self.per_message:
             raise ApiError(422, "too_many_attachments", f"A message can carry at most {self.per_message} attachments.")
 
