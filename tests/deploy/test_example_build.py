@@ -85,7 +85,6 @@ def test_a_build_waits_while_a_test_uses_the_built_example(scratch: Path, monkey
     from tests.support import example_app
 
     monkeypatch.setattr(example_app, "ROOT", scratch)
-    monkeypatch.setattr(example_app, "BUILD_LOCK", scratch / ".data" / "example-build.lock")
     monkeypatch.setenv("PATH", f"{scratch / 'bin'}:{os.environ['PATH']}")
     with example_app.built_example():  # the first run's test: the example is built; it serves it now
         (scratch / "examples" / "nextjs" / "page.tsx").write_text("export default function Page() { return 1 }\n")
@@ -132,7 +131,6 @@ def test_a_build_that_holds_the_lock_too_long_fails_the_tests_with_its_log(
     lock.parent.mkdir(parents=True)
     (scratch / ".data" / "example-build.log").write_text("npm: fetching next-15.tgz\n")
     monkeypatch.setattr(example_app, "ROOT", scratch)
-    monkeypatch.setattr(example_app, "BUILD_LOCK", lock)
     monkeypatch.setattr(example_app, "BUILD_WAIT_SECONDS", 2)
     hung = subprocess.Popen(["flock", str(lock), "sleep", "30"])
     try:

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from functions.chat.agent.offline_model import OfflineModel
+from infra.exampledev import EXAMPLE
 from tests.support.databases import enabled_backends
 from tests.support.example_app import built_example, required
 from tests.support.jwks import JwksServer
@@ -42,7 +43,6 @@ from todo_common.web import Services
 
 pytestmark = pytest.mark.long
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "nextjs"
 ALICE, BOB = "user_alice", "user_bob"
 SESSION_COOKIE = "better-auth.session_token"
 DELTA_SECONDS = 0.15

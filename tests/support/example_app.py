@@ -26,9 +26,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHATKIT_SCRIPT = "https://cdn.platform.openai.com/**"
 
 
-# `make test` builds the example in the background under this lock while the rest of the suite starts.
-BUILD_LOCK = ROOT / ".data" / "example-build.lock"
-BUILD_LOG = Path(".data") / "example-build.log"  # under ROOT
+# Under ROOT, as the Makefile names them (EXAMPLE_LOCK, EXAMPLE_LOG): `make test` builds the example in the
+# background under this lock while the rest of the suite starts, and writes its output to this log.
+BUILD_LOCK = Path(".data/example-build.lock")
+BUILD_LOG = Path(".data/example-build.log")
 BUILD_WAIT_SECONDS = 900  # a build (about a minute and a half) that holds the lock longer has hung
 
 
@@ -46,9 +47,10 @@ def built_example() -> Iterator[None]:
     another run in this checkout) replaces it meanwhile."""
     if shutil.which("node") is None:
         required("node is not installed")
-    BUILD_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    lock_file = ROOT / BUILD_LOCK
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + BUILD_WAIT_SECONDS
-    with BUILD_LOCK.open("a") as lock:
+    with lock_file.open("a") as lock:
         while True:
             _shared_before(lock, deadline)  # waits for a build under way
             if _make("example-fresh").returncode == 0:

@@ -12,13 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from functions.chat.agent.offline_model import OfflineModel
-from tests.chat.attachments.conftest import ALICE
 from tests.support.attachments import create, error_code, put
 from tests.support.chat import chat_app
 from tests.support.chatkit import ChatKitClient
 from tests.support.tokens import Tokens
 from todo_common.files.local import LocalFileStore
 from todo_common.web import Services
+
+ALICE = "user_alice"
 
 
 def _link(attachment: dict[str, Any], **replace: str) -> str:
